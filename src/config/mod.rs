@@ -52,3 +52,5 @@ pub fn locate(argv0: &Path) -> Result<PathBuf, ConfigError> {
     let _ = argv0;
     Err(ConfigError { message: "not implemented".into(), file: None, line: None })
 }
+
+pub mod cli;
