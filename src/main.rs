@@ -1,17 +1,44 @@
 //! rinit: a container init (PID 1) that reads supervisord.conf.
+//!
+//! `main` only parses the command line and hands over to one mode:
+//! config mode (`supervisor`), single-program mode (`single`), or the
+//! config tools (`rinit check`, `rinit dump`).
+
+mod cli;
 mod config;
+mod log;
+mod machine;
+mod signals;
+mod single;
 mod spawn;
+mod startup;
+mod supervisor;
+mod sys;
+mod users;
+
+use cli::Mode;
 
 fn main() {
-    let argv: Vec<String> = std::env::args_os()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
+    let argv: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
     let argv0 = argv.first().cloned().unwrap_or_else(|| "rinit".to_string());
     let rest = argv.get(1..).unwrap_or(&[]);
-    let code = match rest.first().map(String::as_str) {
-        Some("check") => config::cli::check(&argv0, rest.get(1..).unwrap_or(&[])),
-        Some("dump") => config::cli::dump(&argv0, rest.get(1..).unwrap_or(&[])),
-        _ => 0,
+    let code = match cli::parse(&argv0, rest) {
+        Ok(Mode::Check(args)) => config::cli::check(&argv0, &args),
+        Ok(Mode::Dump(args)) => config::cli::dump(&argv0, &args),
+        Ok(Mode::Single { argv, verbose }) => single::run(&argv, verbose),
+        Ok(Mode::Supervise(opts)) => startup::supervise(&argv0, &opts),
+        Ok(Mode::Help(text)) => {
+            print!("{text}");
+            0
+        }
+        Ok(Mode::Version(text)) => {
+            println!("{text}");
+            0
+        }
+        Err(usage) => {
+            eprintln!("{usage}");
+            2
+        }
     };
     std::process::exit(code);
 }

@@ -1,0 +1,206 @@
+//! Config mode start-up, in supervisord's order (reference §0.2): signals
+//! first (so a `docker stop` during start-up is not lost), then the config,
+//! the privilege drop, rlimits, the activity log and its start-up messages,
+//! the pidfile, and finally the event loop.
+
+use crate::cli::Opts;
+use crate::config::{self, Config, LoadOptions};
+use crate::log::{Level, Logger};
+use crate::signals::SignalFd;
+use crate::supervisor::Supervisor;
+use crate::{sys, users};
+use std::path::{Path, PathBuf};
+
+/// Run config mode; returns rinit's exit status.
+pub fn supervise(argv0: &str, opts: &Opts) -> i32 {
+    let sig = match SignalFd::install() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("Error: cannot set up signal handling: {e}");
+            return 1;
+        }
+    };
+    let pid = sys::getpid();
+    let subreaper = if pid != 1 { sys::set_child_subreaper().err() } else { None };
+    let mut cfg = match load_config(argv0, opts) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    apply_overrides(&mut cfg, opts);
+    let mut pending: Vec<(Level, String)> = Vec::new();
+    if let Some(user) = cfg.supervisord.user.clone() {
+        match drop_privileges(&user) {
+            Ok(uid) => pending.push((Level::Info, format!("Set uid to user {uid} succeeded"))),
+            Err(msg) => {
+                eprintln!("Error: {msg}");
+                eprintln!("For help, use {argv0} -h");
+                return 2;
+            }
+        }
+    }
+    pending.extend(raise_limits(&cfg));
+    let mut logger = Logger::stdout(Level::Info);
+    let level = Level::from_config(&cfg.supervisord.loglevel).unwrap_or(Level::Info);
+    let logfile = log_file_path(&cfg.supervisord.logfile);
+    if let Err(e) =
+        logger.configure(level, cfg.supervisord.silent, logfile, cfg.supervisord.logfile_maxbytes, cfg.supervisord.logfile_backups)
+    {
+        logger.log(Level::Crit, &e);
+    }
+    for w in &cfg.warnings {
+        logger.log(Level::Warn, w);
+    }
+    if !cfg.lint.is_empty() {
+        logger.log(Level::Warn, &format!("config: {} (see 'rinit check')", cfg.lint.join("; ")));
+    }
+    for i in &cfg.infos {
+        logger.log(Level::Info, i);
+    }
+    for (level, msg) in pending {
+        logger.log(level, &msg);
+    }
+    if let Some(e) = subreaper {
+        logger.log(Level::Warn, &format!("cannot become a child subreaper, orphans will not be reaped: {e}"));
+    }
+    for s in &cfg.servers {
+        logger.log(Level::Info, &format!("[{}] ignored: rinit has no control interface", s.section));
+    }
+    let pidfile = write_pidfile(&cfg.supervisord.pidfile, pid, &mut logger);
+    logger.log(Level::Info, &format!("rinit started with pid {pid}"));
+    Supervisor::new(&cfg, logger, sig, pidfile).run()
+}
+
+fn load_config(argv0: &str, opts: &Opts) -> Result<Config, i32> {
+    let fail = |e: &config::ConfigError| {
+        eprintln!("Error: {}", e.message);
+        if let (Some(f), Some(l)) = (&e.file, e.line) {
+            eprintln!("  at {}:{}", f.display(), l);
+        }
+        eprintln!("For help, use {argv0} -h");
+        2
+    };
+    let path = match &opts.config {
+        Some(c) => PathBuf::from(c),
+        None => config::locate(Path::new(argv0)).map_err(|e| fail(&e))?,
+    };
+    let lopts = LoadOptions {
+        env: std::env::vars_os()
+            .map(|(k, v)| (k.to_string_lossy().into_owned(), v.to_string_lossy().into_owned()))
+            .collect(),
+        host_node_name: hostname(),
+        host_checks: true,
+    };
+    config::load(&path, &lopts).map_err(|e| fail(&e))
+}
+
+/// supervisord's command-line flags win over the file.
+fn apply_overrides(cfg: &mut Config, opts: &Opts) {
+    let s = &mut cfg.supervisord;
+    if opts.silent {
+        s.silent = true;
+    }
+    if let Some(l) = &opts.loglevel {
+        s.loglevel = l.to_ascii_lowercase();
+    }
+    if let Some(l) = &opts.logfile {
+        s.logfile = l.clone();
+    }
+    if let Some(u) = &opts.user {
+        s.user = Some(u.clone());
+    }
+    if let Some(p) = &opts.pidfile {
+        s.pidfile = p.clone();
+    }
+}
+
+/// `syslog` is not implemented: records then go to stdout only.
+fn log_file_path(logfile: &str) -> Option<PathBuf> {
+    if logfile.is_empty() || logfile == "syslog" {
+        None
+    } else {
+        Some(PathBuf::from(logfile))
+    }
+}
+
+/// groups → gid → uid, in that order, all three.
+fn drop_privileges(spec: &str) -> Result<u32, String> {
+    let user = users::resolve(spec).map_err(|e| e.to_string())?;
+    // SAFETY: getuid cannot fail.
+    let current = unsafe { libc::getuid() };
+    if current == user.uid {
+        return Ok(user.uid);
+    }
+    if current != 0 {
+        return Err("Can't drop privilege as nonroot user".to_string());
+    }
+    let groups: Vec<libc::gid_t> = user.groups.clone();
+    // SAFETY: the pointer and length describe `groups`.
+    if unsafe { libc::setgroups(groups.len(), groups.as_ptr()) } != 0 {
+        return Err(format!("Could not set groups of effective user: {}", std::io::Error::last_os_error()));
+    }
+    // SAFETY: plain system calls.
+    if unsafe { libc::setgid(user.gid) } != 0 {
+        return Err(format!("Could not set group id of effective user: {}", std::io::Error::last_os_error()));
+    }
+    // SAFETY: plain system call.
+    if unsafe { libc::setuid(user.uid) } != 0 {
+        return Err(format!("Could not set user id of effective user: {}", std::io::Error::last_os_error()));
+    }
+    Ok(user.uid)
+}
+
+/// Raise RLIMIT_NOFILE / RLIMIT_NPROC to `minfds` / `minprocs` when lower.
+fn raise_limits(cfg: &Config) -> Vec<(Level, String)> {
+    let mut msgs = Vec::new();
+    for (res, want, name) in [
+        (libc::RLIMIT_NOFILE, cfg.supervisord.minfds, "RLIMIT_NOFILE"),
+        (libc::RLIMIT_NPROC, cfg.supervisord.minprocs, "RLIMIT_NPROC"),
+    ] {
+        let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        // SAFETY: lim is a valid out-pointer.
+        if unsafe { libc::getrlimit(res, &mut lim) } != 0 || lim.rlim_cur == libc::RLIM_INFINITY {
+            continue;
+        }
+        if lim.rlim_cur >= want as libc::rlim_t {
+            continue;
+        }
+        let new = libc::rlimit {
+            rlim_cur: want as libc::rlim_t,
+            rlim_max: lim.rlim_max.max(want as libc::rlim_t),
+        };
+        // SAFETY: new is a valid rlimit.
+        if unsafe { libc::setrlimit(res, &new) } == 0 {
+            msgs.push((Level::Info, format!("Increased {name} limit to {want}")));
+        } else {
+            msgs.push((
+                Level::Warn,
+                format!("could not raise {name} to {want}: {} (going on with {})", std::io::Error::last_os_error(), lim.rlim_cur),
+            ));
+        }
+    }
+    msgs
+}
+
+/// Returns the path to remove at exit, or None when it could not be written.
+fn write_pidfile(path: &str, pid: i32, logger: &mut Logger) -> Option<String> {
+    if path.is_empty() {
+        return None;
+    }
+    match std::fs::write(path, format!("{pid}\n")) {
+        Ok(()) => Some(path.to_string()),
+        Err(_) => {
+            logger.log(Level::Crit, &format!("could not write pidfile {path}"));
+            None
+        }
+    }
+}
+
+fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: buf is writable for its length.
+    if unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } != 0 {
+        return "localhost".to_string();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}

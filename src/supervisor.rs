@@ -1,0 +1,459 @@
+//! Config mode: the one event loop that drives every process's state
+//! machine. It sleeps in `poll` on the signalfd until the nearest deadline
+//! and performs the machine's actions (spawn, kill, log); nothing here
+//! decides a transition on its own.
+
+use crate::config::Config;
+use crate::log::{Level, Logger};
+use crate::machine::{signal_name, Action, Millis, Process, State};
+use crate::signals::{self, SignalFd};
+use crate::{spawn, sys};
+use std::collections::HashMap;
+use std::time::Instant;
+
+/// supervisord repeats `waiting for … to die` at most this often.
+const WAITING_LOG_EVERY: Millis = 3000;
+/// After the programs, leftovers get TERM, then KILL this much later.
+const FINAL_KILL_AFTER: Millis = 1000;
+/// A process stuck in the kernel may not die even of SIGKILL: stop waiting.
+const FINAL_GIVE_UP_AFTER: Millis = 5000;
+
+/// A shutdown in progress (rinit.md §3.4).
+struct Shutdown {
+    /// Process indexes grouped by priority, highest priority number first.
+    batches: Vec<Vec<usize>>,
+    next_batch: usize,
+    status: i32,
+    last_waiting_log: Option<Millis>,
+    /// Set once every program has stopped and leftovers got SIGTERM.
+    final_term_at: Option<Millis>,
+    final_kill_sent: bool,
+}
+
+pub struct Supervisor {
+    procs: Vec<Process>,
+    /// Group priority of each process (shutdown order).
+    group_priority: Vec<i32>,
+    by_pid: HashMap<i32, usize>,
+    logger: Logger,
+    sig: SignalFd,
+    epoch: Instant,
+    base_env: Vec<(String, String)>,
+    is_pid1: bool,
+    shutdown: Option<Shutdown>,
+    pidfile: Option<String>,
+    /// The last reap found that rinit has no child at all.
+    no_children: bool,
+}
+
+impl Supervisor {
+    pub fn new(config: &Config, logger: Logger, sig: SignalFd, pidfile: Option<String>) -> Supervisor {
+        let mut procs = Vec::new();
+        let mut group_priority = Vec::new();
+        for g in &config.groups {
+            for p in &g.processes {
+                procs.push(Process::new(p.clone()));
+                group_priority.push(g.priority);
+            }
+        }
+        Supervisor {
+            procs,
+            group_priority,
+            by_pid: HashMap::new(),
+            logger,
+            sig,
+            epoch: Instant::now(),
+            base_env: std::env::vars_os()
+                .map(|(k, v)| (k.to_string_lossy().into_owned(), v.to_string_lossy().into_owned()))
+                .collect(),
+            is_pid1: sys::getpid() == 1,
+            shutdown: None,
+            pidfile,
+            no_children: false,
+        }
+    }
+
+    fn now(&self) -> Millis {
+        self.epoch.elapsed().as_millis() as Millis
+    }
+
+    /// Run until shutdown completes; returns rinit's exit status.
+    pub fn run(mut self) -> i32 {
+        let now = self.now();
+        for i in 0..self.procs.len() {
+            if self.procs[i].cfg.autostart {
+                let mut out = Vec::new();
+                self.procs[i].start(now, &mut out);
+                self.perform(i, out);
+            }
+        }
+        loop {
+            self.after_events();
+            if let Some(status) = self.finished() {
+                self.remove_pidfile();
+                return status;
+            }
+            let timeout = self.poll_timeout();
+            signals::poll_readable(self.sig.raw(), timeout);
+            let sigs = self.sig.drain();
+            self.fire_deadlines();
+            self.reap();
+            for s in sigs {
+                self.on_signal(s);
+            }
+        }
+    }
+
+    /// Milliseconds until the nearest deadline, or -1 to sleep until a signal.
+    fn poll_timeout(&self) -> i32 {
+        let now = self.now();
+        let mut next: Option<Millis> = self.procs.iter().filter_map(Process::next_deadline).min();
+        if let Some(sd) = &self.shutdown {
+            let mut consider = |t: Millis| next = Some(next.map_or(t, |n| n.min(t)));
+            if let Some(t) = sd.final_term_at {
+                consider(t + if sd.final_kill_sent { FINAL_GIVE_UP_AFTER } else { FINAL_KILL_AFTER });
+            } else if let Some(t) = sd.last_waiting_log {
+                if self.procs.iter().any(|p| !p.state.is_stopped_class()) {
+                    consider(t + WAITING_LOG_EVERY);
+                }
+            }
+        }
+        match next {
+            None => -1,
+            Some(t) if t <= now => 0,
+            Some(t) => (t - now).min(i32::MAX as Millis) as i32,
+        }
+    }
+
+    fn fire_deadlines(&mut self) {
+        let now = self.now();
+        for i in 0..self.procs.len() {
+            if self.procs[i].next_deadline().is_some_and(|d| d <= now) {
+                let mut out = Vec::new();
+                self.procs[i].tick(now, &mut out);
+                self.perform(i, out);
+            }
+        }
+    }
+
+    /// Reap every child that has ended: a program's main pid goes to its
+    /// machine, anything else is an orphan.
+    fn reap(&mut self) {
+        let mut ended = Vec::new();
+        self.no_children = false;
+        loop {
+            match sys::reap_one() {
+                Ok(Some(r)) => ended.push(r),
+                Ok(None) => break,
+                Err(e) => {
+                    self.no_children = e.raw_os_error() == Some(libc::ECHILD);
+                    if e.raw_os_error() != Some(libc::ECHILD) {
+                        let msg = format!("waitpid error {}; a process may not be cleaned up properly", sys::errno_name(&e));
+                        self.logger.log(Level::Crit, &msg);
+                    }
+                    break;
+                }
+            }
+        }
+        for r in ended {
+            let now = self.now();
+            match self.by_pid.remove(&r.pid) {
+                Some(i) => {
+                    let leftovers = if sys::group_exists(r.pid) { sys::group_members(r.pid) } else { 0 };
+                    let mut out = Vec::new();
+                    self.procs[i].exited(now, r.exit, leftovers, &mut out);
+                    self.perform(i, out);
+                }
+                None => {
+                    let msg = format!("reaped unknown pid {} ({})", r.pid, r.exit.describe());
+                    self.logger.log(Level::Info, &msg);
+                }
+            }
+        }
+        self.check_cleanups();
+    }
+
+    /// A respawn waiting for its old process group to empty can go now.
+    fn check_cleanups(&mut self) {
+        for i in 0..self.procs.len() {
+            if let Some(pgid) = self.procs[i].cleanup_pgid() {
+                if !sys::group_exists(pgid) {
+                    let now = self.now();
+                    let mut out = Vec::new();
+                    self.procs[i].group_gone(now, &mut out);
+                    self.perform(i, out);
+                }
+            }
+        }
+    }
+
+    fn on_signal(&mut self, sig: i32) {
+        match sig {
+            libc::SIGTERM | libc::SIGINT | libc::SIGQUIT => {
+                let msg = format!("received {} indicating exit request", signal_name(sig));
+                self.logger.log(Level::Warn, &msg);
+                if self.shutdown.is_some() {
+                    self.kill_everything_now();
+                } else {
+                    self.begin_shutdown(0);
+                }
+            }
+            libc::SIGHUP => {
+                if self.shutdown.is_some() {
+                    self.logger.log(Level::Warn, "ignored SIGHUP indicating restart request (shutdown in progress)");
+                } else {
+                    self.logger.log(
+                        Level::Warn,
+                        "received SIGHUP indicating restart request; reload is not supported yet, nothing changed",
+                    );
+                }
+            }
+            libc::SIGUSR2 => {
+                self.logger.log(Level::Info, "received SIGUSR2 indicating log reopen request");
+                match self.logger.reopen() {
+                    Ok(()) => self.logger.log(Level::Info, "supervisord logreopen"),
+                    Err(e) => self.logger.log(Level::Crit, &e),
+                }
+            }
+            libc::SIGCHLD => self.logger.log(Level::Debg, "received SIGCHLD indicating a child quit"),
+            other => {
+                let msg = format!("received {} indicating nothing", signal_name(other));
+                self.logger.log(Level::Debg, &msg);
+            }
+        }
+    }
+
+    /// Carry out a machine's actions for process `i` (and the actions that
+    /// result from them, e.g. a spawn error leading to BACKOFF).
+    fn perform(&mut self, i: usize, mut actions: Vec<Action>) {
+        while !actions.is_empty() {
+            let mut more = Vec::new();
+            for a in actions {
+                match a {
+                    Action::Log(level, msg) => self.logger.log(level, &msg),
+                    Action::Spawn => self.spawn(i, &mut more),
+                    Action::Kill { pid, sig, group } => self.kill(i, pid, sig, group),
+                    Action::Shutdown { status } => {
+                        if self.shutdown.is_none() {
+                            let msg = format!(
+                                "{} ended and has shutdown_on={}: shutting down with status {}",
+                                self.procs[i].name(),
+                                shutdown_on_word(self.procs[i].cfg.shutdown_on),
+                                status
+                            );
+                            self.logger.log(Level::Warn, &msg);
+                            self.begin_shutdown(status);
+                        }
+                    }
+                }
+            }
+            actions = more;
+        }
+    }
+
+    fn spawn(&mut self, i: usize, out: &mut Vec<Action>) {
+        let now = self.now();
+        match spawn::spawn_program(&self.procs[i].cfg, &self.base_env) {
+            Ok(pid) => {
+                self.by_pid.insert(pid, i);
+                self.procs[i].spawned(now, pid, out);
+            }
+            Err(e) => self.procs[i].spawn_failed(now, &e.to_string(), out),
+        }
+    }
+
+    fn kill(&mut self, i: usize, pid: i32, sig: i32, group: bool) {
+        if let Err(e) = sys::kill(pid, sig, group) {
+            let name = self.procs[i].name().to_string();
+            let msg = format!(
+                "unable to signal {} (pid {}), it probably just exited on its own: {}",
+                name,
+                pid,
+                sys::errno_name(&e)
+            );
+            let level = if e.raw_os_error() == Some(libc::ESRCH) { Level::Debg } else { Level::Crit };
+            self.logger.log(level, &msg);
+        }
+    }
+
+    /// §3.5: when every process is settled and nothing can start one again,
+    /// shut down with 0 if every last exit was expected, 1 otherwise.
+    fn after_events(&mut self) {
+        if self.shutdown.is_none() && self.procs.iter().all(Process::is_settled) {
+            let status = if self.procs.iter().all(Process::ended_well) { 0 } else { 1 };
+            let msg = format!("no program left to run: shutting down with status {status}");
+            self.logger.log(Level::Info, &msg);
+            self.begin_shutdown(status);
+        }
+        self.advance_shutdown();
+    }
+
+    fn begin_shutdown(&mut self, status: i32) {
+        let mut order: Vec<usize> = (0..self.procs.len()).collect();
+        // Highest priority number first; within it, reverse start order.
+        order.sort_by(|a, b| self.group_priority[*b].cmp(&self.group_priority[*a]).then(b.cmp(a)));
+        let mut batches: Vec<Vec<usize>> = Vec::new();
+        for i in order {
+            match batches.last_mut() {
+                Some(last) if last.first().map(|f| self.group_priority[*f]) == Some(self.group_priority[i]) => {
+                    last.push(i)
+                }
+                _ => batches.push(vec![i]),
+            }
+        }
+        self.shutdown = Some(Shutdown {
+            batches,
+            next_batch: 0,
+            status,
+            last_waiting_log: None,
+            final_term_at: None,
+            final_kill_sent: false,
+        });
+        self.advance_shutdown();
+    }
+
+    /// Stop the next priority batch once the previous one has stopped;
+    /// after the last, TERM (then KILL) whatever is left in the tree.
+    fn advance_shutdown(&mut self) {
+        loop {
+            let Some(sd) = self.shutdown.as_ref() else { return };
+            if sd.final_term_at.is_some() {
+                self.final_phase();
+                return;
+            }
+            let busy = sd.next_batch > 0
+                && sd.batches.get(sd.next_batch - 1).is_some_and(|b| {
+                    b.iter().any(|&i| !self.procs[i].state.is_stopped_class())
+                });
+            if busy {
+                self.log_waiting(false);
+                return;
+            }
+            let Some(batch) = sd.batches.get(sd.next_batch).cloned() else {
+                self.begin_final_phase();
+                return;
+            };
+            if let Some(sd) = self.shutdown.as_mut() {
+                sd.next_batch += 1;
+            }
+            let now = self.now();
+            for i in batch {
+                let mut out = Vec::new();
+                self.procs[i].stop(now, true, &mut out);
+                self.perform(i, out);
+            }
+            self.log_waiting(true);
+        }
+    }
+
+    /// `waiting for a, b to die`: at the first stop, then every 3 s.
+    fn log_waiting(&mut self, first_batch: bool) {
+        let now = self.now();
+        let Some(sd) = self.shutdown.as_mut() else { return };
+        let due = match sd.last_waiting_log {
+            None => true,
+            Some(t) => now >= t + WAITING_LOG_EVERY,
+        };
+        let _ = first_batch;
+        if !due {
+            return;
+        }
+        let names: Vec<&str> =
+            self.procs.iter().filter(|p| !p.state.is_stopped_class()).map(|p| p.name()).collect();
+        if names.is_empty() {
+            return;
+        }
+        sd.last_waiting_log = Some(now);
+        let msg = format!("waiting for {} to die", names.join(", "));
+        self.logger.log(Level::Info, &msg);
+    }
+
+    fn begin_final_phase(&mut self) {
+        let now = self.now();
+        let signalled = self.signal_leftovers(libc::SIGTERM);
+        if signalled > 0 {
+            let msg = format!("sending SIGTERM to {signalled} remaining process(es)");
+            self.logger.log(Level::Info, &msg);
+        }
+        if let Some(sd) = self.shutdown.as_mut() {
+            sd.final_term_at = Some(now);
+        }
+        self.final_phase();
+    }
+
+    fn final_phase(&mut self) {
+        let now = self.now();
+        let Some(sd) = self.shutdown.as_ref() else { return };
+        let Some(t) = sd.final_term_at else { return };
+        if !sd.final_kill_sent && now >= t + FINAL_KILL_AFTER {
+            let n = self.signal_leftovers(libc::SIGKILL);
+            if n > 0 {
+                let msg = format!("sending SIGKILL to {n} remaining process(es)");
+                self.logger.log(Level::Warn, &msg);
+            }
+            if let Some(sd) = self.shutdown.as_mut() {
+                sd.final_kill_sent = true;
+                sd.final_term_at = Some(now);
+            }
+        }
+    }
+
+    /// Signal every process left in rinit's tree; returns how many.
+    fn signal_leftovers(&mut self, sig: i32) -> usize {
+        let me = sys::getpid();
+        let targets = sys::descendants(me);
+        for pid in &targets {
+            // SAFETY: plain kill of a positive pid found in /proc.
+            unsafe { libc::kill(*pid, sig) };
+        }
+        targets.len()
+    }
+
+    /// The exit status once shutdown is complete: every program stopped and
+    /// no child left (or the give-up delay for unkillable ones passed).
+    fn finished(&mut self) -> Option<i32> {
+        self.shutdown.as_ref()?.final_term_at?;
+        self.reap();
+        let sd = self.shutdown.as_ref()?;
+        let t = sd.final_term_at?;
+        let no_children = self.no_children;
+        let gave_up = sd.final_kill_sent && self.now() >= t + FINAL_GIVE_UP_AFTER;
+        if no_children || gave_up {
+            Some(sd.status)
+        } else {
+            None
+        }
+    }
+
+    /// A second exit request: SIGKILL every process group now.
+    fn kill_everything_now(&mut self) {
+        let now = self.now();
+        for i in 0..self.procs.len() {
+            let mut out = Vec::new();
+            self.procs[i].stop(now, true, &mut out);
+            self.procs[i].kill_now(now, &mut out);
+            self.perform(i, out);
+        }
+    }
+
+    fn remove_pidfile(&mut self) {
+        if let Some(p) = &self.pidfile {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+
+    #[cfg(test)]
+    pub fn states(&self) -> Vec<State> {
+        self.procs.iter().map(|p| p.state).collect()
+    }
+}
+
+fn shutdown_on_word(s: crate::config::ShutdownOn) -> &'static str {
+    use crate::config::ShutdownOn::*;
+    match s {
+        Never => "never",
+        Fatal => "fatal",
+        Unexpected => "unexpected",
+        Any => "any",
+    }
+}

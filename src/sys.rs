@@ -1,0 +1,189 @@
+//! Thin, checked wrappers over the few system calls the event loop makes.
+//!
+//! Raw `libc` is used where `nix`'s types would lose information rinit must
+//! keep: `waitpid` statuses with real-time signals and `kill` with any
+//! signal number a config may name.
+
+use crate::machine::Exit;
+use std::io;
+
+/// One reaped child.
+pub struct Reaped {
+    pub pid: i32,
+    pub exit: Exit,
+}
+
+/// `waitpid(-1, WNOHANG)`: `Ok(None)` when no child is ready, `Err` with
+/// ECHILD when rinit has no child at all.
+pub fn reap_one() -> io::Result<Option<Reaped>> {
+    let mut status: libc::c_int = 0;
+    loop {
+        // SAFETY: status is a valid out-pointer.
+        let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+        if pid > 0 {
+            // Without WUNTRACED only exits and signal deaths are reported.
+            let exit = decode_status(status).unwrap_or(Exit::Code(status));
+            return Ok(Some(Reaped { pid, exit }));
+        }
+        if pid == 0 {
+            return Ok(None);
+        }
+        let err = io::Error::last_os_error();
+        if err.raw_os_error() != Some(libc::EINTR) {
+            return Err(err);
+        }
+    }
+}
+
+fn decode_status(status: libc::c_int) -> Option<Exit> {
+    if libc::WIFEXITED(status) {
+        Some(Exit::Code(libc::WEXITSTATUS(status)))
+    } else if libc::WIFSIGNALED(status) {
+        Some(Exit::Signal { sig: libc::WTERMSIG(status), core: libc::WCOREDUMP(status) })
+    } else {
+        None
+    }
+}
+
+/// `kill(pid, sig)`, or `kill(-pid, sig)` for the whole process group.
+pub fn kill(pid: i32, sig: i32, group: bool) -> io::Result<()> {
+    if pid <= 0 {
+        // Never let a bookkeeping bug turn into kill(-1) or kill(0).
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    let target = if group { -pid } else { pid };
+    // SAFETY: plain system call with integer arguments.
+    if unsafe { libc::kill(target, sig) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Whether any process is left in process group `pgid`.
+pub fn group_exists(pgid: i32) -> bool {
+    match kill(pgid, 0, true) {
+        Ok(()) => true,
+        Err(e) => e.raw_os_error() == Some(libc::EPERM),
+    }
+}
+
+/// Live (non-zombie) processes whose process group is `pgid`, from /proc.
+pub fn group_members(pgid: i32) -> usize {
+    scan_proc().iter().filter(|p| p.pgrp == pgid && p.state != 'Z').count()
+}
+
+/// What rinit needs to know of a process from `/proc/PID/stat`.
+#[derive(Debug, Clone, Copy)]
+pub struct ProcStat {
+    pub pid: i32,
+    pub state: char,
+    pub ppid: i32,
+    pub pgrp: i32,
+}
+
+/// Every process visible in /proc (unreadable entries are skipped: they
+/// may have exited between readdir and open).
+pub fn scan_proc() -> Vec<ProcStat> {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    dir.filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()))
+        .filter_map(read_stat)
+        .collect()
+}
+
+fn read_stat(pid: i32) -> Option<ProcStat> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(&text)
+}
+
+/// `/proc/PID/stat`: the command name is in parentheses and may contain
+/// spaces or parentheses itself, so fields are counted after the last `)`.
+pub fn parse_stat(text: &str) -> Option<ProcStat> {
+    let pid = text.split(' ').next()?.parse().ok()?;
+    let rest = &text[text.rfind(')')? + 1..];
+    let mut f = rest.split_whitespace();
+    let state = f.next()?.chars().next()?;
+    let ppid = f.next()?.parse().ok()?;
+    let pgrp = f.next()?.parse().ok()?;
+    Some(ProcStat { pid, state, ppid, pgrp })
+}
+
+/// Every process below `root` in the process tree (orphans of rinit's
+/// programs are re-parented to rinit, so they are found too).
+pub fn descendants(root: i32) -> Vec<i32> {
+    let all = scan_proc();
+    let mut found = vec![root];
+    let mut i = 0;
+    while i < found.len() {
+        let parent = found[i];
+        for p in &all {
+            if p.ppid == parent && !found.contains(&p.pid) {
+                found.push(p.pid);
+            }
+        }
+        i += 1;
+    }
+    found.remove(0);
+    found
+}
+
+pub fn getpid() -> i32 {
+    // SAFETY: getpid cannot fail.
+    unsafe { libc::getpid() }
+}
+
+/// Become the reaper of orphaned descendants when not PID 1.
+pub fn set_child_subreaper() -> io::Result<()> {
+    // SAFETY: prctl with integer arguments.
+    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Symbolic errno for messages (`ESRCH`, `EPERM` …).
+pub fn errno_name(e: &io::Error) -> String {
+    let name = match e.raw_os_error() {
+        Some(libc::EPERM) => "EPERM",
+        Some(libc::ENOENT) => "ENOENT",
+        Some(libc::ESRCH) => "ESRCH",
+        Some(libc::EINTR) => "EINTR",
+        Some(libc::EIO) => "EIO",
+        Some(libc::EBADF) => "EBADF",
+        Some(libc::ECHILD) => "ECHILD",
+        Some(libc::EAGAIN) => "EAGAIN",
+        Some(libc::ENOMEM) => "ENOMEM",
+        Some(libc::EACCES) => "EACCES",
+        Some(libc::EINVAL) => "EINVAL",
+        Some(libc::EMFILE) => "EMFILE",
+        Some(libc::ENFILE) => "ENFILE",
+        _ => return e.to_string(),
+    };
+    name.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_with_spaces_and_parens_in_comm() {
+        let s = parse_stat("42 (a) b (c) S 7 42 42 0 -1 4194560 0").unwrap();
+        assert_eq!((s.pid, s.state, s.ppid, s.pgrp), (42, 'S', 7, 42));
+    }
+
+    #[test]
+    fn kill_refuses_non_positive_pids() {
+        assert!(kill(0, 0, true).is_err());
+        assert!(kill(-1, 0, false).is_err());
+    }
+
+    #[test]
+    fn decode_exit_and_signal() {
+        assert_eq!(decode_status(3 << 8), Some(Exit::Code(3)));
+        assert_eq!(decode_status(9), Some(Exit::Signal { sig: 9, core: false }));
+        assert_eq!(decode_status(11 | 0x80), Some(Exit::Signal { sig: 11, core: true }));
+    }
+}
