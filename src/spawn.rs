@@ -3,11 +3,26 @@
 //! environment) and child hygiene (empty signal mask, default dispositions,
 //! only fds 0-2 at exec). Everything the child needs is prepared before
 //! `fork`, so the child only makes async-signal-safe system calls.
+//!
+//! The split between parent and child is deliberate: the parent may hold
+//! locks (allocator, stdio) at the moment of `fork`, and rinit's test harness
+//! is multi-threaded, so the child must not allocate, format or lock. It
+//! reads a [`ChildPlan`] built in the parent and talks to the kernel through
+//! `libc` directly.
 
-use crate::config::ProcessConfig;
+use std::ffi::CString;
+use std::fs::OpenOptions;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::raw::c_char;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::config::{LogDest, ProcessConfig};
+use crate::users::{py_repr, UserDb};
 
 /// Why a spawn failed before or at fork; `Display` is supervisord's
-/// `spawnerr:` reason text, verbatim (reference §1.5.2).
+/// `spawnerr:` reason text, verbatim (reference §1.5.2). supervisord formats
+/// every name with `%r`, hence the Python repr quoting.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SpawnError {
     /// `can't find command '{word}'`
@@ -34,14 +49,1737 @@ pub enum SpawnError {
 
 impl std::fmt::Display for SpawnError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let _ = f;
-        Ok(())
+        match self {
+            SpawnError::NotFound(w) => write!(f, "can't find command {}", py_repr(w)),
+            SpawnError::IsDirectory(p) => write!(f, "command at {} is a directory", py_repr(p)),
+            SpawnError::NotExecutable(p) => {
+                write!(f, "command at {} is not executable", py_repr(p))
+            }
+            SpawnError::NoPermission(p) => {
+                write!(f, "no permission to run command {}", py_repr(p))
+            }
+            SpawnError::Parse { command, error } => {
+                write!(f, "can't parse command {}: {}", py_repr(command), error)
+            }
+            SpawnError::Empty => f.write_str("command is empty"),
+            SpawnError::TooManyFiles(n) => write!(f, "too many open files to spawn {}", py_repr(n)),
+            SpawnError::Dispatchers { name, errno } => {
+                write!(f, "unknown error making dispatchers for {}: {}", py_repr(name), errno)
+            }
+            SpawnError::TooManyProcesses(n) => {
+                write!(f, "Too many processes in process table to spawn {}", py_repr(n))
+            }
+            SpawnError::Fork { name, errno } => {
+                write!(f, "unknown error during fork for {}: {}", py_repr(name), errno)
+            }
+        }
     }
+}
+
+impl std::error::Error for SpawnError {}
+
+// ---------------------------------------------------------------------------
+// Command splitting: Python's shlex.split(s) (posix=True, comments=False).
+// ---------------------------------------------------------------------------
+
+/// shlex's two error texts, verbatim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SplitError {
+    NoClosingQuotation,
+    NoEscapedCharacter,
+}
+
+impl std::fmt::Display for SplitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SplitError::NoClosingQuotation => "No closing quotation",
+            SplitError::NoEscapedCharacter => "No escaped character",
+        })
+    }
+}
+
+/// Where shlex's reader is; mirrors `shlex.read_token`'s `state` variable.
+#[derive(Clone, Copy)]
+enum Lex {
+    /// Between words.
+    Blank,
+    /// Inside a word (shlex state `'a'`).
+    Word,
+    /// Inside `'…'` or `"…"`.
+    Quote(char),
+    /// Just read a backslash; holds the state to return to.
+    EscapeInWord,
+    EscapeInDoubleQuote,
+}
+
+/// shlex's `whitespace`: only these four, not every Unicode blank.
+fn is_shlex_blank(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\r' | '\n')
+}
+
+/// Split `command` into words exactly as supervisord does. `#` is ordinary
+/// text, a backslash inside double quotes escapes only `"` and `\`, and an
+/// empty quoted word (`''`) is a word.
+pub fn split_command(command: &str) -> Result<Vec<String>, SplitError> {
+    let mut words = Vec::new();
+    let mut token = String::new();
+    let mut state = Lex::Blank;
+    for c in command.chars() {
+        state = match state {
+            Lex::Blank | Lex::Word if is_shlex_blank(c) => {
+                if matches!(state, Lex::Word) {
+                    words.push(std::mem::take(&mut token));
+                }
+                Lex::Blank
+            }
+            Lex::Blank | Lex::Word => match c {
+                '\\' => Lex::EscapeInWord,
+                '\'' | '"' => Lex::Quote(c),
+                _ => {
+                    token.push(c);
+                    Lex::Word
+                }
+            },
+            Lex::Quote(q) if c == q => Lex::Word,
+            Lex::Quote('"') if c == '\\' => Lex::EscapeInDoubleQuote,
+            Lex::Quote(q) => {
+                token.push(c);
+                Lex::Quote(q)
+            }
+            Lex::EscapeInWord => {
+                token.push(c);
+                Lex::Word
+            }
+            Lex::EscapeInDoubleQuote => {
+                if c != '\\' && c != '"' {
+                    token.push('\\');
+                }
+                token.push(c);
+                Lex::Quote('"')
+            }
+        };
+    }
+    match state {
+        Lex::Blank => {}
+        Lex::Word => words.push(token),
+        Lex::Quote(_) => return Err(SplitError::NoClosingQuotation),
+        Lex::EscapeInWord | Lex::EscapeInDoubleQuote => {
+            return Err(SplitError::NoEscapedCharacter)
+        }
+    }
+    Ok(words)
+}
+
+// ---------------------------------------------------------------------------
+// Lookup (reference §4.8, with rinit's `directory` deviation, rinit.md §6).
+// ---------------------------------------------------------------------------
+
+/// supervisord's fallback when neither the program nor rinit has a PATH.
+const DEFAULT_SEARCH_PATH: &str = "/bin:/usr/bin:/usr/local/bin";
+
+/// A command that passed every check of §4.8 and can be exec'd.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedCommand {
+    /// What the child passes to `execve`: absolute, or relative to rinit's
+    /// cwd when the program has no `directory` (the child does not chdir then).
+    pub file: PathBuf,
+    /// The file as supervisord would name it in messages.
+    pub shown: String,
+    /// `argv[0]` is the word as written, not the resolved path.
+    pub argv: Vec<String>,
+}
+
+/// The value of the last `key=` in an ordered environment list.
+fn env_get<'a>(env: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    env.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+/// The program's PATH if its `environment` defines one (even empty, as
+/// Python's `env.get` would), else rinit's own if non-empty, else the default.
+fn search_path<'a>(program_env: &'a [(String, String)], base_env: &'a [(String, String)]) -> &'a str {
+    if let Some(p) = env_get(program_env, "PATH") {
+        return p;
+    }
+    match env_get(base_env, "PATH") {
+        Some(p) if !p.is_empty() => p,
+        _ => DEFAULT_SEARCH_PATH,
+    }
+}
+
+/// `os.path.join(dir, word)` for a word without `/`.
+fn py_join(dir: &str, word: &str) -> String {
+    if dir.is_empty() || dir.ends_with('/') {
+        format!("{dir}{word}")
+    } else {
+        format!("{dir}/{word}")
+    }
+}
+
+/// Where a relative name really lives. rinit resolves it against the
+/// program's `directory` (and makes it absolute, because the child execs
+/// after its chdir); with no `directory` it stays relative to rinit's cwd,
+/// which is also the child's.
+fn anchor(directory: Option<&str>, name: &str) -> PathBuf {
+    let p = Path::new(name);
+    if p.is_absolute() {
+        return p.to_path_buf();
+    }
+    match directory {
+        Some(d) => {
+            let joined = Path::new(d).join(p);
+            if joined.is_absolute() {
+                joined
+            } else {
+                std::env::current_dir().map(|cwd| cwd.join(&joined)).unwrap_or(joined)
+            }
+        }
+        None => p.to_path_buf(),
+    }
+}
+
+/// `access(path, X_OK)`, as `os.access` does: for the real uid.
+fn executable_by_us(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    match CString::new(path.as_os_str().as_bytes()) {
+        // SAFETY: a valid NUL-terminated string; access only reads it.
+        Ok(c) => unsafe { libc::access(c.as_ptr(), libc::X_OK) == 0 },
+        Err(_) => false,
+    }
+}
+
+/// Split `command` and find its executable as supervisord does, with rinit's
+/// deviation for relative names. `program_env` is the program's merged
+/// `environment`; `base_env` is rinit's own.
+pub fn resolve_command(
+    command: &str,
+    directory: Option<&str>,
+    program_env: &[(String, String)],
+    base_env: &[(String, String)],
+) -> Result<ResolvedCommand, SpawnError> {
+    let argv = split_command(command).map_err(|e| SpawnError::Parse {
+        command: command.to_string(),
+        error: e.to_string(),
+    })?;
+    if argv.iter().any(|w| w.contains('\0')) {
+        return Err(SpawnError::Parse {
+            command: command.to_string(),
+            error: "embedded null byte".to_string(),
+        });
+    }
+    let Some(word) = argv.first() else {
+        return Err(SpawnError::Empty);
+    };
+    let found = if word.contains('/') {
+        let file = anchor(directory, word);
+        std::fs::metadata(&file).ok().map(|st| (word.clone(), file, st))
+    } else {
+        search_path(program_env, base_env).split(':').find_map(|dir| {
+            let shown = py_join(dir, word);
+            let file = anchor(directory, &shown);
+            std::fs::metadata(&file).ok().map(|st| (shown, file, st))
+        })
+    };
+    let Some((shown, file, st)) = found else {
+        return Err(SpawnError::NotFound(word.clone()));
+    };
+    if st.is_dir() {
+        return Err(SpawnError::IsDirectory(shown));
+    }
+    if st.permissions().mode() & 0o111 == 0 {
+        return Err(SpawnError::NotExecutable(shown));
+    }
+    if !executable_by_us(&file) {
+        return Err(SpawnError::NoPermission(shown));
+    }
+    Ok(ResolvedCommand { file, shown, argv })
+}
+
+// ---------------------------------------------------------------------------
+// Environment.
+// ---------------------------------------------------------------------------
+
+/// Set `key` in an ordered environment, replacing in place (Python dict
+/// semantics: a key keeps its first position, the last value wins).
+fn env_set(env: &mut Vec<(String, String)>, key: &str, value: &str) {
+    match env.iter_mut().find(|(k, _)| k == key) {
+        Some(slot) => slot.1 = value.to_string(),
+        None => env.push((key.to_string(), value.to_string())),
+    }
+}
+
+/// The child's environment (reference §4.9 step 4): rinit's own, the
+/// `SUPERVISOR_*` variables scripts test for, then the configured
+/// `environment` on top so it can override them. No key appears twice.
+pub fn child_environment(p: &ProcessConfig, base_env: &[(String, String)]) -> Vec<(String, String)> {
+    let mut env = Vec::with_capacity(base_env.len() + p.environment.len() + 4);
+    for (k, v) in base_env {
+        env_set(&mut env, k, v);
+    }
+    env_set(&mut env, "SUPERVISOR_ENABLED", "1");
+    if let Some(url) = &p.serverurl {
+        env_set(&mut env, "SUPERVISOR_SERVER_URL", url);
+    }
+    env_set(&mut env, "SUPERVISOR_PROCESS_NAME", &p.name);
+    env_set(&mut env, "SUPERVISOR_GROUP_NAME", &p.group);
+    for (k, v) in &p.environment {
+        env_set(&mut env, k, v);
+    }
+    env
+}
+
+// ---------------------------------------------------------------------------
+// Errno names, usable in the child (static data, no allocation).
+// ---------------------------------------------------------------------------
+
+/// Python's `errno.errorcode[n]` on Linux (note EDEADLOCK and ENOTSUP: those
+/// are the names Python picks for the aliased numbers).
+pub fn errno_name(n: i32) -> Option<&'static str> {
+    Some(match n {
+        1 => "EPERM", 2 => "ENOENT", 3 => "ESRCH", 4 => "EINTR", 5 => "EIO",
+        6 => "ENXIO", 7 => "E2BIG", 8 => "ENOEXEC", 9 => "EBADF", 10 => "ECHILD",
+        11 => "EAGAIN", 12 => "ENOMEM", 13 => "EACCES", 14 => "EFAULT", 15 => "ENOTBLK",
+        16 => "EBUSY", 17 => "EEXIST", 18 => "EXDEV", 19 => "ENODEV", 20 => "ENOTDIR",
+        21 => "EISDIR", 22 => "EINVAL", 23 => "ENFILE", 24 => "EMFILE", 25 => "ENOTTY",
+        26 => "ETXTBSY", 27 => "EFBIG", 28 => "ENOSPC", 29 => "ESPIPE", 30 => "EROFS",
+        31 => "EMLINK", 32 => "EPIPE", 33 => "EDOM", 34 => "ERANGE", 35 => "EDEADLOCK",
+        36 => "ENAMETOOLONG", 37 => "ENOLCK", 38 => "ENOSYS", 39 => "ENOTEMPTY", 40 => "ELOOP",
+        42 => "ENOMSG", 43 => "EIDRM", 44 => "ECHRNG", 45 => "EL2NSYNC", 46 => "EL3HLT",
+        47 => "EL3RST", 48 => "ELNRNG", 49 => "EUNATCH", 50 => "ENOCSI", 51 => "EL2HLT",
+        52 => "EBADE", 53 => "EBADR", 54 => "EXFULL", 55 => "ENOANO", 56 => "EBADRQC",
+        57 => "EBADSLT", 59 => "EBFONT", 60 => "ENOSTR", 61 => "ENODATA", 62 => "ETIME",
+        63 => "ENOSR", 64 => "ENONET", 65 => "ENOPKG", 66 => "EREMOTE", 67 => "ENOLINK",
+        68 => "EADV", 69 => "ESRMNT", 70 => "ECOMM", 71 => "EPROTO", 72 => "EMULTIHOP",
+        73 => "EDOTDOT", 74 => "EBADMSG", 75 => "EOVERFLOW", 76 => "ENOTUNIQ", 77 => "EBADFD",
+        78 => "EREMCHG", 79 => "ELIBACC", 80 => "ELIBBAD", 81 => "ELIBSCN", 82 => "ELIBMAX",
+        83 => "ELIBEXEC", 84 => "EILSEQ", 85 => "ERESTART", 86 => "ESTRPIPE", 87 => "EUSERS",
+        88 => "ENOTSOCK", 89 => "EDESTADDRREQ", 90 => "EMSGSIZE", 91 => "EPROTOTYPE",
+        92 => "ENOPROTOOPT", 93 => "EPROTONOSUPPORT", 94 => "ESOCKTNOSUPPORT", 95 => "ENOTSUP",
+        96 => "EPFNOSUPPORT", 97 => "EAFNOSUPPORT", 98 => "EADDRINUSE", 99 => "EADDRNOTAVAIL",
+        100 => "ENETDOWN", 101 => "ENETUNREACH", 102 => "ENETRESET", 103 => "ECONNABORTED",
+        104 => "ECONNRESET", 105 => "ENOBUFS", 106 => "EISCONN", 107 => "ENOTCONN",
+        108 => "ESHUTDOWN", 109 => "ETOOMANYREFS", 110 => "ETIMEDOUT", 111 => "ECONNREFUSED",
+        112 => "EHOSTDOWN", 113 => "EHOSTUNREACH", 114 => "EALREADY", 115 => "EINPROGRESS",
+        116 => "ESTALE", 117 => "EUCLEAN", 118 => "ENOTNAM", 119 => "ENAVAIL", 120 => "EISNAM",
+        121 => "EREMOTEIO", 122 => "EDQUOT", 123 => "ENOMEDIUM", 124 => "EMEDIUMTYPE",
+        125 => "ECANCELED", 126 => "ENOKEY", 127 => "EKEYEXPIRED", 128 => "EKEYREVOKED",
+        129 => "EKEYREJECTED", 130 => "EOWNERDEAD", 131 => "ENOTRECOVERABLE", 132 => "ERFKILL",
+        _ => return None,
+    })
+}
+
+/// `errno.errorcode.get(n, n)`: the symbolic name, or the number itself.
+pub fn errno_text(n: i32) -> String {
+    errno_name(n).map(str::to_string).unwrap_or_else(|| n.to_string())
+}
+
+/// `strerror` for the errors `execve` can give, for single-program mode's
+/// shell-style message. Static so the child can use it.
+fn exec_strerror(n: i32) -> Option<&'static str> {
+    Some(match n {
+        libc::ENOENT => "No such file or directory",
+        libc::EACCES => "Permission denied",
+        libc::ENOEXEC => "Exec format error",
+        libc::ENOTDIR => "Not a directory",
+        libc::EISDIR => "Is a directory",
+        libc::ELOOP => "Too many levels of symbolic links",
+        libc::ENAMETOOLONG => "File name too long",
+        libc::E2BIG => "Argument list too long",
+        libc::ENOMEM => "Cannot allocate memory",
+        libc::ETXTBSY => "Text file busy",
+        libc::EPERM => "Operation not permitted",
+        libc::EIO => "Input/output error",
+        libc::EMFILE => "Too many open files",
+        libc::ENFILE => "Too many open files in system",
+        libc::ELIBBAD => "Accessing a corrupted shared library",
+        libc::EINVAL => "Invalid argument",
+        libc::EFAULT => "Bad address",
+        _ => return None,
+    })
+}
+
+// ---------------------------------------------------------------------------
+// The plan the child executes.
+// ---------------------------------------------------------------------------
+
+/// NUL-terminated strings plus the NULL-terminated pointer array `execve`
+/// wants. The pointers point into `strings`' heap buffers, which do not move
+/// when the struct does.
+struct CArray {
+    _strings: Vec<CString>,
+    ptrs: Vec<*const c_char>,
+}
+
+impl CArray {
+    fn new(strings: Vec<CString>) -> CArray {
+        let mut ptrs: Vec<*const c_char> = strings.iter().map(|s| s.as_ptr()).collect();
+        ptrs.push(std::ptr::null());
+        CArray { _strings: strings, ptrs }
+    }
+}
+
+/// The user switch, decided in the parent.
+enum UserPlan {
+    /// No `user=`, or rinit already runs as that (non-root) user, which is
+    /// supervisord's "nothing to do".
+    Keep,
+    /// supplementary groups, then gid, then uid: all three, always.
+    Drop { groups: Vec<libc::gid_t>, gid: libc::gid_t, uid: libc::uid_t, label: Vec<u8> },
+    /// The user cannot be switched to; the child prints this complete line
+    /// and exits 127, like any other pre-exec failure supervisord reports.
+    Fail { line: Vec<u8> },
+}
+
+/// What the child finally execs.
+enum ExecPlan {
+    /// A program: one resolved file, supervisord's message on failure.
+    Program { file: CString, argv0: Vec<u8> },
+    /// Single-program mode: `execvp`'s PATH search over these candidates.
+    Search { candidates: Vec<CString>, argv0: Vec<u8> },
+}
+
+/// How a failure before exec is reported: supervisord's wording for
+/// programs, rinit's own for single-program mode.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Voice {
+    Supervisor,
+    Rinit,
+}
+
+/// Everything the child needs, prepared before `fork`.
+struct ChildPlan {
+    voice: Voice,
+    exec: ExecPlan,
+    argv: CArray,
+    envp: CArray,
+    /// The fds that become the child's 0, 1, 2.
+    stdio: [RawFd; 3],
+    /// Used instead of a `stdio` source that turns out to be closed.
+    devnull: RawFd,
+    /// Keeps the opened files alive until the parent drops the plan.
+    _owned: Vec<OwnedFd>,
+    foreground_tty: Option<RawFd>,
+    user: UserPlan,
+    directory: Option<CString>,
+    umask: Option<libc::mode_t>,
+    /// Upper bound for the last-resort close loop.
+    fd_limit: libc::c_int,
+}
+
+/// Open a file for the child; everything rinit opens is close-on-exec so it
+/// can never leak into another child.
+fn open_for_child(path: &Path, read: bool) -> std::io::Result<OwnedFd> {
+    let mut o = OpenOptions::new();
+    if read {
+        o.read(true).write(true);
+    } else {
+        o.append(true).create(true).mode(0o644);
+    }
+    o.custom_flags(libc::O_CLOEXEC).open(path).map(OwnedFd::from)
+}
+
+/// supervisord's classification of an open error while "making dispatchers".
+fn open_error(name: &str, e: &std::io::Error) -> SpawnError {
+    match e.raw_os_error() {
+        Some(libc::EMFILE) | Some(libc::ENFILE) => SpawnError::TooManyFiles(name.to_string()),
+        Some(n) => SpawnError::Dispatchers { name: name.to_string(), errno: errno_text(n) },
+        None => SpawnError::Dispatchers { name: name.to_string(), errno: e.to_string() },
+    }
+}
+
+/// The soft RLIMIT_NOFILE, capped so the last-resort close loop stays short.
+fn fd_close_limit() -> libc::c_int {
+    let mut rl = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes into the struct we own.
+    let ok = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) } == 0;
+    const CAP: libc::rlim_t = 1 << 20;
+    if !ok || rl.rlim_cur == libc::RLIM_INFINITY || rl.rlim_cur > CAP {
+        CAP as libc::c_int
+    } else {
+        rl.rlim_cur as libc::c_int
+    }
+}
+
+fn cstring(s: &str) -> Option<CString> {
+    CString::new(s).ok()
+}
+
+/// `K=V` strings for `execve`; an entry with a NUL byte cannot be passed to
+/// the kernel at all and is left out.
+fn envp_array(env: &[(String, String)]) -> CArray {
+    CArray::new(env.iter().filter_map(|(k, v)| CString::new(format!("{k}={v}")).ok()).collect())
+}
+
+/// Resolve `user=` in the parent. A user that no longer exists (the config
+/// was checked earlier, the passwd file changed since) is not a spawn error
+/// supervisord knows; rinit reports it the way supervisord's child does when
+/// its `drop_privileges` fails: a `couldn't setuid` line and exit 127.
+fn plan_user(spec: Option<&str>, db: &UserDb) -> UserPlan {
+    let Some(spec) = spec else {
+        return UserPlan::Keep;
+    };
+    let user = match db.resolve(spec) {
+        Ok(u) => u,
+        Err(e) => {
+            let line = format!("supervisor: couldn't setuid to {spec}: {}\n", e.spawn_reason());
+            return UserPlan::Fail { line: line.into_bytes() };
+        }
+    };
+    // SAFETY: geteuid cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    if euid != 0 {
+        if euid == user.uid {
+            return UserPlan::Keep;
+        }
+        let line = format!(
+            "supervisor: couldn't setuid to {}: Can't drop privilege as nonroot user\n",
+            user.uid
+        );
+        return UserPlan::Fail { line: line.into_bytes() };
+    }
+    UserPlan::Drop {
+        groups: user.groups.clone(),
+        gid: user.gid,
+        uid: user.uid,
+        label: user.uid.to_string().into_bytes(),
+    }
+}
+
+/// The fd a log destination means for the child, opening files as needed.
+fn stdio_source(
+    dest: &LogDest,
+    rinit_fd: RawFd,
+    devnull: RawFd,
+    owned: &mut Vec<OwnedFd>,
+    name: &str,
+) -> Result<RawFd, SpawnError> {
+    Ok(match dest {
+        LogDest::Inherit => rinit_fd,
+        LogDest::RinitStdout => libc::STDOUT_FILENO,
+        LogDest::RinitStderr => libc::STDERR_FILENO,
+        LogDest::Null => devnull,
+        LogDest::File(path) => {
+            let fd = open_for_child(path, false).map_err(|e| open_error(name, &e))?;
+            let raw = fd.as_raw_fd();
+            owned.push(fd);
+            raw
+        }
+    })
+}
+
+/// Build the whole child plan for a program; every fallible step happens here.
+fn plan_program(p: &ProcessConfig, base_env: &[(String, String)], db: &UserDb) -> Result<ChildPlan, SpawnError> {
+    let cmd = resolve_command(&p.command, p.directory.as_deref(), &p.environment, base_env)?;
+    let nul_error = || SpawnError::Parse { command: p.command.clone(), error: "embedded null byte".into() };
+    let argv: Vec<CString> = cmd.argv.iter().map(|a| cstring(a)).collect::<Option<_>>().ok_or_else(nul_error)?;
+    let file = {
+        use std::os::unix::ffi::OsStrExt;
+        CString::new(cmd.file.as_os_str().as_bytes()).map_err(|_| nul_error())?
+    };
+    let argv0 = cmd.argv.first().map(|a| a.as_bytes().to_vec()).unwrap_or_default();
+
+    let devnull_fd = open_for_child(Path::new("/dev/null"), true).map_err(|e| open_error(&p.name, &e))?;
+    let devnull = devnull_fd.as_raw_fd();
+    let mut owned = vec![devnull_fd];
+    let out = stdio_source(&p.stdout, libc::STDOUT_FILENO, devnull, &mut owned, &p.name)?;
+    let err = if p.redirect_stderr {
+        out
+    } else {
+        stdio_source(&p.stderr, libc::STDERR_FILENO, devnull, &mut owned, &p.name)?
+    };
+
+    let directory = match &p.directory {
+        Some(d) => Some(cstring(d).ok_or_else(|| SpawnError::Dispatchers {
+            name: p.name.clone(),
+            errno: "EINVAL".into(),
+        })?),
+        None => None,
+    };
+    Ok(ChildPlan {
+        voice: Voice::Supervisor,
+        exec: ExecPlan::Program { file, argv0 },
+        argv: CArray::new(argv),
+        envp: envp_array(&child_environment(p, base_env)),
+        stdio: [devnull, out, err],
+        devnull,
+        _owned: owned,
+        foreground_tty: None,
+        user: plan_user(p.user.as_deref(), db),
+        directory,
+        umask: p.umask.map(|m| m as libc::mode_t),
+        fd_limit: fd_close_limit(),
+    })
+}
+
+/// `fork`, run the plan in the child, and put the child in its own process
+/// group from the parent's side too, so that a signal to the group sent
+/// right after we return cannot miss it. Returns the pid or the errno.
+fn fork_and_exec(plan: &ChildPlan) -> Result<i32, i32> {
+    // SAFETY: the child only runs `run_child`, which makes async-signal-safe
+    // calls on memory prepared before the fork and never returns.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(last_errno());
+    }
+    if pid == 0 {
+        run_child(plan);
+    }
+    // EACCES (the child already exec'd) and ESRCH (already gone) mean the
+    // child did it itself; there is nothing else this call can report.
+    // SAFETY: plain system call.
+    let _ = unsafe { libc::setpgid(pid, pid) };
+    Ok(pid)
 }
 
 /// Spawn one process of a program. `base_env` is rinit's own environment.
 /// Returns the child's pid (which is also its process group id).
 pub fn spawn_program(p: &ProcessConfig, base_env: &[(String, String)]) -> Result<i32, SpawnError> {
-    let _ = (p, base_env);
-    Err(SpawnError::Empty)
+    spawn_program_with(p, base_env, &UserDb::default())
+}
+
+/// [`spawn_program`] with an explicit user database (tests, or an
+/// alternative root).
+pub fn spawn_program_with(
+    p: &ProcessConfig,
+    base_env: &[(String, String)],
+    users: &UserDb,
+) -> Result<i32, SpawnError> {
+    let plan = plan_program(p, base_env, users)?;
+    fork_and_exec(&plan).map_err(|errno| match errno {
+        libc::EAGAIN => SpawnError::TooManyProcesses(p.name.clone()),
+        n => SpawnError::Fork { name: p.name.clone(), errno: errno_text(n) },
+    })
+}
+
+/// `execvp`'s candidate files: the word itself if it has a `/`, else each
+/// PATH entry joined with it (an empty entry meaning the current directory).
+fn execvp_candidates(word: &[u8], path: Option<&[u8]>) -> Vec<Vec<u8>> {
+    if word.is_empty() {
+        return Vec::new();
+    }
+    if word.contains(&b'/') {
+        return vec![word.to_vec()];
+    }
+    path.unwrap_or(b"/bin:/usr/bin")
+        .split(|b| *b == b':')
+        .map(|dir| {
+            let mut c = dir.to_vec();
+            if !c.is_empty() {
+                c.push(b'/');
+            }
+            c.extend_from_slice(word);
+            c
+        })
+        .collect()
+}
+
+/// Single-program mode (rinit.md §5): run `argv` as rinit's one child with
+/// rinit's stdio and environment, in its own process group, made the
+/// foreground group of `foreground_tty` if given. Returns the pid. If the
+/// command cannot be found the child exits 127, if it cannot be executed
+/// 126, after one shell-style line on its stderr (`rinit: CMD: No such file
+/// or directory`).
+///
+/// `Err` is the exit status rinit should end with when there is no child
+/// at all; the reason has already been written to stderr in the same
+/// style: 127 for an empty argv, 126 when the command cannot be passed to
+/// the kernel (a NUL byte) or `/dev/null` cannot be opened or `fork` fails.
+pub fn spawn_single(argv: &[String], foreground_tty: Option<RawFd>) -> Result<i32, i32> {
+    use std::os::unix::ffi::OsStrExt;
+    let env: Vec<Vec<u8>> = std::env::vars_os()
+        .map(|(k, v)| {
+            let mut kv = k.as_bytes().to_vec();
+            kv.push(b'=');
+            kv.extend_from_slice(v.as_bytes());
+            kv
+        })
+        .collect();
+    spawn_single_with(argv, foreground_tty, env, [0, 1, 2])
+}
+
+/// [`spawn_single`] with an explicit environment (`K=V` byte strings) and
+/// stdio sources, so tests can capture the child's stderr.
+fn spawn_single_with(
+    argv: &[String],
+    foreground_tty: Option<RawFd>,
+    env: Vec<Vec<u8>>,
+    stdio: [RawFd; 3],
+) -> Result<i32, i32> {
+    let Some(word) = argv.first() else {
+        write_line(&[b"rinit: no command given\n"]);
+        return Err(127);
+    };
+    let fail = |errno: i32| {
+        let text = exec_strerror(errno).map(str::to_string).unwrap_or_else(|| errno_text(errno));
+        write_line(&[b"rinit: ", word.as_bytes(), b": ", text.as_bytes(), b"\n"]);
+        126
+    };
+    let path = env.iter().rev().find_map(|kv| kv.strip_prefix(b"PATH="));
+    let candidates: Vec<CString> = execvp_candidates(word.as_bytes(), path)
+        .into_iter()
+        .map(CString::new)
+        .collect::<Result<_, _>>()
+        .map_err(|_| fail(libc::EINVAL))?;
+    let args: Vec<CString> =
+        argv.iter().map(|a| cstring(a)).collect::<Option<_>>().ok_or_else(|| fail(libc::EINVAL))?;
+    let envp = CArray::new(env.into_iter().filter_map(|kv| CString::new(kv).ok()).collect());
+    let devnull_fd = open_for_child(Path::new("/dev/null"), true)
+        .map_err(|e| fail(e.raw_os_error().unwrap_or(libc::EIO)))?;
+    let plan = ChildPlan {
+        voice: Voice::Rinit,
+        exec: ExecPlan::Search { candidates, argv0: word.as_bytes().to_vec() },
+        argv: CArray::new(args),
+        envp,
+        stdio,
+        devnull: devnull_fd.as_raw_fd(),
+        _owned: vec![devnull_fd],
+        foreground_tty,
+        user: UserPlan::Keep,
+        directory: None,
+        umask: None,
+        fd_limit: fd_close_limit(),
+    };
+    fork_and_exec(&plan).map_err(fail)
+}
+
+// ---------------------------------------------------------------------------
+// The child. Only async-signal-safe calls from here on: no allocation, no
+// formatting, no locks, no panics.
+// ---------------------------------------------------------------------------
+
+fn last_errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
+}
+
+/// `write(2)` all of `buf` to fd 2, retrying on EINTR; a failure has nowhere
+/// to be reported, so it just stops.
+fn write_stderr(mut buf: &[u8]) {
+    while !buf.is_empty() {
+        // SAFETY: buf is valid for buf.len() bytes.
+        let n = unsafe { libc::write(libc::STDERR_FILENO, buf.as_ptr().cast(), buf.len()) };
+        if n < 0 {
+            if last_errno() == libc::EINTR {
+                continue;
+            }
+            return;
+        }
+        buf = buf.get(n as usize..).unwrap_or(&[]);
+    }
+}
+
+/// Write one line made of `parts` with a single `write` when it fits a stack
+/// buffer, so that it lands in an O_APPEND log file in one piece.
+fn write_line(parts: &[&[u8]]) {
+    let mut buf = [0u8; 1024];
+    let mut len = 0usize;
+    for part in parts {
+        let Some(dst) = buf.get_mut(len..len + part.len()) else {
+            for p in parts {
+                write_stderr(p);
+            }
+            return;
+        };
+        dst.copy_from_slice(part);
+        len += part.len();
+    }
+    write_stderr(buf.get(..len).unwrap_or(&[]));
+}
+
+/// Decimal digits of `n` into `buf`, for errnos without a name.
+fn format_decimal(mut n: u32, buf: &mut [u8; 10]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        if let Some(d) = buf.get_mut(i) {
+            *d = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || i == 0 {
+            break;
+        }
+    }
+    buf.get(i..).unwrap_or(&[])
+}
+
+/// Report a pre-exec failure the way the plan's voice does and exit.
+/// supervisord's child always ends with `child process was not spawned`
+/// and status 127; single-program mode uses `code`.
+fn child_fail(plan: &ChildPlan, parts: &[&[u8]], code: i32) -> ! {
+    match plan.voice {
+        Voice::Supervisor => {
+            if !parts.is_empty() {
+                write_line(parts);
+            }
+            write_line(&[b"supervisor: child process was not spawned\n"]);
+            // SAFETY: _exit is async-signal-safe and skips atexit handlers
+            // and stdio buffers that belong to the parent.
+            unsafe { libc::_exit(127) }
+        }
+        Voice::Rinit => {
+            if !parts.is_empty() {
+                write_line(parts);
+            }
+            // SAFETY: as above.
+            unsafe { libc::_exit(code) }
+        }
+    }
+}
+
+/// Report `what` failing with the current errno (by symbolic name).
+fn child_fail_errno(plan: &ChildPlan, what: &[u8], arg: &[u8]) -> ! {
+    let e = last_errno();
+    let mut digits = [0u8; 10];
+    let name: &[u8] = match errno_name(e) {
+        Some(n) => n.as_bytes(),
+        None => format_decimal(e.unsigned_abs(), &mut digits),
+    };
+    let prefix: &[u8] = match plan.voice {
+        Voice::Supervisor => b"supervisor: ",
+        Voice::Rinit => b"rinit: ",
+    };
+    child_fail(plan, &[prefix, what, arg, b": ", name, b"\n"], 126)
+}
+
+/// Highest signal number on Linux (SIGRTMAX).
+const MAX_SIGNAL: libc::c_int = 64;
+
+fn set_disposition(sig: libc::c_int, handler: libc::sighandler_t) -> bool {
+    // SAFETY: a zeroed sigaction is valid; we set handler, empty mask, no flags.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = handler;
+        libc::sigemptyset(&mut sa.sa_mask);
+        libc::sigaction(sig, &sa, std::ptr::null_mut()) == 0
+    }
+}
+
+/// The kernel's `struct sigaction` where its layout is known: handler,
+/// flags, restorer (these architectures define SA_RESTORER), mask.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+#[repr(C)]
+struct KernelSigaction {
+    handler: usize,
+    flags: libc::c_ulong,
+    restorer: usize,
+    mask: u64,
+}
+
+/// SIG_DFL straight through `rt_sigaction`, for the numbers libc refuses
+/// to touch (32-34, reserved for its threads and timers). They can still
+/// arrive ignored from whoever started rinit (measured: under `cargo test`
+/// 32 and 33 are SIG_IGN), and SIG_IGN survives exec.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+fn raw_default_disposition(sig: libc::c_int) {
+    let sa = KernelSigaction { handler: 0, flags: 0, restorer: 0, mask: 0 };
+    // SAFETY: a valid kernel sigaction; the old action is not requested.
+    let _ = unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigaction,
+            sig,
+            &sa as *const KernelSigaction,
+            std::ptr::null_mut::<KernelSigaction>(),
+            std::mem::size_of::<u64>(),
+        )
+    };
+}
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+fn raw_default_disposition(_sig: libc::c_int) {}
+
+/// Every signal back to its default action. Ignored signals survive `exec`
+/// (SIGPIPE and SIGXFSZ from the Rust runtime and supervisord's Python are
+/// the classic leak, peers.md §4.1); handlers would run rinit's code in the
+/// child until exec. A failure can only be libc refusing a reserved number,
+/// which then goes to the kernel directly.
+fn reset_signal_dispositions() {
+    for sig in 1..=MAX_SIGNAL {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        if !set_disposition(sig, libc::SIG_DFL) {
+            raw_default_disposition(sig);
+        }
+    }
+}
+
+/// rinit blocks the signals it reads through signalfd; the mask is
+/// inherited across fork and exec, so the child must clear it or it would
+/// never see SIGTERM. Done last, once dispositions are default, so no
+/// rinit handler can run in the child.
+fn unblock_all_signals() {
+    // SAFETY: sigset operations on a local set.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        let _ = libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+    }
+}
+
+/// Make the child's (new) group the terminal's foreground group, like a job
+/// control shell. `tcsetpgrp` from a background group raises SIGTTOU, hence
+/// the temporary SIG_IGN. A failure (no tty after all, or it belongs to
+/// another session) leaves the child in the background, which is what a
+/// plain `docker run` without `-t` means anyway.
+fn make_foreground(tty: RawFd) {
+    let _ = set_disposition(libc::SIGTTOU, libc::SIG_IGN);
+    // SAFETY: plain system calls.
+    let _ = unsafe { libc::tcsetpgrp(tty, libc::getpid()) };
+    let _ = set_disposition(libc::SIGTTOU, libc::SIG_DFL);
+}
+
+/// Install the plan's fds as 0, 1, 2. Every source is first copied above 2,
+/// so that sources which are themselves 0-2 (swapped `/dev/stdout` and
+/// `/dev/stderr`, or a /dev/null that landed on fd 0 because rinit was
+/// started with stdin closed) are not clobbered by an earlier `dup2`.
+fn install_stdio(plan: &ChildPlan) -> Result<(), ()> {
+    let mut high = [-1 as RawFd; 3];
+    for (slot, &src) in high.iter_mut().zip(plan.stdio.iter()) {
+        // SAFETY: plain system call.
+        let mut fd = unsafe { libc::fcntl(src, libc::F_DUPFD_CLOEXEC, 3) };
+        if fd < 0 && last_errno() == libc::EBADF {
+            // rinit's own fd 1 or 2 is closed: give the child /dev/null.
+            // SAFETY: plain system call.
+            fd = unsafe { libc::fcntl(plan.devnull, libc::F_DUPFD_CLOEXEC, 3) };
+        }
+        if fd < 0 {
+            return Err(());
+        }
+        *slot = fd;
+    }
+    for (target, &src) in high.iter().enumerate() {
+        // SAFETY: plain system call; dup2 clears FD_CLOEXEC on the target.
+        if unsafe { libc::dup2(src, target as RawFd) } < 0 {
+            return Err(());
+        }
+    }
+    Ok(())
+}
+
+/// Close every fd above 2: nothing of rinit's (or of whoever started rinit)
+/// may reach the program (peers.md §4.2). `close_range` where the kernel has
+/// it (5.9+), else a walk of /proc/self/fd with raw `getdents64`, else a
+/// loop up to the fd limit.
+fn close_inherited_fds(fd_limit: libc::c_int) {
+    const SYS_CLOSE_RANGE: libc::c_long = 436;
+    // SAFETY: plain system call.
+    if unsafe { libc::syscall(SYS_CLOSE_RANGE, 3 as libc::c_uint, !0 as libc::c_uint, 0 as libc::c_uint) } == 0 {
+        return;
+    }
+    if close_via_proc() {
+        return;
+    }
+    for fd in 3..fd_limit {
+        // SAFETY: closing an fd number we may not own is fine in the child.
+        unsafe { libc::close(fd) };
+    }
+}
+
+/// The /proc/self/fd walk, with no allocation (a stack buffer for
+/// `getdents64`). Returns false if /proc is not available.
+fn close_via_proc() -> bool {
+    // SAFETY: a static NUL-terminated path.
+    let dir = unsafe {
+        libc::open(
+            b"/proc/self/fd\0".as_ptr().cast(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
+    if dir < 0 {
+        return false;
+    }
+    let mut buf = [0u8; 4096];
+    loop {
+        // SAFETY: the kernel writes at most buf.len() bytes into buf.
+        let n = unsafe { libc::syscall(libc::SYS_getdents64, dir, buf.as_mut_ptr(), buf.len()) };
+        if n <= 0 {
+            break;
+        }
+        let mut off = 0usize;
+        while off < n as usize {
+            // struct linux_dirent64 { u64 ino; i64 off; u16 reclen; u8 type; char name[]; }
+            let reclen = match buf.get(off + 16..off + 18) {
+                Some(b) => u16::from_ne_bytes([b[0], b[1]]) as usize,
+                None => break,
+            };
+            if reclen == 0 {
+                break;
+            }
+            let name = buf.get(off + 19..off + reclen).unwrap_or(&[]);
+            if let Some(fd) = parse_fd_name(name) {
+                if fd > 2 && fd != dir {
+                    // SAFETY: closing an fd in the child.
+                    unsafe { libc::close(fd) };
+                }
+            }
+            off += reclen;
+        }
+    }
+    // SAFETY: our own directory fd.
+    unsafe { libc::close(dir) };
+    true
+}
+
+/// A /proc/self/fd entry name (NUL-terminated digits) as an fd number.
+fn parse_fd_name(name: &[u8]) -> Option<RawFd> {
+    let mut v: RawFd = 0;
+    let mut any = false;
+    for &b in name {
+        if b == 0 {
+            break;
+        }
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add((b - b'0') as RawFd)?;
+        any = true;
+    }
+    any.then_some(v)
+}
+
+/// setgroups, setgid, setuid — in that order (groups and gid can only be
+/// changed while still root), all three, with supervisord's reasons.
+fn drop_privileges(plan: &ChildPlan) {
+    match &plan.user {
+        UserPlan::Keep => {}
+        UserPlan::Fail { line } => child_fail(plan, &[line], 127),
+        UserPlan::Drop { groups, gid, uid, label } => {
+            let reason: Option<&[u8]> = unsafe {
+                // SAFETY: groups is a valid slice of gid_t.
+                if libc::setgroups(groups.len() as _, groups.as_ptr()) != 0 {
+                    Some(b"Could not set groups of effective user")
+                } else if libc::setgid(*gid) != 0 {
+                    Some(b"Could not set group id of effective user")
+                } else if libc::setuid(*uid) != 0 {
+                    Some(b"Could not set user id of effective user")
+                } else {
+                    None
+                }
+            };
+            if let Some(reason) = reason {
+                child_fail(plan, &[b"supervisor: couldn't setuid to ", label, b": ", reason, b"\n"], 127);
+            }
+        }
+    }
+}
+
+/// The child's whole life before exec, in tini's order of care: signals
+/// first, then process group and terminal, stdio, fds, identity, directory,
+/// umask, and the mask last.
+fn run_child(plan: &ChildPlan) -> ! {
+    reset_signal_dispositions();
+    // SAFETY: plain system call.
+    if unsafe { libc::setpgid(0, 0) } != 0 {
+        child_fail_errno(plan, b"couldn't setpgid", b"");
+    }
+    if let Some(tty) = plan.foreground_tty {
+        make_foreground(tty);
+    }
+    if install_stdio(plan).is_err() {
+        child_fail_errno(plan, b"couldn't set up stdin/stdout/stderr", b"");
+    }
+    close_inherited_fds(plan.fd_limit);
+    drop_privileges(plan);
+    if let Some(dir) = &plan.directory {
+        // SAFETY: a valid C string.
+        if unsafe { libc::chdir(dir.as_ptr()) } != 0 {
+            child_fail_errno(plan, b"couldn't chdir to ", dir.as_bytes());
+        }
+    }
+    if let Some(mask) = plan.umask {
+        // SAFETY: umask cannot fail.
+        unsafe { libc::umask(mask) };
+    }
+    unblock_all_signals();
+    exec(plan)
+}
+
+/// `execve`; only returns on failure, which is then reported.
+fn exec(plan: &ChildPlan) -> ! {
+    match &plan.exec {
+        ExecPlan::Program { file, argv0 } => {
+            // SAFETY: argv and envp are NULL-terminated arrays of C strings
+            // that live in `plan`.
+            unsafe { libc::execve(file.as_ptr(), plan.argv.ptrs.as_ptr(), plan.envp.ptrs.as_ptr()) };
+            child_fail_errno(plan, b"couldn't exec ", argv0)
+        }
+        ExecPlan::Search { candidates, argv0 } => {
+            let e = exec_search(plan, candidates);
+            let mut digits = [0u8; 10];
+            let text: &[u8] = match exec_strerror(e) {
+                Some(t) => t.as_bytes(),
+                None => format_decimal(e.unsigned_abs(), &mut digits),
+            };
+            let code = if e == libc::ENOENT { 127 } else { 126 };
+            child_fail(plan, &[b"rinit: ", argv0, b": ", text, b"\n"], code)
+        }
+    }
+}
+
+/// glibc `execvp`'s loop: try each candidate; "not there" errors move on,
+/// EACCES is remembered and also moves on, anything else stops. Returns the
+/// errno to report.
+fn exec_search(plan: &ChildPlan, candidates: &[CString]) -> i32 {
+    let mut last = libc::ENOENT;
+    let mut saw_eacces = false;
+    for c in candidates {
+        // SAFETY: as in `exec`.
+        unsafe { libc::execve(c.as_ptr(), plan.argv.ptrs.as_ptr(), plan.envp.ptrs.as_ptr()) };
+        last = last_errno();
+        match last {
+            libc::EACCES => saw_eacces = true,
+            libc::ENOENT | libc::ESTALE | libc::ENOTDIR | libc::ENODEV | libc::ETIMEDOUT => {}
+            _ => break,
+        }
+    }
+    if saw_eacces && matches!(last, libc::ENOENT | libc::ESTALE | libc::ENOTDIR | libc::ENODEV | libc::ETIMEDOUT | libc::EACCES) {
+        libc::EACCES
+    } else {
+        last
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{AutoRestart, Origin, ShutdownOn};
+    use crate::users::tests::tempdir::Dir;
+    use std::os::unix::fs::symlink;
+
+    fn pc(name: &str, command: &str) -> ProcessConfig {
+        ProcessConfig {
+            name: name.to_string(),
+            group: format!("{name}-group"),
+            section: format!("program:{name}"),
+            origin: Origin::default(),
+            command: command.to_string(),
+            numprocs: 1,
+            numprocs_start: 0,
+            process_num: 0,
+            priority: 999,
+            autostart: true,
+            startsecs: 1,
+            startretries: 3,
+            autorestart: AutoRestart::Unexpected,
+            exitcodes: vec![0],
+            stopsignal: libc::SIGTERM,
+            stopwaitsecs: 10,
+            stopasgroup: false,
+            killasgroup: false,
+            user: None,
+            directory: None,
+            umask: None,
+            redirect_stderr: false,
+            stdout_logfile: None,
+            stderr_logfile: None,
+            stdout: LogDest::Null,
+            stderr: LogDest::Null,
+            stdout_logfile_maxbytes: 0,
+            stdout_logfile_backups: 0,
+            stdout_capture_maxbytes: 0,
+            stdout_events_enabled: false,
+            stdout_syslog: false,
+            stderr_logfile_maxbytes: 0,
+            stderr_logfile_backups: 0,
+            stderr_capture_maxbytes: 0,
+            stderr_events_enabled: false,
+            stderr_syslog: false,
+            environment: Vec::new(),
+            serverurl: None,
+            shutdown_on: ShutdownOn::Never,
+        }
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    fn sys_env() -> Vec<(String, String)> {
+        env(&[("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"), ("HOME", "/root")])
+    }
+
+    /// Wait for `pid` and return its exit status (or 128+signal).
+    fn wait_status(pid: i32) -> i32 {
+        let mut status = 0;
+        loop {
+            // SAFETY: waitpid on our own child.
+            let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+            if r == pid {
+                break;
+            }
+            assert_eq!(last_errno(), libc::EINTR, "waitpid failed");
+        }
+        if libc::WIFEXITED(status) {
+            libc::WEXITSTATUS(status)
+        } else {
+            128 + libc::WTERMSIG(status)
+        }
+    }
+
+    fn write_file(path: &Path, text: &str, mode: u32) {
+        std::fs::write(path, text).expect("write");
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    }
+
+    /// Run a program whose stdout and stderr go to one file; return
+    /// (exit status, output).
+    fn run_capture(mut p: ProcessConfig, base_env: &[(String, String)]) -> (i32, String) {
+        let d = Dir::new("spawn-out");
+        let out = d.path().join("out.log");
+        p.stdout = LogDest::File(out.clone());
+        p.redirect_stderr = true;
+        let pid = spawn_program(&p, base_env).unwrap_or_else(|e| panic!("spawn: {e}"));
+        let status = wait_status(pid);
+        (status, std::fs::read_to_string(&out).unwrap_or_default())
+    }
+
+    // --- splitting --------------------------------------------------------
+
+    #[test]
+    fn split_matches_python_shlex() {
+        // Every expectation below was produced by python3's shlex.split.
+        let ok: &[(&str, &[&str])] = &[
+            ("a b c", &["a", "b", "c"]),
+            ("  lead  and  trail  ", &["lead", "and", "trail"]),
+            ("tab\tsep\nnl\rcr", &["tab", "sep", "nl", "cr"]),
+            ("''", &[""]),
+            ("a '' b", &["a", "", "b"]),
+            ("\"\"", &[""]),
+            ("x''", &["x"]),
+            ("'a b' c", &["a b", "c"]),
+            ("\"a b\" c", &["a b", "c"]),
+            (r#""a \" b""#, &[r#"a " b"#]),
+            (r#""a \\ b""#, &[r"a \ b"]),
+            (r#""a \$ \` \n b""#, &[r"a \$ \` \n b"]),
+            (r"a\ b", &["a b"]),
+            (r"a\\b", &[r"a\b"]),
+            (r"\'quoted\'", &["'quoted'"]),
+            (r#""it's""#, &["it's"]),
+            (r"'back\slash'", &[r"back\slash"]),
+            ("sh -c 'echo C#D'", &["sh", "-c", "echo C#D"]),
+            ("echo #comment", &["echo", "#comment"]),
+            ("a#b", &["a#b"]),
+            ("ab\"cd\"ef", &["abcdef"]),
+            ("a'b c'd", &["ab cd"]),
+            (r#"\""#, &["\""]),
+            ("\"\\\n\"", &["\\\n"]),
+            ("a\\\nb", &["a\nb"]),
+            (
+                "echo $HOME; ls | wc > f && x",
+                &["echo", "$HOME;", "ls", "|", "wc", ">", "f", "&&", "x"],
+            ),
+            ("unicod\u{e9} \u{2713}", &["unicod\u{e9}", "\u{2713}"]),
+            ("\u{a0}nbsp\u{a0}", &["\u{a0}nbsp\u{a0}"]),
+            ("a\\ ", &["a "]),
+            (r"'\'", &[r"\"]),
+            ("\x0bvt\x0cff", &["\x0bvt\x0cff"]),
+            ("'' ''", &["", ""]),
+            ("\"\"x\"\"", &["x"]),
+            ("", &[]),
+            ("   ", &[]),
+        ];
+        for (input, want) in ok {
+            let got = split_command(input).unwrap_or_else(|e| panic!("{input:?}: {e}"));
+            assert_eq!(&got, want, "split of {input:?}");
+        }
+        let bad: &[(&str, &str)] = &[
+            ("\\", "No escaped character"),
+            ("'", "No closing quotation"),
+            ("\"", "No closing quotation"),
+            ("a \"b", "No closing quotation"),
+            ("a 'b", "No closing quotation"),
+            ("\"a\\", "No escaped character"),
+            ("sh -c 'echo C#D", "No closing quotation"),
+            (r#""\""#, "No closing quotation"),
+        ];
+        for (input, want) in bad {
+            let e = split_command(input).expect_err(input);
+            assert_eq!(&e.to_string(), want, "error for {input:?}");
+        }
+    }
+
+    // --- error texts ------------------------------------------------------
+
+    #[test]
+    fn spawnerr_texts_are_supervisords() {
+        let cases = [
+            (SpawnError::NotFound("/nonexistent/cmd".into()), "can't find command '/nonexistent/cmd'"),
+            (SpawnError::NotFound("it's".into()), "can't find command \"it's\""),
+            (SpawnError::IsDirectory("/tmp".into()), "command at '/tmp' is a directory"),
+            (SpawnError::NotExecutable("/w/noexec.txt".into()), "command at '/w/noexec.txt' is not executable"),
+            (SpawnError::NoPermission("/w/rootonly.sh".into()), "no permission to run command '/w/rootonly.sh'"),
+            (
+                SpawnError::Parse { command: "sh -c 'echo C#D".into(), error: "No closing quotation".into() },
+                "can't parse command \"sh -c 'echo C#D\": No closing quotation",
+            ),
+            (
+                SpawnError::Parse { command: "a\\".into(), error: "No escaped character".into() },
+                "can't parse command 'a\\\\': No escaped character",
+            ),
+            (SpawnError::Empty, "command is empty"),
+            (SpawnError::TooManyFiles("web".into()), "too many open files to spawn 'web'"),
+            (
+                SpawnError::Dispatchers { name: "asroot".into(), errno: "EACCES".into() },
+                "unknown error making dispatchers for 'asroot': EACCES",
+            ),
+            (SpawnError::TooManyProcesses("web".into()), "Too many processes in process table to spawn 'web'"),
+            (
+                SpawnError::Fork { name: "web".into(), errno: "ENOMEM".into() },
+                "unknown error during fork for 'web': ENOMEM",
+            ),
+        ];
+        for (e, want) in cases {
+            assert_eq!(e.to_string(), want);
+        }
+    }
+
+    #[test]
+    fn errno_names_follow_python() {
+        assert_eq!(errno_text(libc::ENOENT), "ENOENT");
+        assert_eq!(errno_text(libc::EACCES), "EACCES");
+        assert_eq!(errno_text(libc::ENOEXEC), "ENOEXEC");
+        assert_eq!(errno_text(libc::EAGAIN), "EAGAIN");
+        assert_eq!(errno_text(35), "EDEADLOCK");
+        assert_eq!(errno_text(95), "ENOTSUP");
+        assert_eq!(errno_text(41), "41");
+        assert_eq!(errno_text(9999), "9999");
+    }
+
+    #[test]
+    fn decimal_formatting_without_allocation() {
+        let mut b = [0u8; 10];
+        assert_eq!(format_decimal(0, &mut b), b"0");
+        assert_eq!(format_decimal(41, &mut b), b"41");
+        assert_eq!(format_decimal(u32::MAX, &mut b), b"4294967295");
+        assert_eq!(parse_fd_name(b"17\0\0"), Some(17));
+        assert_eq!(parse_fd_name(b".\0"), None);
+        assert_eq!(parse_fd_name(b"\0"), None);
+        assert_eq!(parse_fd_name(b"99999999999999\0"), None);
+    }
+
+    // --- lookup -----------------------------------------------------------
+
+    /// A tree with an executable, a non-executable file, a directory and a
+    /// symlink, in two PATH directories.
+    fn lookup_tree() -> Dir {
+        let d = Dir::new("lookup");
+        let a = d.path().join("a");
+        let b = d.path().join("b");
+        std::fs::create_dir_all(a.join("isdir")).expect("mkdir");
+        std::fs::create_dir_all(&b).expect("mkdir");
+        write_file(&a.join("plain"), "data", 0o644);
+        write_file(&b.join("plain"), "#!/bin/sh\n", 0o755);
+        write_file(&b.join("tool"), "#!/bin/sh\n", 0o755);
+        write_file(&b.join("isdir"), "#!/bin/sh\n", 0o755);
+        write_file(&a.join("run"), "#!/bin/sh\n", 0o700);
+        symlink(b.join("tool"), a.join("link")).expect("symlink");
+        d
+    }
+
+    #[test]
+    fn lookup_with_slash_is_used_as_is() {
+        let d = lookup_tree();
+        let a = d.path().join("a");
+        let run = a.join("run");
+        let r = resolve_command(&format!("{} x 'y z'", run.display()), None, &[], &[]).expect("found");
+        assert_eq!(r.file, run);
+        assert_eq!(r.argv, vec![run.display().to_string(), "x".into(), "y z".into()]);
+
+        let e = resolve_command("/nonexistent/cmd", None, &[], &[]).unwrap_err();
+        assert_eq!(e.to_string(), "can't find command '/nonexistent/cmd'");
+        let e = resolve_command("/tmp", None, &[], &[]).unwrap_err();
+        assert_eq!(e.to_string(), "command at '/tmp' is a directory");
+        let plain = a.join("plain");
+        let e = resolve_command(&plain.display().to_string(), None, &[], &[]).unwrap_err();
+        assert_eq!(e, SpawnError::NotExecutable(plain.display().to_string()));
+        let link = a.join("link");
+        assert!(resolve_command(&link.display().to_string(), None, &[], &[]).is_ok(), "symlinks are followed");
+    }
+
+    #[test]
+    fn lookup_relative_with_slash_uses_directory() {
+        let d = lookup_tree();
+        let dir = d.path().display().to_string();
+        let r = resolve_command("./a/run arg", Some(&dir), &[], &[]).expect("found in directory");
+        assert_eq!(r.file, d.path().join("./a/run"));
+        assert_eq!(r.argv, vec!["./a/run".to_string(), "arg".into()]);
+        assert_eq!(r.shown, "./a/run");
+        let e = resolve_command("./a/missing", Some(&dir), &[], &[]).unwrap_err();
+        assert_eq!(e.to_string(), "can't find command './a/missing'");
+        let e = resolve_command("a/plain", Some(&dir), &[], &[]).unwrap_err();
+        assert_eq!(e.to_string(), "command at 'a/plain' is not executable");
+        // Without a directory it is rinit's cwd (the test runs in the crate root).
+        let e = resolve_command("./a/run", None, &[], &[]).unwrap_err();
+        assert_eq!(e.to_string(), "can't find command './a/run'");
+    }
+
+    #[test]
+    fn lookup_path_order_and_first_existing_wins() {
+        let d = lookup_tree();
+        let a = d.path().join("a").display().to_string();
+        let b = d.path().join("b").display().to_string();
+        let ab = format!("{a}:{b}");
+        let ba = format!("{b}:{a}");
+
+        // The program's PATH beats rinit's.
+        let r = resolve_command("tool", None, &env(&[("PATH", &ab)]), &env(&[("PATH", "/nonexistent")]))
+            .expect("tool");
+        assert_eq!(r.file, PathBuf::from(format!("{b}/tool")));
+        assert_eq!(r.argv[0], "tool");
+        // rinit's PATH when the program has none.
+        let r = resolve_command("tool", None, &[], &env(&[("PATH", &ab)])).expect("tool");
+        assert_eq!(r.shown, format!("{b}/tool"));
+        // The last PATH= in the program's environment wins.
+        let prog = env(&[("PATH", "/nonexistent"), ("PATH", &ab)]);
+        assert!(resolve_command("tool", None, &prog, &[]).is_ok());
+
+        // Unlike execvp, a non-executable or a directory earlier in PATH wins.
+        let e = resolve_command("plain", None, &env(&[("PATH", &ab)]), &[]).unwrap_err();
+        assert_eq!(e, SpawnError::NotExecutable(format!("{a}/plain")));
+        assert!(resolve_command("plain", None, &env(&[("PATH", &ba)]), &[]).is_ok());
+        let e = resolve_command("isdir", None, &env(&[("PATH", &ab)]), &[]).unwrap_err();
+        assert_eq!(e, SpawnError::IsDirectory(format!("{a}/isdir")));
+
+        // Not found names the word.
+        let e = resolve_command("nonexistentcmd", None, &env(&[("PATH", &ab)]), &[]).unwrap_err();
+        assert_eq!(e.to_string(), "can't find command 'nonexistentcmd'");
+        // A trailing slash in a PATH entry does not double it.
+        let r = resolve_command("tool", None, &env(&[("PATH", &format!("{b}/"))]), &[]).expect("tool");
+        assert_eq!(r.shown, format!("{b}/tool"));
+    }
+
+    #[test]
+    fn lookup_default_path_and_relative_entries() {
+        // rinit's PATH empty → /bin:/usr/bin:/usr/local/bin.
+        let r = resolve_command("sh -c true", None, &[], &env(&[("PATH", "")])).expect("sh");
+        assert_eq!(r.shown, "/bin/sh");
+        assert_eq!(resolve_command("sh", None, &[], &[]).expect("sh").shown, "/bin/sh");
+        // An empty program PATH is still "defined": only "" (relative) is searched.
+        let e = resolve_command("sh", None, &env(&[("PATH", "")]), &sys_env()).unwrap_err();
+        assert_eq!(e.to_string(), "can't find command 'sh'");
+        // A relative PATH entry is looked up in the program's directory.
+        let d = lookup_tree();
+        let dir = d.path().display().to_string();
+        let r = resolve_command("tool", Some(&dir), &env(&[("PATH", "b")]), &[]).expect("tool");
+        assert_eq!(r.shown, "b/tool");
+        assert_eq!(r.file, d.path().join("b/tool"));
+    }
+
+    #[test]
+    fn lookup_parse_and_empty() {
+        assert_eq!(resolve_command("   ", None, &[], &[]).unwrap_err(), SpawnError::Empty);
+        // As in Python, os.path.join("/bin", "") is "/bin/", which exists.
+        let e = resolve_command("''", None, &[], &[]).unwrap_err();
+        assert_eq!(e.to_string(), "command at '/bin/' is a directory");
+        let e = resolve_command("''", None, &env(&[("PATH", "/nonexistent")]), &[]).unwrap_err();
+        assert_eq!(e.to_string(), "can't find command ''");
+        let e = resolve_command("sh -c 'echo C#D", None, &[], &[]).unwrap_err();
+        assert_eq!(e.to_string(), "can't parse command \"sh -c 'echo C#D\": No closing quotation");
+        let e = resolve_command("a\0b", None, &[], &[]).unwrap_err();
+        assert_eq!(e.to_string(), "can't parse command 'a\\x00b': embedded null byte");
+    }
+
+    #[test]
+    fn no_permission_for_unprivileged_caller() {
+        // SAFETY: geteuid cannot fail.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("skipped: needs root");
+            return;
+        }
+        let d = lookup_tree();
+        let run = d.path().join("a/run"); // 0700, owned by root
+        for dir in [d.path().to_path_buf(), d.path().join("a")] {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        }
+        let cmd = run.display().to_string();
+        // Kernel credentials are per thread; the raw syscall (unlike libc's
+        // setresuid) changes only this short-lived thread's uids.
+        let got = std::thread::spawn(move || {
+            // SAFETY: plain system call affecting this thread only.
+            let r = unsafe { libc::syscall(libc::SYS_setresuid, 65534, 65534, 0) };
+            assert_eq!(r, 0);
+            resolve_command(&cmd, None, &[], &[])
+        })
+        .join()
+        .expect("thread");
+        assert_eq!(got.unwrap_err().to_string(), format!("no permission to run command '{}'", run.display()));
+    }
+
+    // --- environment --------------------------------------------------------
+
+    #[test]
+    fn environment_order_and_overrides() {
+        let mut p = pc("web_01", "x");
+        p.group = "web".into();
+        p.serverurl = Some("unix:///tmp/s.sock".into());
+        p.environment = env(&[("FOO", "bar"), ("HOME", "/home/app"), ("SUPERVISOR_GROUP_NAME", "g1"), ("FOO", "baz")]);
+        let base = env(&[("HOME", "/root"), ("PATH", "/bin"), ("HOME", "/root2")]);
+        let got = child_environment(&p, &base);
+        assert_eq!(
+            got,
+            env(&[
+                ("HOME", "/home/app"),
+                ("PATH", "/bin"),
+                ("SUPERVISOR_ENABLED", "1"),
+                ("SUPERVISOR_SERVER_URL", "unix:///tmp/s.sock"),
+                ("SUPERVISOR_PROCESS_NAME", "web_01"),
+                ("SUPERVISOR_GROUP_NAME", "g1"),
+                ("FOO", "baz"),
+            ])
+        );
+        p.serverurl = None;
+        assert!(!child_environment(&p, &base).iter().any(|(k, _)| k == "SUPERVISOR_SERVER_URL"));
+    }
+
+    // --- real spawns --------------------------------------------------------
+
+    #[test]
+    fn child_gets_clean_signal_state_and_only_fds_0_1_2() {
+        // Make this thread's state as dirty as rinit's will be: signals
+        // blocked (rinit reads them via signalfd), SIGPIPE/SIGXFSZ ignored
+        // (the Rust runtime ignores SIGPIPE), and an fd without CLOEXEC.
+        // SAFETY: signal mask of this thread, process-wide ignore of two
+        // signals no other test relies on, and an fd we close at the end.
+        let (old_mask, leak) = unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            for s in [libc::SIGTERM, libc::SIGUSR1, libc::SIGCHLD, libc::SIGHUP, libc::SIGINT] {
+                libc::sigaddset(&mut set, s);
+            }
+            let mut old: libc::sigset_t = std::mem::zeroed();
+            assert_eq!(libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old), 0);
+            libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let leak = libc::open(b"/dev/zero\0".as_ptr().cast(), libc::O_RDONLY);
+            assert!(leak > 2);
+            (old, leak)
+        };
+        let p = pc(
+            "hygiene",
+            r#"/bin/sh -c 'grep -E "SigBlk|SigIgn" /proc/self/status; ls /proc/self/fd; readlink /proc/self/fd/0'"#,
+        );
+        let (status, out) = run_capture(p, &sys_env());
+        // SAFETY: restore what we changed.
+        unsafe {
+            libc::pthread_sigmask(libc::SIG_SETMASK, &old_mask, std::ptr::null_mut());
+            libc::close(leak);
+        }
+        assert_eq!(status, 0, "output: {out}");
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(lines.contains(&"SigBlk:\t0000000000000000"), "{out}");
+        assert!(lines.contains(&"SigIgn:\t0000000000000000"), "{out}");
+        // grep's lines, then ls's fds: 0-2 plus the one ls opened for the
+        // directory itself (3), then stdin's target.
+        let fds: Vec<&str> = lines.iter().copied().filter(|l| l.chars().all(|c| c.is_ascii_digit())).collect();
+        assert_eq!(fds, vec!["0", "1", "2", "3"], "{out}");
+        assert_eq!(lines.last(), Some(&"/dev/null"), "stdin is /dev/null: {out}");
+    }
+
+    #[test]
+    fn child_setup_environment_directory_umask_and_group() {
+        let d = Dir::new("setup");
+        let mut p = pc("envtest", "");
+        p.command = r#"/bin/sh -c 'echo "$SUPERVISOR_ENABLED|$SUPERVISOR_PROCESS_NAME|$SUPERVISOR_GROUP_NAME|$FOO|$HOME"; env | grep -c "^FOO="; pwd; umask; echo "$$ $(cut -d" " -f5 /proc/$$/stat)"'"#.into();
+        p.environment = env(&[("FOO", "one"), ("FOO", "two")]);
+        p.directory = Some(d.path().display().to_string());
+        p.umask = Some(0o027);
+        let (status, out) = run_capture(p, &sys_env());
+        assert_eq!(status, 0, "{out}");
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.first(), Some(&"1|envtest|envtest-group|two|/root"), "{out}");
+        assert_eq!(lines.get(1), Some(&"1"), "no duplicate keys: {out}");
+        let cwd = std::fs::canonicalize(d.path()).expect("canon");
+        assert_eq!(lines.get(2).map(PathBuf::from), Some(cwd), "{out}");
+        assert_eq!(lines.get(3), Some(&"0027"), "{out}");
+        let pg: Vec<&str> = lines.get(4).map(|l| l.split(' ').collect()).unwrap_or_default();
+        assert_eq!(pg.len(), 2, "{out}");
+        assert_eq!(pg.first(), pg.get(1), "own process group: {out}");
+    }
+
+    #[test]
+    fn child_drops_to_nobody_with_all_ids() {
+        // SAFETY: geteuid cannot fail.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("skipped: needs root");
+            return;
+        }
+        let Ok(nobody) = crate::users::resolve("nobody") else {
+            eprintln!("skipped: no user nobody");
+            return;
+        };
+        let mut p = pc("asnobody", r#"/bin/sh -c 'grep -E "^(Uid|Gid|Groups):" /proc/self/status'"#);
+        p.user = Some("nobody".into());
+        let (status, out) = run_capture(p, &sys_env());
+        assert_eq!(status, 0, "{out}");
+        let uid = nobody.uid;
+        let gid = nobody.gid;
+        assert!(out.contains(&format!("Uid:\t{uid}\t{uid}\t{uid}\t{uid}\n")), "{out}");
+        assert!(out.contains(&format!("Gid:\t{gid}\t{gid}\t{gid}\t{gid}\n")), "{out}");
+        let groups_line = out.lines().find(|l| l.starts_with("Groups:")).unwrap_or("");
+        let mut got: Vec<u32> = groups_line
+            .trim_start_matches("Groups:")
+            .split_whitespace()
+            .filter_map(|g| g.parse().ok())
+            .collect();
+        got.sort_unstable();
+        let mut want = nobody.groups.clone();
+        want.sort_unstable();
+        want.dedup();
+        assert_eq!(got, want, "{out}");
+    }
+
+    #[test]
+    fn user_lookup_failures_are_reported_by_the_child() {
+        let mut p = pc("ghost", "/bin/true");
+        p.user = Some("no-such-user-here".into());
+        let (status, out) = run_capture(p, &sys_env());
+        assert_eq!(status, 127);
+        assert_eq!(
+            out,
+            "supervisor: couldn't setuid to no-such-user-here: Can't find username 'no-such-user-here'\n\
+             supervisor: child process was not spawned\n"
+        );
+    }
+
+    #[test]
+    fn chdir_failure_is_supervisords_message() {
+        let mut p = pc("badchdir", "/bin/true");
+        p.directory = Some("/nonexistent/dir".into());
+        let (status, out) = run_capture(p, &sys_env());
+        assert_eq!(status, 127);
+        assert_eq!(
+            out,
+            "supervisor: couldn't chdir to /nonexistent/dir: ENOENT\nsupervisor: child process was not spawned\n"
+        );
+    }
+
+    #[test]
+    fn exec_failure_is_supervisords_message() {
+        let d = Dir::new("badbin");
+        let bin = d.path().join("badbin");
+        write_file(&bin, "\x7fNOT-AN-ELF\x00\x01\x02", 0o755);
+        let p = pc("badbin", &format!("{} arg", bin.display()));
+        let (status, out) = run_capture(p, &sys_env());
+        assert_eq!(status, 127);
+        assert_eq!(
+            out,
+            format!("supervisor: couldn't exec {}: ENOEXEC\nsupervisor: child process was not spawned\n", bin.display())
+        );
+    }
+
+    #[test]
+    fn exit_status_and_argv0_as_written() {
+        let mut p = pc("argv0", r#"sh -c 'echo "$0"; exit 7'"#);
+        p.environment = env(&[("PATH", "/usr/bin:/bin")]);
+        let (status, out) = run_capture(p, &sys_env());
+        assert_eq!(status, 7);
+        assert_eq!(out, "sh\n");
+    }
+
+    #[test]
+    fn streams_go_to_null_and_separate_files() {
+        let d = Dir::new("streams");
+        let err = d.path().join("err.log");
+        std::fs::write(&err, "existing\n").expect("seed");
+        let mut p = pc("streams", "/bin/sh -c 'echo out; echo err >&2'");
+        p.stdout = LogDest::Null;
+        p.stderr = LogDest::File(err.clone());
+        let pid = spawn_program(&p, &sys_env()).expect("spawn");
+        assert_eq!(wait_status(pid), 0);
+        assert_eq!(std::fs::read_to_string(&err).expect("read"), "existing\nerr\n", "appended");
+        let mode = std::fs::metadata(&err).expect("stat").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644 & !0o022 & mode, "created with at most 0644");
+    }
+
+    #[test]
+    fn log_open_errors_are_dispatcher_errors() {
+        let mut p = pc("nolog", "/bin/true");
+        p.stdout = LogDest::File(PathBuf::from("/nonexistent/dir/out.log"));
+        assert_eq!(
+            spawn_program(&p, &sys_env()).unwrap_err().to_string(),
+            "unknown error making dispatchers for 'nolog': ENOENT"
+        );
+        p.stdout = LogDest::File(PathBuf::from("/tmp"));
+        assert_eq!(
+            spawn_program(&p, &sys_env()).unwrap_err().to_string(),
+            "unknown error making dispatchers for 'nolog': EISDIR"
+        );
+        p.stdout = LogDest::Null;
+        p.command = "/nonexistent/cmd".into();
+        assert_eq!(spawn_program(&p, &sys_env()).unwrap_err().to_string(), "can't find command '/nonexistent/cmd'");
+    }
+
+    // --- single-program mode ----------------------------------------------
+
+    /// Run single mode with stderr (and stdout) captured in a file.
+    fn run_single(argv: &[&str], path: &str) -> (i32, String) {
+        let d = Dir::new("single");
+        let log = d.path().join("err.log");
+        let f = open_for_child(&log, false).expect("open log");
+        let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
+        let env = vec![format!("PATH={path}").into_bytes(), b"X=1".to_vec()];
+        let pid = spawn_single_with(&argv, None, env, [0, f.as_raw_fd(), f.as_raw_fd()]).expect("fork");
+        let status = wait_status(pid);
+        (status, std::fs::read_to_string(&log).unwrap_or_default())
+    }
+
+    #[test]
+    fn single_mode_exit_codes_and_messages() {
+        let (s, out) = run_single(&["sh", "-c", "echo $X; exit 3"], "/usr/bin:/bin");
+        assert_eq!((s, out.as_str()), (3, "1\n"));
+        let (s, out) = run_single(&["nonexistent-cmd-xyz"], "/usr/bin:/bin");
+        assert_eq!((s, out.as_str()), (127, "rinit: nonexistent-cmd-xyz: No such file or directory\n"));
+        let (s, out) = run_single(&["/nonexistent/cmd"], "/usr/bin:/bin");
+        assert_eq!((s, out.as_str()), (127, "rinit: /nonexistent/cmd: No such file or directory\n"));
+
+        let d = Dir::new("single-path");
+        let a = d.path().join("a");
+        let b = d.path().join("b");
+        std::fs::create_dir_all(&a).expect("mkdir");
+        std::fs::create_dir_all(&b).expect("mkdir");
+        write_file(&a.join("tool"), "#!/bin/sh\necho wrong\n", 0o644);
+        write_file(&b.join("tool"), "#!/bin/sh\necho right\n", 0o755);
+        let ab = format!("{}:{}", a.display(), b.display());
+        // execvp skips the non-executable candidate.
+        let (s, out) = run_single(&["tool"], &ab);
+        assert_eq!((s, out.as_str()), (0, "right\n"));
+        // Only a non-executable one: Permission denied, 126.
+        let (s, out) = run_single(&["tool"], &a.display().to_string());
+        assert_eq!((s, out.as_str()), (126, "rinit: tool: Permission denied\n"));
+        let (s, out) = run_single(&[&a.join("tool").display().to_string()], "/bin");
+        assert_eq!(s, 126, "{out}");
+        // A directory is "Permission denied" too.
+        let (s, _) = run_single(&["/tmp"], "/bin");
+        assert_eq!(s, 126);
+    }
+
+    #[test]
+    fn single_mode_rejects_empty_argv() {
+        assert_eq!(spawn_single(&[], None), Err(127));
+        assert_eq!(spawn_single(&["a\0b".to_string()], None), Err(126));
+    }
+
+    #[test]
+    fn execvp_candidate_list() {
+        assert_eq!(execvp_candidates(b"x", Some(b"/a::b/")), vec![b"/a/x".to_vec(), b"x".to_vec(), b"b//x".to_vec()]);
+        assert_eq!(execvp_candidates(b"./x", Some(b"/a")), vec![b"./x".to_vec()]);
+        assert_eq!(execvp_candidates(b"x", None), vec![b"/bin/x".to_vec(), b"/usr/bin/x".to_vec()]);
+        assert!(execvp_candidates(b"", Some(b"/a")).is_empty());
+    }
+
+    #[test]
+    fn proc_fallback_closes_everything_above_2() {
+        // SAFETY: the child only makes system calls and _exits.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0);
+        if pid == 0 {
+            unsafe {
+                let a = libc::open(b"/dev/null\0".as_ptr().cast(), libc::O_RDONLY);
+                let b = libc::dup2(a, 200);
+                let ok = a > 2 && b == 200 && close_via_proc();
+                let gone = libc::fcntl(a, libc::F_GETFD) < 0 && libc::fcntl(200, libc::F_GETFD) < 0;
+                let kept = libc::fcntl(2, libc::F_GETFD) >= 0;
+                libc::_exit(if ok && gone && kept { 0 } else { 1 });
+            }
+        }
+        assert_eq!(wait_status(pid), 0);
+    }
 }
