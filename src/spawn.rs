@@ -979,7 +979,7 @@ fn close_via_proc() -> bool {
     // SAFETY: a static NUL-terminated path.
     let dir = unsafe {
         libc::open(
-            b"/proc/self/fd\0".as_ptr().cast(),
+            c"/proc/self/fd".as_ptr(),
             libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
         )
     };
@@ -1548,7 +1548,7 @@ mod tests {
             assert_eq!(libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old), 0);
             libc::signal(libc::SIGPIPE, libc::SIG_IGN);
             libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-            let leak = libc::open(b"/dev/zero\0".as_ptr().cast(), libc::O_RDONLY);
+            let leak = libc::open(c"/dev/zero".as_ptr(), libc::O_RDONLY);
             assert!(leak > 2);
             (old, leak)
         };
@@ -1751,6 +1751,63 @@ mod tests {
         assert_eq!(s, 126);
     }
 
+    /// Runs only when re-executed by `single_mode_makes_child_foreground`:
+    /// as a session leader, it opens the pty slave (which becomes its
+    /// controlling terminal) and starts single mode on it.
+    #[test]
+    fn foreground_helper() {
+        let (Ok(slave), Ok(log)) = (std::env::var("RINIT_TTY_SLAVE"), std::env::var("RINIT_TTY_LOG")) else {
+            return;
+        };
+        let tty = std::fs::OpenOptions::new().read(true).write(true).open(&slave).expect("open slave");
+        let out = open_for_child(Path::new(&log), false).expect("open log");
+        let argv = ["/bin/sh".to_string(), "-c".into(), "cut -d' ' -f5,8 /proc/self/stat".into()];
+        let env = vec![b"PATH=/usr/bin:/bin".to_vec()];
+        let pid = spawn_single_with(&argv, Some(tty.as_raw_fd()), env, [0, out.as_raw_fd(), out.as_raw_fd()])
+            .expect("spawn");
+        assert_eq!(wait_status(pid), 0);
+    }
+
+    #[test]
+    fn single_mode_makes_child_foreground() {
+        // SAFETY: pty set-up on fds we own.
+        let master = unsafe { libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) };
+        if master < 0 {
+            eprintln!("skipped: no pty");
+            return;
+        }
+        let mut name = [0 as c_char; 128];
+        // SAFETY: name is large enough and NUL-terminated by ptsname_r.
+        let ok = unsafe {
+            libc::grantpt(master) == 0
+                && libc::unlockpt(master) == 0
+                && libc::ptsname_r(master, name.as_mut_ptr(), name.len()) == 0
+        };
+        assert!(ok, "pty set-up");
+        // SAFETY: ptsname_r wrote a C string.
+        let slave = unsafe { std::ffi::CStr::from_ptr(name.as_ptr()) }.to_string_lossy().into_owned();
+        let d = Dir::new("tty");
+        let log = d.path().join("out.log");
+        let mut cmd = std::process::Command::new(std::env::current_exe().expect("exe"));
+        cmd.args(["--exact", "spawn::tests::foreground_helper", "--test-threads=1"])
+            .env("RINIT_TTY_SLAVE", &slave)
+            .env("RINIT_TTY_LOG", &log)
+            .stdout(std::process::Stdio::null());
+        // SAFETY: setsid is async-signal-safe.
+        unsafe {
+            use std::os::unix::process::CommandExt;
+            cmd.pre_exec(|| if libc::setsid() < 0 { Err(std::io::Error::last_os_error()) } else { Ok(()) });
+        }
+        let status = cmd.status().expect("helper");
+        // SAFETY: our own fd.
+        unsafe { libc::close(master) };
+        assert!(status.success(), "helper failed");
+        let out = std::fs::read_to_string(&log).expect("log");
+        let ids: Vec<&str> = out.split_whitespace().collect();
+        assert_eq!(ids.len(), 2, "{out}");
+        assert_eq!(ids.first(), ids.get(1), "pgrp == terminal's foreground pgrp: {out}");
+    }
+
     #[test]
     fn single_mode_rejects_empty_argv() {
         assert_eq!(spawn_single(&[], None), Err(127));
@@ -1772,7 +1829,7 @@ mod tests {
         assert!(pid >= 0);
         if pid == 0 {
             unsafe {
-                let a = libc::open(b"/dev/null\0".as_ptr().cast(), libc::O_RDONLY);
+                let a = libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY);
                 let b = libc::dup2(a, 200);
                 let ok = a > 2 && b == 200 && close_via_proc();
                 let gone = libc::fcntl(a, libc::F_GETFD) < 0 && libc::fcntl(200, libc::F_GETFD) < 0;
