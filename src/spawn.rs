@@ -64,7 +64,12 @@ impl std::fmt::Display for SpawnError {
             SpawnError::Empty => f.write_str("command is empty"),
             SpawnError::TooManyFiles(n) => write!(f, "too many open files to spawn {}", py_repr(n)),
             SpawnError::Dispatchers { name, errno } => {
-                write!(f, "unknown error making dispatchers for {}: {}", py_repr(name), errno)
+                write!(
+                    f,
+                    "unknown error making dispatchers for {}: {}",
+                    py_repr(name),
+                    errno
+                )
             }
             SpawnError::TooManyProcesses(n) => {
                 write!(f, "Too many processes in process table to spawn {}", py_repr(n))
@@ -163,9 +168,7 @@ pub fn split_command(command: &str) -> Result<Vec<String>, SplitError> {
         Lex::Blank => {}
         Lex::Word => words.push(token),
         Lex::Quote(_) => return Err(SplitError::NoClosingQuotation),
-        Lex::EscapeInWord | Lex::EscapeInDoubleQuote => {
-            return Err(SplitError::NoEscapedCharacter)
-        }
+        Lex::EscapeInWord | Lex::EscapeInDoubleQuote => return Err(SplitError::NoEscapedCharacter),
     }
     Ok(words)
 }
@@ -230,7 +233,9 @@ fn anchor(directory: Option<&str>, name: &str) -> PathBuf {
             if joined.is_absolute() {
                 joined
             } else {
-                std::env::current_dir().map(|cwd| cwd.join(&joined)).unwrap_or(joined)
+                std::env::current_dir()
+                    .map(|cwd| cwd.join(&joined))
+                    .unwrap_or(joined)
             }
         }
         None => p.to_path_buf(),
@@ -333,6 +338,7 @@ pub fn child_environment(p: &ProcessConfig, base_env: &[(String, String)]) -> Ve
 
 /// Python's `errno.errorcode[n]` on Linux (note EDEADLOCK and ENOTSUP: those
 /// are the names Python picks for the aliased numbers).
+#[rustfmt::skip]
 pub fn errno_name(n: i32) -> Option<&'static str> {
     Some(match n {
         1 => "EPERM", 2 => "ENOENT", 3 => "ESRCH", 4 => "EINTR", 5 => "EIO",
@@ -413,7 +419,10 @@ impl CArray {
     fn new(strings: Vec<CString>) -> CArray {
         let mut ptrs: Vec<*const c_char> = strings.iter().map(|s| s.as_ptr()).collect();
         ptrs.push(std::ptr::null());
-        CArray { _strings: strings, ptrs }
+        CArray {
+            _strings: strings,
+            ptrs,
+        }
     }
 }
 
@@ -423,7 +432,12 @@ enum UserPlan {
     /// supervisord's "nothing to do".
     Keep,
     /// supplementary groups, then gid, then uid: all three, always.
-    Drop { groups: Vec<libc::gid_t>, gid: libc::gid_t, uid: libc::uid_t, label: Vec<u8> },
+    Drop {
+        groups: Vec<libc::gid_t>,
+        gid: libc::gid_t,
+        uid: libc::uid_t,
+        label: Vec<u8>,
+    },
     /// The user cannot be switched to; the child prints this complete line
     /// and exits 127, like any other pre-exec failure supervisord reports.
     Fail { line: Vec<u8> },
@@ -434,7 +448,10 @@ enum ExecPlan {
     /// A program: one resolved file, supervisord's message on failure.
     Program { file: CString, argv0: Vec<u8> },
     /// Single-program mode: `execvp`'s PATH search over these candidates.
-    Search { candidates: Vec<CString>, argv0: Vec<u8> },
+    Search {
+        candidates: Vec<CString>,
+        argv0: Vec<u8>,
+    },
 }
 
 /// How a failure before exec is reported: supervisord's wording for
@@ -481,14 +498,23 @@ fn open_for_child(path: &Path, read: bool) -> std::io::Result<OwnedFd> {
 fn open_error(name: &str, e: &std::io::Error) -> SpawnError {
     match e.raw_os_error() {
         Some(libc::EMFILE) | Some(libc::ENFILE) => SpawnError::TooManyFiles(name.to_string()),
-        Some(n) => SpawnError::Dispatchers { name: name.to_string(), errno: errno_text(n) },
-        None => SpawnError::Dispatchers { name: name.to_string(), errno: e.to_string() },
+        Some(n) => SpawnError::Dispatchers {
+            name: name.to_string(),
+            errno: errno_text(n),
+        },
+        None => SpawnError::Dispatchers {
+            name: name.to_string(),
+            errno: e.to_string(),
+        },
     }
 }
 
 /// The soft RLIMIT_NOFILE, capped so the last-resort close loop stays short.
 fn fd_close_limit() -> libc::c_int {
-    let mut rl = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut rl = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: getrlimit writes into the struct we own.
     let ok = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) } == 0;
     const CAP: libc::rlim_t = 1 << 20;
@@ -506,7 +532,11 @@ fn cstring(s: &str) -> Option<CString> {
 /// `K=V` strings for `execve`; an entry with a NUL byte cannot be passed to
 /// the kernel at all and is left out.
 fn envp_array(env: &[(String, String)]) -> CArray {
-    CArray::new(env.iter().filter_map(|(k, v)| CString::new(format!("{k}={v}")).ok()).collect())
+    CArray::new(
+        env.iter()
+            .filter_map(|(k, v)| CString::new(format!("{k}={v}")).ok())
+            .collect(),
+    )
 }
 
 /// Resolve `user=` in the parent. A user that no longer exists (the config
@@ -521,7 +551,9 @@ fn plan_user(spec: Option<&str>, db: &UserDb) -> UserPlan {
         Ok(u) => u,
         Err(e) => {
             let line = format!("supervisor: couldn't setuid to {spec}: {}\n", e.spawn_reason());
-            return UserPlan::Fail { line: line.into_bytes() };
+            return UserPlan::Fail {
+                line: line.into_bytes(),
+            };
         }
     };
     // SAFETY: geteuid cannot fail.
@@ -534,7 +566,9 @@ fn plan_user(spec: Option<&str>, db: &UserDb) -> UserPlan {
             "supervisor: couldn't setuid to {}: Can't drop privilege as nonroot user\n",
             user.uid
         );
-        return UserPlan::Fail { line: line.into_bytes() };
+        return UserPlan::Fail {
+            line: line.into_bytes(),
+        };
     }
     UserPlan::Drop {
         groups: user.groups.clone(),
@@ -567,15 +601,31 @@ fn stdio_source(
 }
 
 /// Build the whole child plan for a program; every fallible step happens here.
-fn plan_program(p: &ProcessConfig, base_env: &[(String, String)], db: &UserDb) -> Result<ChildPlan, SpawnError> {
+fn plan_program(
+    p: &ProcessConfig,
+    base_env: &[(String, String)],
+    db: &UserDb,
+) -> Result<ChildPlan, SpawnError> {
     let cmd = resolve_command(&p.command, p.directory.as_deref(), &p.environment, base_env)?;
-    let nul_error = || SpawnError::Parse { command: p.command.clone(), error: "embedded null byte".into() };
-    let argv: Vec<CString> = cmd.argv.iter().map(|a| cstring(a)).collect::<Option<_>>().ok_or_else(nul_error)?;
+    let nul_error = || SpawnError::Parse {
+        command: p.command.clone(),
+        error: "embedded null byte".into(),
+    };
+    let argv: Vec<CString> = cmd
+        .argv
+        .iter()
+        .map(|a| cstring(a))
+        .collect::<Option<_>>()
+        .ok_or_else(nul_error)?;
     let file = {
         use std::os::unix::ffi::OsStrExt;
         CString::new(cmd.file.as_os_str().as_bytes()).map_err(|_| nul_error())?
     };
-    let argv0 = cmd.argv.first().map(|a| a.as_bytes().to_vec()).unwrap_or_default();
+    let argv0 = cmd
+        .argv
+        .first()
+        .map(|a| a.as_bytes().to_vec())
+        .unwrap_or_default();
 
     let devnull_fd = open_for_child(Path::new("/dev/null"), true).map_err(|e| open_error(&p.name, &e))?;
     let devnull = devnull_fd.as_raw_fd();
@@ -646,7 +696,10 @@ pub fn spawn_program_with(
     let plan = plan_program(p, base_env, users)?;
     fork_and_exec(&plan).map_err(|errno| match errno {
         libc::EAGAIN => SpawnError::TooManyProcesses(p.name.clone()),
-        n => SpawnError::Fork { name: p.name.clone(), errno: errno_text(n) },
+        n => SpawnError::Fork {
+            name: p.name.clone(),
+            errno: errno_text(n),
+        },
     })
 }
 
@@ -709,7 +762,9 @@ fn spawn_single_with(
         return Err(127);
     };
     let fail = |errno: i32| {
-        let text = exec_strerror(errno).map(str::to_string).unwrap_or_else(|| errno_text(errno));
+        let text = exec_strerror(errno)
+            .map(str::to_string)
+            .unwrap_or_else(|| errno_text(errno));
         write_line(&[b"rinit: ", word.as_bytes(), b": ", text.as_bytes(), b"\n"]);
         126
     };
@@ -719,14 +774,20 @@ fn spawn_single_with(
         .map(CString::new)
         .collect::<Result<_, _>>()
         .map_err(|_| fail(libc::EINVAL))?;
-    let args: Vec<CString> =
-        argv.iter().map(|a| cstring(a)).collect::<Option<_>>().ok_or_else(|| fail(libc::EINVAL))?;
+    let args: Vec<CString> = argv
+        .iter()
+        .map(|a| cstring(a))
+        .collect::<Option<_>>()
+        .ok_or_else(|| fail(libc::EINVAL))?;
     let envp = CArray::new(env.into_iter().filter_map(|kv| CString::new(kv).ok()).collect());
     let devnull_fd = open_for_child(Path::new("/dev/null"), true)
         .map_err(|e| fail(e.raw_os_error().unwrap_or(libc::EIO)))?;
     let plan = ChildPlan {
         voice: Voice::Rinit,
-        exec: ExecPlan::Search { candidates, argv0: word.as_bytes().to_vec() },
+        exec: ExecPlan::Search {
+            candidates,
+            argv0: word.as_bytes().to_vec(),
+        },
         argv: CArray::new(args),
         envp,
         stdio,
@@ -747,7 +808,9 @@ fn spawn_single_with(
 // ---------------------------------------------------------------------------
 
 fn last_errno() -> i32 {
-    std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
+    std::io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO)
 }
 
 /// `write(2)` all of `buf` to fd 2, retrying on EINTR; a failure has nowhere
@@ -869,7 +932,12 @@ struct KernelSigaction {
 /// 32 and 33 are SIG_IGN), and SIG_IGN survives exec.
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 fn raw_default_disposition(sig: libc::c_int) {
-    let sa = KernelSigaction { handler: 0, flags: 0, restorer: 0, mask: 0 };
+    let sa = KernelSigaction {
+        handler: 0,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
     // SAFETY: a valid kernel sigaction; the old action is not requested.
     let _ = unsafe {
         libc::syscall(
@@ -961,7 +1029,15 @@ fn install_stdio(plan: &ChildPlan) -> Result<(), ()> {
 fn close_inherited_fds(fd_limit: libc::c_int) {
     const SYS_CLOSE_RANGE: libc::c_long = 436;
     // SAFETY: plain system call.
-    if unsafe { libc::syscall(SYS_CLOSE_RANGE, 3 as libc::c_uint, !0 as libc::c_uint, 0 as libc::c_uint) } == 0 {
+    if unsafe {
+        libc::syscall(
+            SYS_CLOSE_RANGE,
+            3 as libc::c_uint,
+            !0 as libc::c_uint,
+            0 as libc::c_uint,
+        )
+    } == 0
+    {
         return;
     }
     if close_via_proc() {
@@ -996,8 +1072,11 @@ fn close_via_proc() -> bool {
         let mut off = 0usize;
         while off < n as usize {
             // struct linux_dirent64 { u64 ino; i64 off; u16 reclen; u8 type; char name[]; }
-            let reclen = match buf.get(off + 16..off + 18) {
-                Some(b) => u16::from_ne_bytes([b[0], b[1]]) as usize,
+            let reclen = match buf
+                .get(off + 16..off + 18)
+                .and_then(|b| <[u8; 2]>::try_from(b).ok())
+            {
+                Some(b) => u16::from_ne_bytes(b) as usize,
                 None => break,
             };
             if reclen == 0 {
@@ -1041,7 +1120,12 @@ fn drop_privileges(plan: &ChildPlan) {
     match &plan.user {
         UserPlan::Keep => {}
         UserPlan::Fail { line } => child_fail(plan, &[line], 127),
-        UserPlan::Drop { groups, gid, uid, label } => {
+        UserPlan::Drop {
+            groups,
+            gid,
+            uid,
+            label,
+        } => {
             let reason: Option<&[u8]> = unsafe {
                 // SAFETY: groups is a valid slice of gid_t.
                 if libc::setgroups(groups.len() as _, groups.as_ptr()) != 0 {
@@ -1055,7 +1139,11 @@ fn drop_privileges(plan: &ChildPlan) {
                 }
             };
             if let Some(reason) = reason {
-                child_fail(plan, &[b"supervisor: couldn't setuid to ", label, b": ", reason, b"\n"], 127);
+                child_fail(
+                    plan,
+                    &[b"supervisor: couldn't setuid to ", label, b": ", reason, b"\n"],
+                    127,
+                );
             }
         }
     }
@@ -1130,7 +1218,12 @@ fn exec_search(plan: &ChildPlan, candidates: &[CString]) -> i32 {
             _ => break,
         }
     }
-    if saw_eacces && matches!(last, libc::ENOENT | libc::ESTALE | libc::ENOTDIR | libc::ENODEV | libc::ETIMEDOUT | libc::EACCES) {
+    if saw_eacces
+        && matches!(
+            last,
+            libc::ENOENT | libc::ESTALE | libc::ENOTDIR | libc::ENODEV | libc::ETIMEDOUT | libc::EACCES
+        )
+    {
         libc::EACCES
     } else {
         last
@@ -1189,11 +1282,20 @@ mod tests {
     }
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn sys_env() -> Vec<(String, String)> {
-        env(&[("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"), ("HOME", "/root")])
+        env(&[
+            (
+                "PATH",
+                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            ),
+            ("HOME", "/root"),
+        ])
     }
 
     /// Wait for `pid` and return its exit status (or 128+signal).
@@ -1301,28 +1403,58 @@ mod tests {
     #[test]
     fn spawnerr_texts_are_supervisords() {
         let cases = [
-            (SpawnError::NotFound("/nonexistent/cmd".into()), "can't find command '/nonexistent/cmd'"),
-            (SpawnError::NotFound("it's".into()), "can't find command \"it's\""),
-            (SpawnError::IsDirectory("/tmp".into()), "command at '/tmp' is a directory"),
-            (SpawnError::NotExecutable("/w/noexec.txt".into()), "command at '/w/noexec.txt' is not executable"),
-            (SpawnError::NoPermission("/w/rootonly.sh".into()), "no permission to run command '/w/rootonly.sh'"),
             (
-                SpawnError::Parse { command: "sh -c 'echo C#D".into(), error: "No closing quotation".into() },
+                SpawnError::NotFound("/nonexistent/cmd".into()),
+                "can't find command '/nonexistent/cmd'",
+            ),
+            (SpawnError::NotFound("it's".into()), "can't find command \"it's\""),
+            (
+                SpawnError::IsDirectory("/tmp".into()),
+                "command at '/tmp' is a directory",
+            ),
+            (
+                SpawnError::NotExecutable("/w/noexec.txt".into()),
+                "command at '/w/noexec.txt' is not executable",
+            ),
+            (
+                SpawnError::NoPermission("/w/rootonly.sh".into()),
+                "no permission to run command '/w/rootonly.sh'",
+            ),
+            (
+                SpawnError::Parse {
+                    command: "sh -c 'echo C#D".into(),
+                    error: "No closing quotation".into(),
+                },
                 "can't parse command \"sh -c 'echo C#D\": No closing quotation",
             ),
             (
-                SpawnError::Parse { command: "a\\".into(), error: "No escaped character".into() },
+                SpawnError::Parse {
+                    command: "a\\".into(),
+                    error: "No escaped character".into(),
+                },
                 "can't parse command 'a\\\\': No escaped character",
             ),
             (SpawnError::Empty, "command is empty"),
-            (SpawnError::TooManyFiles("web".into()), "too many open files to spawn 'web'"),
             (
-                SpawnError::Dispatchers { name: "asroot".into(), errno: "EACCES".into() },
+                SpawnError::TooManyFiles("web".into()),
+                "too many open files to spawn 'web'",
+            ),
+            (
+                SpawnError::Dispatchers {
+                    name: "asroot".into(),
+                    errno: "EACCES".into(),
+                },
                 "unknown error making dispatchers for 'asroot': EACCES",
             ),
-            (SpawnError::TooManyProcesses("web".into()), "Too many processes in process table to spawn 'web'"),
             (
-                SpawnError::Fork { name: "web".into(), errno: "ENOMEM".into() },
+                SpawnError::TooManyProcesses("web".into()),
+                "Too many processes in process table to spawn 'web'",
+            ),
+            (
+                SpawnError::Fork {
+                    name: "web".into(),
+                    errno: "ENOMEM".into(),
+                },
                 "unknown error during fork for 'web': ENOMEM",
             ),
         ];
@@ -1391,7 +1523,10 @@ mod tests {
         let e = resolve_command(&plain.display().to_string(), None, &[], &[]).unwrap_err();
         assert_eq!(e, SpawnError::NotExecutable(plain.display().to_string()));
         let link = a.join("link");
-        assert!(resolve_command(&link.display().to_string(), None, &[], &[]).is_ok(), "symlinks are followed");
+        assert!(
+            resolve_command(&link.display().to_string(), None, &[], &[]).is_ok(),
+            "symlinks are followed"
+        );
     }
 
     #[test]
@@ -1420,8 +1555,13 @@ mod tests {
         let ba = format!("{b}:{a}");
 
         // The program's PATH beats rinit's.
-        let r = resolve_command("tool", None, &env(&[("PATH", &ab)]), &env(&[("PATH", "/nonexistent")]))
-            .expect("tool");
+        let r = resolve_command(
+            "tool",
+            None,
+            &env(&[("PATH", &ab)]),
+            &env(&[("PATH", "/nonexistent")]),
+        )
+        .expect("tool");
         assert_eq!(r.file, PathBuf::from(format!("{b}/tool")));
         assert_eq!(r.argv[0], "tool");
         // rinit's PATH when the program has none.
@@ -1451,7 +1591,10 @@ mod tests {
         // rinit's PATH empty → /bin:/usr/bin:/usr/local/bin.
         let r = resolve_command("sh -c true", None, &[], &env(&[("PATH", "")])).expect("sh");
         assert_eq!(r.shown, "/bin/sh");
-        assert_eq!(resolve_command("sh", None, &[], &[]).expect("sh").shown, "/bin/sh");
+        assert_eq!(
+            resolve_command("sh", None, &[], &[]).expect("sh").shown,
+            "/bin/sh"
+        );
         // An empty program PATH is still "defined": only "" (relative) is searched.
         let e = resolve_command("sh", None, &env(&[("PATH", "")]), &sys_env()).unwrap_err();
         assert_eq!(e.to_string(), "can't find command 'sh'");
@@ -1465,14 +1608,20 @@ mod tests {
 
     #[test]
     fn lookup_parse_and_empty() {
-        assert_eq!(resolve_command("   ", None, &[], &[]).unwrap_err(), SpawnError::Empty);
+        assert_eq!(
+            resolve_command("   ", None, &[], &[]).unwrap_err(),
+            SpawnError::Empty
+        );
         // As in Python, os.path.join("/bin", "") is "/bin/", which exists.
         let e = resolve_command("''", None, &[], &[]).unwrap_err();
         assert_eq!(e.to_string(), "command at '/bin/' is a directory");
         let e = resolve_command("''", None, &env(&[("PATH", "/nonexistent")]), &[]).unwrap_err();
         assert_eq!(e.to_string(), "can't find command ''");
         let e = resolve_command("sh -c 'echo C#D", None, &[], &[]).unwrap_err();
-        assert_eq!(e.to_string(), "can't parse command \"sh -c 'echo C#D\": No closing quotation");
+        assert_eq!(
+            e.to_string(),
+            "can't parse command \"sh -c 'echo C#D\": No closing quotation"
+        );
         let e = resolve_command("a\0b", None, &[], &[]).unwrap_err();
         assert_eq!(e.to_string(), "can't parse command 'a\\x00b': embedded null byte");
     }
@@ -1500,7 +1649,10 @@ mod tests {
         })
         .join()
         .expect("thread");
-        assert_eq!(got.unwrap_err().to_string(), format!("no permission to run command '{}'", run.display()));
+        assert_eq!(
+            got.unwrap_err().to_string(),
+            format!("no permission to run command '{}'", run.display())
+        );
     }
 
     // --- environment --------------------------------------------------------
@@ -1510,7 +1662,12 @@ mod tests {
         let mut p = pc("web_01", "x");
         p.group = "web".into();
         p.serverurl = Some("unix:///tmp/s.sock".into());
-        p.environment = env(&[("FOO", "bar"), ("HOME", "/home/app"), ("SUPERVISOR_GROUP_NAME", "g1"), ("FOO", "baz")]);
+        p.environment = env(&[
+            ("FOO", "bar"),
+            ("HOME", "/home/app"),
+            ("SUPERVISOR_GROUP_NAME", "g1"),
+            ("FOO", "baz"),
+        ]);
         let base = env(&[("HOME", "/root"), ("PATH", "/bin"), ("HOME", "/root2")]);
         let got = child_environment(&p, &base);
         assert_eq!(
@@ -1526,7 +1683,9 @@ mod tests {
             ])
         );
         p.serverurl = None;
-        assert!(!child_environment(&p, &base).iter().any(|(k, _)| k == "SUPERVISOR_SERVER_URL"));
+        assert!(!child_environment(&p, &base)
+            .iter()
+            .any(|(k, _)| k == "SUPERVISOR_SERVER_URL"));
     }
 
     // --- real spawns --------------------------------------------------------
@@ -1541,7 +1700,13 @@ mod tests {
         let (old_mask, leak) = unsafe {
             let mut set: libc::sigset_t = std::mem::zeroed();
             libc::sigemptyset(&mut set);
-            for s in [libc::SIGTERM, libc::SIGUSR1, libc::SIGCHLD, libc::SIGHUP, libc::SIGINT] {
+            for s in [
+                libc::SIGTERM,
+                libc::SIGUSR1,
+                libc::SIGCHLD,
+                libc::SIGHUP,
+                libc::SIGINT,
+            ] {
                 libc::sigaddset(&mut set, s);
             }
             let mut old: libc::sigset_t = std::mem::zeroed();
@@ -1568,7 +1733,11 @@ mod tests {
         assert!(lines.contains(&"SigIgn:\t0000000000000000"), "{out}");
         // grep's lines, then ls's fds: 0-2 plus the one ls opened for the
         // directory itself (3), then stdin's target.
-        let fds: Vec<&str> = lines.iter().copied().filter(|l| l.chars().all(|c| c.is_ascii_digit())).collect();
+        let fds: Vec<&str> = lines
+            .iter()
+            .copied()
+            .filter(|l| l.chars().all(|c| c.is_ascii_digit()))
+            .collect();
         assert_eq!(fds, vec!["0", "1", "2", "3"], "{out}");
         assert_eq!(lines.last(), Some(&"/dev/null"), "stdin is /dev/null: {out}");
     }
@@ -1605,14 +1774,23 @@ mod tests {
             eprintln!("skipped: no user nobody");
             return;
         };
-        let mut p = pc("asnobody", r#"/bin/sh -c 'grep -E "^(Uid|Gid|Groups):" /proc/self/status'"#);
+        let mut p = pc(
+            "asnobody",
+            r#"/bin/sh -c 'grep -E "^(Uid|Gid|Groups):" /proc/self/status'"#,
+        );
         p.user = Some("nobody".into());
         let (status, out) = run_capture(p, &sys_env());
         assert_eq!(status, 0, "{out}");
         let uid = nobody.uid;
         let gid = nobody.gid;
-        assert!(out.contains(&format!("Uid:\t{uid}\t{uid}\t{uid}\t{uid}\n")), "{out}");
-        assert!(out.contains(&format!("Gid:\t{gid}\t{gid}\t{gid}\t{gid}\n")), "{out}");
+        assert!(
+            out.contains(&format!("Uid:\t{uid}\t{uid}\t{uid}\t{uid}\n")),
+            "{out}"
+        );
+        assert!(
+            out.contains(&format!("Gid:\t{gid}\t{gid}\t{gid}\t{gid}\n")),
+            "{out}"
+        );
         let groups_line = out.lines().find(|l| l.starts_with("Groups:")).unwrap_or("");
         let mut got: Vec<u32> = groups_line
             .trim_start_matches("Groups:")
@@ -1661,7 +1839,10 @@ mod tests {
         assert_eq!(status, 127);
         assert_eq!(
             out,
-            format!("supervisor: couldn't exec {}: ENOEXEC\nsupervisor: child process was not spawned\n", bin.display())
+            format!(
+                "supervisor: couldn't exec {}: ENOEXEC\nsupervisor: child process was not spawned\n",
+                bin.display()
+            )
         );
     }
 
@@ -1684,7 +1865,11 @@ mod tests {
         p.stderr = LogDest::File(err.clone());
         let pid = spawn_program(&p, &sys_env()).expect("spawn");
         assert_eq!(wait_status(pid), 0);
-        assert_eq!(std::fs::read_to_string(&err).expect("read"), "existing\nerr\n", "appended");
+        assert_eq!(
+            std::fs::read_to_string(&err).expect("read"),
+            "existing\nerr\n",
+            "appended"
+        );
         let mode = std::fs::metadata(&err).expect("stat").permissions().mode() & 0o777;
         assert_eq!(mode, 0o644 & !0o022 & mode, "created with at most 0644");
     }
@@ -1704,7 +1889,10 @@ mod tests {
         );
         p.stdout = LogDest::Null;
         p.command = "/nonexistent/cmd".into();
-        assert_eq!(spawn_program(&p, &sys_env()).unwrap_err().to_string(), "can't find command '/nonexistent/cmd'");
+        assert_eq!(
+            spawn_program(&p, &sys_env()).unwrap_err().to_string(),
+            "can't find command '/nonexistent/cmd'"
+        );
     }
 
     // --- single-program mode ----------------------------------------------
@@ -1726,9 +1914,15 @@ mod tests {
         let (s, out) = run_single(&["sh", "-c", "echo $X; exit 3"], "/usr/bin:/bin");
         assert_eq!((s, out.as_str()), (3, "1\n"));
         let (s, out) = run_single(&["nonexistent-cmd-xyz"], "/usr/bin:/bin");
-        assert_eq!((s, out.as_str()), (127, "rinit: nonexistent-cmd-xyz: No such file or directory\n"));
+        assert_eq!(
+            (s, out.as_str()),
+            (127, "rinit: nonexistent-cmd-xyz: No such file or directory\n")
+        );
         let (s, out) = run_single(&["/nonexistent/cmd"], "/usr/bin:/bin");
-        assert_eq!((s, out.as_str()), (127, "rinit: /nonexistent/cmd: No such file or directory\n"));
+        assert_eq!(
+            (s, out.as_str()),
+            (127, "rinit: /nonexistent/cmd: No such file or directory\n")
+        );
 
         let d = Dir::new("single-path");
         let a = d.path().join("a");
@@ -1759,12 +1953,25 @@ mod tests {
         let (Ok(slave), Ok(log)) = (std::env::var("RINIT_TTY_SLAVE"), std::env::var("RINIT_TTY_LOG")) else {
             return;
         };
-        let tty = std::fs::OpenOptions::new().read(true).write(true).open(&slave).expect("open slave");
+        let tty = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&slave)
+            .expect("open slave");
         let out = open_for_child(Path::new(&log), false).expect("open log");
-        let argv = ["/bin/sh".to_string(), "-c".into(), "cut -d' ' -f5,8 /proc/self/stat".into()];
+        let argv = [
+            "/bin/sh".to_string(),
+            "-c".into(),
+            "cut -d' ' -f5,8 /proc/self/stat".into(),
+        ];
         let env = vec![b"PATH=/usr/bin:/bin".to_vec()];
-        let pid = spawn_single_with(&argv, Some(tty.as_raw_fd()), env, [0, out.as_raw_fd(), out.as_raw_fd()])
-            .expect("spawn");
+        let pid = spawn_single_with(
+            &argv,
+            Some(tty.as_raw_fd()),
+            env,
+            [0, out.as_raw_fd(), out.as_raw_fd()],
+        )
+        .expect("spawn");
         assert_eq!(wait_status(pid), 0);
     }
 
@@ -1785,7 +1992,9 @@ mod tests {
         };
         assert!(ok, "pty set-up");
         // SAFETY: ptsname_r wrote a C string.
-        let slave = unsafe { std::ffi::CStr::from_ptr(name.as_ptr()) }.to_string_lossy().into_owned();
+        let slave = unsafe { std::ffi::CStr::from_ptr(name.as_ptr()) }
+            .to_string_lossy()
+            .into_owned();
         let d = Dir::new("tty");
         let log = d.path().join("out.log");
         let mut cmd = std::process::Command::new(std::env::current_exe().expect("exe"));
@@ -1796,7 +2005,13 @@ mod tests {
         // SAFETY: setsid is async-signal-safe.
         unsafe {
             use std::os::unix::process::CommandExt;
-            cmd.pre_exec(|| if libc::setsid() < 0 { Err(std::io::Error::last_os_error()) } else { Ok(()) });
+            cmd.pre_exec(|| {
+                if libc::setsid() < 0 {
+                    Err(std::io::Error::last_os_error())
+                } else {
+                    Ok(())
+                }
+            });
         }
         let status = cmd.status().expect("helper");
         // SAFETY: our own fd.
@@ -1805,7 +2020,11 @@ mod tests {
         let out = std::fs::read_to_string(&log).expect("log");
         let ids: Vec<&str> = out.split_whitespace().collect();
         assert_eq!(ids.len(), 2, "{out}");
-        assert_eq!(ids.first(), ids.get(1), "pgrp == terminal's foreground pgrp: {out}");
+        assert_eq!(
+            ids.first(),
+            ids.get(1),
+            "pgrp == terminal's foreground pgrp: {out}"
+        );
     }
 
     #[test]
@@ -1816,9 +2035,15 @@ mod tests {
 
     #[test]
     fn execvp_candidate_list() {
-        assert_eq!(execvp_candidates(b"x", Some(b"/a::b/")), vec![b"/a/x".to_vec(), b"x".to_vec(), b"b//x".to_vec()]);
+        assert_eq!(
+            execvp_candidates(b"x", Some(b"/a::b/")),
+            vec![b"/a/x".to_vec(), b"x".to_vec(), b"b//x".to_vec()]
+        );
         assert_eq!(execvp_candidates(b"./x", Some(b"/a")), vec![b"./x".to_vec()]);
-        assert_eq!(execvp_candidates(b"x", None), vec![b"/bin/x".to_vec(), b"/usr/bin/x".to_vec()]);
+        assert_eq!(
+            execvp_candidates(b"x", None),
+            vec![b"/bin/x".to_vec(), b"/usr/bin/x".to_vec()]
+        );
         assert!(execvp_candidates(b"", Some(b"/a")).is_empty());
     }
 

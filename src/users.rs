@@ -95,7 +95,12 @@ impl UserDb {
         let (name, uid, gid) = find_passwd(&passwd, spec)?;
         let group_text = std::fs::read_to_string(&self.group).unwrap_or_default();
         let groups = supplementary_groups(&group_text, &name, gid);
-        Ok(User { name, uid, gid, groups })
+        Ok(User {
+            name,
+            uid,
+            gid,
+            groups,
+        })
     }
 }
 
@@ -198,7 +203,11 @@ fn supplementary_groups(group_text: &str, user: &str, primary: u32) -> Vec<u32> 
 
 /// Python's `repr()` of a str, for messages supervisord formats with `%r`.
 pub fn py_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
     let mut out = String::with_capacity(s.len() + 2);
     out.push(quote);
     for c in s.chars() {
@@ -372,7 +381,16 @@ nogroup:x:65534:
         assert_eq!(db.resolve("alice").expect("alice").groups, vec![1000]);
         db.passwd = d.path().join("no-passwd-file");
         let e = db.resolve("alice").unwrap_err();
-        assert!(matches!(e, UserError::Unreadable { errno: libc::ENOENT, .. }), "{e:?}");
+        assert!(
+            matches!(
+                e,
+                UserError::Unreadable {
+                    errno: libc::ENOENT,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
     }
 
     #[test]

@@ -61,7 +61,12 @@ fn dirty_parent(cmd: &mut Command) -> &mut Command {
 
 /// Run to completion with a deadline; returns (status code, stdout, stderr).
 fn run(cmd: &mut Command) -> (Option<i32>, String, String) {
-    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn rinit");
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn rinit");
     let deadline = Instant::now() + Duration::from_secs(20);
     let status = loop {
         if let Some(s) = child.try_wait().expect("wait") {
@@ -86,16 +91,28 @@ fn run(cmd: &mut Command) -> (Option<i32>, String, String) {
 
 fn assert_clean(out: &str) {
     let lines: Vec<&str> = out.lines().collect();
-    assert!(lines.contains(&"SigBlk:\t0000000000000000"), "signal mask leaked:\n{out}");
-    assert!(lines.contains(&"SigIgn:\t0000000000000000"), "ignored signals leaked:\n{out}");
+    assert!(
+        lines.contains(&"SigBlk:\t0000000000000000"),
+        "signal mask leaked:\n{out}"
+    );
+    assert!(
+        lines.contains(&"SigIgn:\t0000000000000000"),
+        "ignored signals leaked:\n{out}"
+    );
     // 0-2, plus the fd `ls` itself opens for /proc/self/fd.
-    let fds: Vec<&str> = lines.iter().copied().filter(|l| l.chars().all(|c| c.is_ascii_digit())).collect();
+    let fds: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| l.chars().all(|c| c.is_ascii_digit()))
+        .collect();
     assert_eq!(fds, vec!["0", "1", "2", "3"], "fds leaked:\n{out}");
 }
 
 #[test]
 fn single_mode_child_is_clean() {
-    let (code, out, err) = run(dirty_parent(Command::new(RINIT).args(["--", "/bin/sh", "-c", PROBE])));
+    let (code, out, err) = run(dirty_parent(
+        Command::new(RINIT).args(["--", "/bin/sh", "-c", PROBE]),
+    ));
     assert_eq!(code, Some(0), "stderr: {err}");
     assert_clean(&out);
 }
@@ -104,7 +121,10 @@ fn single_mode_child_is_clean() {
 fn single_mode_not_found_and_not_executable() {
     let (code, _, err) = run(Command::new(RINIT).args(["--", "rinit-no-such-command"]));
     assert_eq!(code, Some(127));
-    assert!(err.contains("rinit: rinit-no-such-command: No such file or directory"), "{err}");
+    assert!(
+        err.contains("rinit: rinit-no-such-command: No such file or directory"),
+        "{err}"
+    );
     let (code, _, err) = run(Command::new(RINIT).args(["--", "/etc/passwd"]));
     assert_eq!(code, Some(126));
     assert!(err.contains("rinit: /etc/passwd: Permission denied"), "{err}");
