@@ -1,13 +1,157 @@
-//! `rinit check [-c FILE]` and `rinit dump [-c FILE]`.
+//! `rinit check [-c FILE]` and `rinit dump [-c FILE] …`.
+//!
+//! Exit status: 0 when the configuration is accepted (warnings allowed),
+//! 2 when it is refused or on a usage error — supervisord's status for a bad
+//! config, so scripts can treat `check`, `dump` and a real start alike.
+//! `dump` prints the JSON document (with its `error` key) even on exit 2.
+
+use std::path::{Path, PathBuf};
+
+use super::dump::{self, Mode};
+use super::load::{realize, MainSource};
+use super::{locate, paths, ConfigError, LoadOptions};
+
+const EXIT_BAD: i32 = 2;
+
+/// Options shared by both commands.
+struct Args {
+    config: Option<PathBuf>,
+    mode: Mode,
+    host_checks: bool,
+    hostname: Option<String>,
+    help: bool,
+}
+
+fn usage_error(cmd: &str, message: &str) -> i32 {
+    eprintln!("rinit {cmd}: {message}");
+    eprintln!("Try 'rinit {cmd} --help' for more information.");
+    EXIT_BAD
+}
+
+/// Parse `args`; `dump_flags` allows the dump-only options.
+fn parse_args(args: &[String], dump_flags: bool) -> Result<Args, String> {
+    let mut out = Args { config: None, mode: Mode::Main, host_checks: true, hostname: None, help: false };
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let mut value_of = |flag: &str| it.next().cloned().ok_or_else(|| format!("option '{flag}' needs a value"));
+        match arg.as_str() {
+            "-h" | "--help" => out.help = true,
+            "-c" | "--configuration" => out.config = Some(PathBuf::from(value_of(arg)?)),
+            "--main" if dump_flags => out.mode = Mode::Main,
+            "--fragment" if dump_flags => out.mode = Mode::Fragment,
+            "--auto" if dump_flags => out.mode = Mode::Auto,
+            "--no-host-checks" if dump_flags => out.host_checks = false,
+            "--hostname" if dump_flags => out.hostname = Some(value_of(arg)?),
+            a if a.starts_with("--configuration=") => {
+                out.config = a.strip_prefix("--configuration=").map(PathBuf::from);
+            }
+            a if a.starts_with("--hostname=") && dump_flags => out.hostname = a.strip_prefix("--hostname=").map(String::from),
+            a if a.starts_with("-c") && a.len() > 2 => out.config = a.get(2..).map(PathBuf::from),
+            a if a.starts_with('-') => return Err(format!("unknown option '{a}'")),
+            a => return Err(format!("unexpected argument '{a}'")),
+        }
+    }
+    Ok(out)
+}
+
+fn options(args: &Args) -> LoadOptions {
+    let mut opts = LoadOptions::from_host();
+    opts.host_checks = args.host_checks;
+    if let Some(h) = &args.hostname {
+        opts.host_node_name = h.clone();
+    }
+    opts
+}
+
+fn config_path(argv0: &str, args: &Args) -> Result<PathBuf, ConfigError> {
+    match &args.config {
+        Some(p) => Ok(p.clone()),
+        None => locate(Path::new(argv0)),
+    }
+}
+
+const CHECK_HELP: &str = "usage: rinit check [-c FILE]\n\
+Parse and validate a supervisord configuration; print every problem as\n\
+FILE:LINE: message. Exit 0 when it is accepted (warnings allowed), 2 otherwise.";
+
+const DUMP_HELP: &str = "usage: rinit dump [-c FILE] [--main|--fragment|--auto] [--no-host-checks] [--hostname NAME]\n\
+Print the resolved configuration as JSON in the supervisord oracle's schema.\n\
+--main (default): FILE is the main config; --fragment: FILE is a conf.d piece;\n\
+--auto: main, or fragment when FILE has no [supervisord] section.\n\
+Exit 0 when accepted, 2 when refused (the JSON then carries \"error\").";
 
 /// `rinit check ARGS…` (ARGS after the word `check`). Returns the exit status.
 pub fn check(argv0: &str, args: &[String]) -> i32 {
-    let _ = (argv0, args);
-    2
+    let args = match parse_args(args, false) {
+        Ok(a) => a,
+        Err(m) => return usage_error("check", &m),
+    };
+    if args.help {
+        println!("{CHECK_HELP}");
+        return 0;
+    }
+    let path = match config_path(argv0, &args) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return EXIT_BAD;
+        }
+    };
+    let shown = path.display().to_string();
+    let outcome = realize(&MainSource::File(path.clone()), &options(&args));
+    for w in &outcome.warnings {
+        println!("{shown}: warning: {w}");
+    }
+    match outcome.result {
+        Ok(config) => {
+            for l in &config.lint {
+                println!("{l}");
+            }
+            for f in &config.fcgi_groups {
+                let o = f.group.processes.first().map(|p| p.origin.clone()).unwrap_or_default();
+                println!("{}:{}: [{}] is not supported by rinit and will not be started", o.file.display(), o.line, f.group.section);
+            }
+            let processes: usize = config.groups.iter().map(|g| g.processes.len()).sum();
+            println!("{shown}: OK ({} groups, {processes} processes)", config.groups.len());
+            0
+        }
+        Err(e) => {
+            let file = e.file.as_ref().map_or(shown.clone(), |f| f.display().to_string());
+            match e.line {
+                Some(line) => println!("{file}:{line}: {}", e.message),
+                None => println!("{file}: {}", e.message),
+            }
+            EXIT_BAD
+        }
+    }
 }
 
 /// `rinit dump ARGS…` (ARGS after the word `dump`). Returns the exit status.
 pub fn dump(argv0: &str, args: &[String]) -> i32 {
-    let _ = (argv0, args);
-    2
+    let args = match parse_args(args, true) {
+        Ok(a) => a,
+        Err(m) => return usage_error("dump", &m),
+    };
+    if args.help {
+        println!("{DUMP_HELP}");
+        return 0;
+    }
+    let path = match config_path(argv0, &args) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return EXIT_BAD;
+        }
+    };
+    // The oracle always reads the absolute path of the file it is given.
+    let path = PathBuf::from(paths::abspath(&path.to_string_lossy()));
+    let doc = dump::dump(&path, args.mode, &options(&args));
+    match serde_json::to_string_pretty(&doc) {
+        Ok(text) => println!("{text}"),
+        Err(e) => {
+            eprintln!("rinit dump: cannot print JSON: {e}");
+            return EXIT_BAD;
+        }
+    }
+    if dump::has_error(&doc) { EXIT_BAD } else { 0 }
 }

@@ -5,7 +5,21 @@
 //! texts), `load` (sections → `model::Config`, includes, validation),
 //! `dump` (oracle JSON), `cli` (`rinit check` / `rinit dump`).
 
+pub mod cli;
+pub mod dump;
+mod expand;
+mod groups;
+mod lexer;
+mod lint;
+mod load;
 pub mod model;
+mod paths;
+mod process;
+mod pyrepr;
+mod servers;
+mod values;
+
+pub use load::MainSource;
 pub use model::*;
 
 use std::path::{Path, PathBuf};
@@ -41,16 +55,87 @@ impl std::fmt::Display for ConfigError {
     }
 }
 
+impl LoadOptions {
+    /// This process's environment and host name, with host checks on: what
+    /// the runtime and `rinit check` use.
+    pub fn from_host() -> Self {
+        LoadOptions { env: process_env(), host_node_name: host_node_name(), host_checks: true }
+    }
+}
+
+/// The process environment as `(name, value)` pairs (lossy for non-UTF-8).
+pub fn process_env() -> Vec<(String, String)> {
+    std::env::vars_os()
+        .map(|(k, v)| (k.to_string_lossy().into_owned(), v.to_string_lossy().into_owned()))
+        .collect()
+}
+
+/// `uname -n`, what supervisord's `platform.node()` returns.
+pub fn host_node_name() -> String {
+    // SAFETY: uname fills a caller-owned, zeroed utsname; nodename is NUL-terminated.
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    if unsafe { libc::uname(&mut u) } != 0 {
+        return String::new();
+    }
+    let bytes: Vec<u8> = u.nodename.iter().take_while(|c| **c != 0).map(|c| *c as u8).collect();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+impl std::error::Error for ConfigError {}
+
 /// Parse and validate the main config file `path` (with its includes).
+/// `Config::warnings`/`infos` hold supervisord's start-up WARN/INFO texts,
+/// `Config::lint` rinit's unknown-key findings.
 pub fn load(path: &Path, opts: &LoadOptions) -> Result<Config, ConfigError> {
-    let _ = (path, opts);
-    Err(ConfigError { message: "config loading not implemented yet".into(), file: None, line: None })
+    load::realize(&MainSource::File(path.to_path_buf()), opts).result
 }
 
 /// supervisord's search order (reference §4.3) for a binary invoked as `argv0`.
 pub fn locate(argv0: &Path) -> Result<PathBuf, ConfigError> {
-    let _ = argv0;
-    Err(ConfigError { message: "not implemented".into(), file: None, line: None })
+    let candidates = search_paths(argv0);
+    if let Some(found) = candidates.iter().find(|p| Path::new(p).exists()) {
+        return Ok(PathBuf::from(found));
+    }
+    Err(ConfigError {
+        message: format!(
+            "No config file found at default paths ({}); use the -c option to specify a config file at a different path",
+            candidates.join(", ")
+        ),
+        file: None,
+        line: None,
+    })
 }
 
-pub mod cli;
+fn search_paths(argv0: &Path) -> Vec<String> {
+    let argv0 = argv0.to_string_lossy();
+    let here = paths::dirname(&paths::dirname(&argv0));
+    vec![
+        paths::join(&paths::join(&here, "etc"), "supervisord.conf"),
+        paths::join(&here, "supervisord.conf"),
+        "supervisord.conf".into(),
+        "etc/supervisord.conf".into(),
+        "/etc/supervisord.conf".into(),
+        "/etc/supervisor/supervisord.conf".into(),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_order() {
+        assert_eq!(
+            search_paths(Path::new("/usr/bin/supervisord")),
+            vec![
+                "/usr/etc/supervisord.conf",
+                "/usr/supervisord.conf",
+                "supervisord.conf",
+                "etc/supervisord.conf",
+                "/etc/supervisord.conf",
+                "/etc/supervisor/supervisord.conf"
+            ]
+        );
+        assert_eq!(search_paths(Path::new("rinit")).first().map(String::as_str), Some("etc/supervisord.conf"));
+    }
+}

@@ -188,4 +188,19 @@ pub struct Config {
     pub infos: Vec<String>,
     /// rinit's own findings (unknown keys with a suggestion), as `FILE:LINE: message`.
     pub lint: Vec<String>,
+    /// `[fcgi-program:x]` groups (not run by rinit).
+    pub fcgi_groups: Vec<FcgiGroupConfig>,
+}
+
+/// `[fcgi-program:x]`: read so that `rinit dump` matches supervisord, but
+/// rinit does not run FastCGI programs (they are listed in `Config::fcgi_groups`,
+/// never in `Config::groups`, and `rinit check` warns about them).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FcgiGroupConfig {
+    pub group: GroupConfig,
+    /// `unix:///path` or `tcp://host:port`, normalized as supervisord does.
+    pub socket: String,
+    pub socket_owner: Option<String>,
+    pub socket_mode: Option<u32>,
+    pub socket_backlog: Option<i64>,
 }

@@ -1,0 +1,472 @@
+//! supervisord's INI dialect: Python 3.11 `RawConfigParser` with
+//! `inline_comment_prefixes=(';','#')` and `strict=False`, rule for rule.
+//!
+//! The store (`Ini`) plays the part of the parser object: several files are
+//! read into it one after the other, repeated sections merge and the last
+//! value of a key wins, exactly as `parser.read()` does for `[include]`.
+
+use std::path::{Path, PathBuf};
+
+/// One option value with the place its key line was found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Value {
+    pub text: String,
+    pub file: PathBuf,
+    pub line: usize,
+}
+
+/// A section: keys in first-insertion order (Python dicts keep that order).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Section {
+    pub name: String,
+    pub keys: Vec<(String, Value)>,
+    /// Where the header was first seen (for messages about the section).
+    pub file: PathBuf,
+    pub line: usize,
+}
+
+impl Section {
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.keys.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    fn set(&mut self, key: String, value: Value) {
+        match self.keys.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = value,
+            None => self.keys.push((key, value)),
+        }
+    }
+}
+
+/// The parser state: `[DEFAULT]` plus the named sections in order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Ini {
+    pub defaults: Section,
+    pub sections: Vec<Section>,
+}
+
+/// An INI syntax error, with configparser's message text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParseError {
+    pub message: String,
+    pub file: PathBuf,
+    pub line: usize,
+}
+
+const DEFAULT_SECTION: &str = "DEFAULT";
+
+impl Ini {
+    pub fn section(&self, name: &str) -> Option<&Section> {
+        self.sections.iter().find(|s| s.name == name)
+    }
+
+    pub fn has_section(&self, name: &str) -> bool {
+        self.section(name).is_some()
+    }
+
+    pub fn section_names(&self) -> Vec<String> {
+        self.sections.iter().map(|s| s.name.clone()).collect()
+    }
+
+    /// `parser.get(section, key)`: the section's own value, else `[DEFAULT]`'s.
+    pub fn get(&self, section: &str, key: &str) -> Option<&Value> {
+        self.section(section)
+            .and_then(|s| s.get(key))
+            .or_else(|| self.defaults.get(key))
+    }
+
+    /// `parser.options(section)`: `[DEFAULT]` keys first, then the section's.
+    pub fn options(&self, section: &str) -> Vec<String> {
+        let mut out: Vec<String> = self.defaults.keys.iter().map(|(k, _)| k.clone()).collect();
+        if let Some(s) = self.section(section) {
+            for (k, _) in &s.keys {
+                if !out.contains(k) {
+                    out.push(k.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// supervisord's `expand_here`: literal `%(here)s` text in every section
+    /// (defaults included, materialized into the section) becomes `here`.
+    pub fn expand_here(&mut self, here: &str) {
+        const HERE: &str = "%(here)s";
+        let defaults = self.defaults.keys.clone();
+        for section in &mut self.sections {
+            for (key, value) in &defaults {
+                if section.get(key).is_none() && value.text.contains(HERE) {
+                    let mut v = value.clone();
+                    v.text = v.text.replace(HERE, here);
+                    section.set(key.clone(), v);
+                }
+            }
+            for (_, value) in section.keys.iter_mut() {
+                if value.text.contains(HERE) {
+                    value.text = value.text.replace(HERE, here);
+                }
+            }
+        }
+    }
+
+    /// Read one file's text into the store (`RawConfigParser._read`).
+    /// `source` is the name configparser puts in its messages.
+    pub fn read(&mut self, text: &str, source: &Path) -> Result<(), ParseError> {
+        let text = universal_newlines(text);
+        let mut reader = Reader::new(self, source);
+        for (index, line) in split_lines_keep_ends(&text).into_iter().enumerate() {
+            reader.line(index + 1, line)?;
+        }
+        reader.finish()
+    }
+}
+
+/// Python's text mode: `\r\n` and lone `\r` both end a line.
+fn universal_newlines(text: &str) -> String {
+    text.replace("\r\n", "\n").replace('\r', "\n")
+}
+
+fn split_lines_keep_ends(text: &str) -> Vec<&str> {
+    text.split_inclusive('\n').collect()
+}
+
+/// `str.isspace()`: Unicode White_Space plus the C0 separators 0x1c–0x1f.
+pub fn py_isspace(c: char) -> bool {
+    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
+}
+
+/// `str.strip()` with Python's notion of whitespace.
+pub fn py_strip(s: &str) -> &str {
+    s.trim_matches(py_isspace)
+}
+
+/// Where one key's pieces are being collected (continuation lines).
+struct Current {
+    section: Option<usize>, // None = [DEFAULT]
+    key: String,
+    pieces: Vec<String>,
+    line: usize,
+}
+
+/// The per-file state of `_read`.
+struct Reader<'a> {
+    ini: &'a mut Ini,
+    source: PathBuf,
+    /// `cursect`: None before any header; Some(None) is `[DEFAULT]`.
+    cursect: Option<Option<usize>>,
+    current: Option<Current>,
+    /// True once an option line was seen in the current section (`optname`).
+    indent_level: usize,
+    errors: Vec<(usize, String)>,
+}
+
+impl<'a> Reader<'a> {
+    fn new(ini: &'a mut Ini, source: &Path) -> Self {
+        Reader {
+            ini,
+            source: source.to_path_buf(),
+            cursect: None,
+            current: None,
+            indent_level: 0,
+            errors: Vec::new(),
+        }
+    }
+
+    fn line(&mut self, lineno: usize, line: &str) -> Result<(), ParseError> {
+        let comment_start = comment_start(line);
+        let value = py_strip(match comment_start {
+            Some(i) => line.get(..i).unwrap_or(""),
+            None => line,
+        });
+        if value.is_empty() {
+            // An empty line belongs to the value being collected, unless it
+            // held a comment; trailing empties are dropped at the end.
+            if comment_start.is_none() {
+                if let Some(cur) = self.current.as_mut() {
+                    cur.pieces.push(String::new());
+                }
+            }
+            return Ok(());
+        }
+        let indent = line.chars().take_while(|c| py_isspace(*c)).count();
+        if self.current.is_some() && indent > self.indent_level {
+            if let Some(cur) = self.current.as_mut() {
+                cur.pieces.push(value.to_string());
+            }
+            return Ok(());
+        }
+        self.indent_level = indent;
+        if let Some(name) = section_header(value) {
+            self.flush();
+            self.open_section(name, lineno);
+            return Ok(());
+        }
+        if self.cursect.is_none() {
+            return Err(ParseError {
+                message: format!(
+                    "File contains no section headers.\nfile: {}, line: {}\n{}",
+                    crate::config::pyrepr::repr(&self.source.to_string_lossy()),
+                    lineno,
+                    crate::config::pyrepr::repr(line)
+                ),
+                file: self.source.clone(),
+                line: lineno,
+            });
+        }
+        match option_line(value) {
+            Some((key, val)) => {
+                if key.is_empty() {
+                    self.errors.push((lineno, line.to_string()));
+                }
+                self.flush();
+                self.current = Some(Current {
+                    section: self.cursect.flatten(),
+                    key: key.to_lowercase(),
+                    pieces: vec![val.to_string()],
+                    line: lineno,
+                });
+            }
+            None => self.errors.push((lineno, line.to_string())),
+        }
+        Ok(())
+    }
+
+    fn open_section(&mut self, name: &str, lineno: usize) {
+        if name == DEFAULT_SECTION {
+            self.cursect = Some(None);
+            return;
+        }
+        let index = match self.ini.sections.iter().position(|s| s.name == name) {
+            Some(i) => i,
+            None => {
+                self.ini.sections.push(Section {
+                    name: name.to_string(),
+                    keys: Vec::new(),
+                    file: self.source.clone(),
+                    line: lineno,
+                });
+                self.ini.sections.len() - 1
+            }
+        };
+        self.cursect = Some(Some(index));
+    }
+
+    /// Store the key being collected: pieces joined by `\n`, then `rstrip()`.
+    fn flush(&mut self) {
+        let Some(cur) = self.current.take() else { return };
+        let joined = cur.pieces.join("\n");
+        let value = Value {
+            text: joined.trim_end_matches(py_isspace).to_string(),
+            file: self.source.clone(),
+            line: cur.line,
+        };
+        let target = match cur.section {
+            None => &mut self.ini.defaults,
+            Some(i) => match self.ini.sections.get_mut(i) {
+                Some(s) => s,
+                None => return,
+            },
+        };
+        target.set(cur.key, value);
+    }
+
+    fn finish(mut self) -> Result<(), ParseError> {
+        self.flush();
+        let Some((first_line, _)) = self.errors.first() else { return Ok(()) };
+        let mut message = format!(
+            "Source contains parsing errors: {}",
+            crate::config::pyrepr::repr(&self.source.to_string_lossy())
+        );
+        for (lineno, line) in &self.errors {
+            message.push_str(&format!("\n\t[line {:2}]: {}", lineno, crate::config::pyrepr::repr(line)));
+        }
+        Err(ParseError { message, file: self.source.clone(), line: *first_line })
+    }
+}
+
+/// Where the comment of a raw line starts, configparser's way: inline
+/// prefixes are searched round by round (one more occurrence of each prefix
+/// per round) and only count at column 0 or after whitespace; a line whose
+/// stripped text starts with a prefix is a comment as a whole.
+fn comment_start(line: &str) -> Option<usize> {
+    if py_strip(line).starts_with(';') || py_strip(line).starts_with('#') {
+        return Some(0);
+    }
+    let mut positions: Vec<(char, Option<usize>)> = vec![(';', None), ('#', None)];
+    loop {
+        let mut found: Option<usize> = None;
+        let mut next = Vec::new();
+        for (prefix, last) in &positions {
+            let from = last.map(|i| i + 1).unwrap_or(0);
+            let Some(rel) = line.get(from..).and_then(|rest| rest.find(*prefix)) else { continue };
+            let index = from + rel;
+            next.push((*prefix, Some(index)));
+            let after_space = index == 0
+                || line.get(..index).and_then(|s| s.chars().next_back()).is_some_and(py_isspace);
+            if after_space {
+                found = Some(found.map_or(index, |f: usize| f.min(index)));
+            }
+        }
+        if found.is_some() || next.is_empty() {
+            return found;
+        }
+        positions = next;
+    }
+}
+
+/// `SECTCRE = r"\[(?P<header>.+)\]"` matched at the start of the stripped line.
+fn section_header(value: &str) -> Option<&str> {
+    let rest = value.strip_prefix('[')?;
+    let close = rest.rfind(']')?;
+    let name = rest.get(..close)?;
+    if name.is_empty() || name.contains('\n') {
+        return None;
+    }
+    Some(name)
+}
+
+/// `OPTCRE`: key up to the first `=` or `:`, both sides stripped.
+fn option_line(value: &str) -> Option<(&str, &str)> {
+    let at = value.find(['=', ':'])?;
+    let key = value.get(..at)?.trim_end_matches(py_isspace);
+    let val = py_strip(value.get(at + 1..)?);
+    Some((key, val))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Ini {
+        let mut ini = Ini::default();
+        ini.read(text, Path::new("t.conf")).expect("parses");
+        ini
+    }
+
+    fn val(ini: &Ini, s: &str, k: &str) -> Option<String> {
+        ini.get(s, k).map(|v| v.text.clone())
+    }
+
+    #[test]
+    fn sections_and_keys() {
+        let ini = parse("[program:a]\ncommand = x\nKEY: y\n");
+        assert_eq!(val(&ini, "program:a", "command").as_deref(), Some("x"));
+        assert_eq!(val(&ini, "program:a", "key").as_deref(), Some("y"));
+    }
+
+    #[test]
+    fn first_delimiter_wins() {
+        let ini = parse("[s]\na:b=c\nd=e:f\n");
+        assert_eq!(val(&ini, "s", "a").as_deref(), Some("b=c"));
+        assert_eq!(val(&ini, "s", "d").as_deref(), Some("e:f"));
+    }
+
+    #[test]
+    fn section_names_verbatim() {
+        let ini = parse("[ Program:X ]\na=1\n[x] trailing\nb=2\n");
+        assert_eq!(ini.section_names(), vec![" Program:X ", "x"]);
+    }
+
+    #[test]
+    fn default_section_applies_everywhere() {
+        let ini = parse("[DEFAULT]\nstartsecs=7\n[program:a]\ncommand=x\n");
+        assert_eq!(val(&ini, "program:a", "startsecs").as_deref(), Some("7"));
+        assert!(!ini.has_section("DEFAULT"));
+    }
+
+    #[test]
+    fn comments() {
+        let ini = parse("; top\n[s]\n  # indented comment\na=x ; c\nb=y;z\nc=q #r\nd=p#q\ne=t\t;tab\n");
+        assert_eq!(val(&ini, "s", "a").as_deref(), Some("x"));
+        assert_eq!(val(&ini, "s", "b").as_deref(), Some("y;z"));
+        assert_eq!(val(&ini, "s", "c").as_deref(), Some("q"));
+        assert_eq!(val(&ini, "s", "d").as_deref(), Some("p#q"));
+        assert_eq!(val(&ini, "s", "e").as_deref(), Some("t"));
+    }
+
+    #[test]
+    fn comment_inside_quotes_still_cuts() {
+        let ini = parse("[s]\ncommand=sh -c 'echo a ; echo b'\n");
+        assert_eq!(val(&ini, "s", "command").as_deref(), Some("sh -c 'echo a"));
+    }
+
+    #[test]
+    fn round_based_comment_search() {
+        // First ';' qualifies in round 1; the qualifying '#' is only found in round 2.
+        let ini = parse("[s]\na=x#y #z ;w\n");
+        assert_eq!(val(&ini, "s", "a").as_deref(), Some("x#y #z"));
+    }
+
+    #[test]
+    fn continuation_lines() {
+        let ini = parse("[s]\ncommand=a\n  b\n\n  c ; comment\n\n\nnext=1\n");
+        assert_eq!(val(&ini, "s", "command").as_deref(), Some("a\nb\n\nc"));
+        assert_eq!(val(&ini, "s", "next").as_deref(), Some("1"));
+    }
+
+    #[test]
+    fn comment_line_inside_value_is_skipped() {
+        let ini = parse("[s]\ncommand=a\n# note\n  b\n");
+        assert_eq!(val(&ini, "s", "command").as_deref(), Some("a\nb"));
+    }
+
+    #[test]
+    fn duplicates_last_wins_and_sections_merge() {
+        let ini = parse("[s]\na=1\na=2\nb=1\n[t]\n[s]\nb=3\nc=4\n");
+        assert_eq!(val(&ini, "s", "a").as_deref(), Some("2"));
+        assert_eq!(val(&ini, "s", "b").as_deref(), Some("3"));
+        assert_eq!(ini.section_names(), vec!["s", "t"]);
+    }
+
+    #[test]
+    fn crlf_and_missing_final_newline() {
+        let ini = parse("[s]\r\na=1\r\nb=2");
+        assert_eq!(val(&ini, "s", "a").as_deref(), Some("1"));
+        assert_eq!(val(&ini, "s", "b").as_deref(), Some("2"));
+    }
+
+    #[test]
+    fn empty_value_allowed() {
+        let ini = parse("[s]\na=\n");
+        assert_eq!(val(&ini, "s", "a").as_deref(), Some(""));
+    }
+
+    #[test]
+    fn no_section_header() {
+        let mut ini = Ini::default();
+        let err = ini.read("command=sleep 1\n", Path::new("/x/n.conf")).unwrap_err();
+        assert_eq!(
+            err.message,
+            "File contains no section headers.\nfile: '/x/n.conf', line: 1\n'command=sleep 1\\n'"
+        );
+    }
+
+    #[test]
+    fn parsing_errors_listed() {
+        let mut ini = Ini::default();
+        let err = ini.read("[s]\na=1\nthis line has no equals\nb\n", Path::new("p.conf")).unwrap_err();
+        assert_eq!(
+            err.message,
+            "Source contains parsing errors: 'p.conf'\n\t[line  3]: 'this line has no equals\\n'\n\t[line  4]: 'b\\n'"
+        );
+        assert_eq!(err.line, 3);
+    }
+
+    #[test]
+    fn huge_line_and_junk_do_not_panic() {
+        let big = format!("[s]\na={}\n", "x".repeat(10 * 1024 * 1024));
+        let ini = parse(&big);
+        assert_eq!(ini.get("s", "a").map(|v| v.text.len()), Some(10 * 1024 * 1024));
+        let mut ini = Ini::default();
+        assert!(ini.read("\u{0}\u{1}[\u{7f}", Path::new("j")).is_err());
+    }
+
+    #[test]
+    fn expand_here_materializes_defaults() {
+        let mut ini = parse("[DEFAULT]\nd=%(here)s/x\n[s]\na=%(here)s\n");
+        ini.expand_here("/h");
+        assert_eq!(val(&ini, "s", "a").as_deref(), Some("/h"));
+        assert_eq!(val(&ini, "s", "d").as_deref(), Some("/h/x"));
+        assert_eq!(ini.defaults.get("d").map(|v| v.text.as_str()), Some("%(here)s/x"));
+    }
+}

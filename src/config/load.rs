@@ -1,0 +1,422 @@
+//! From files to `model::Config`, step for step as supervisord's
+//! `ServerOptions.read_config` + `realize` do it, so that errors come in the
+//! same order with the same texts.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use super::expand::{expand, Name, Names};
+use super::lexer::{py_strip, Ini, Value};
+use super::model::*;
+use super::paths;
+use super::pyrepr::repr;
+use super::values;
+use super::{ConfigError, LoadOptions};
+
+/// What to read as the main configuration.
+#[derive(Debug, Clone)]
+pub enum MainSource {
+    /// A supervisord.conf given with `-c` (or found by `locate`).
+    File(PathBuf),
+    /// A conf.d piece, read as the oracle does: included by a minimal main
+    /// file (`[supervisord]` + `[include] files = PIECE`).
+    Fragment(PathBuf),
+}
+
+/// The result plus supervisord's parse messages, which exist even when the
+/// configuration is refused (the oracle reports both).
+pub struct Outcome {
+    pub result: Result<Config, ConfigError>,
+    pub warnings: Vec<String>,
+    pub infos: Vec<String>,
+}
+
+/// Read, expand, type and validate a configuration.
+pub fn realize(source: &MainSource, opts: &LoadOptions) -> Outcome {
+    let mut loader = Loader::new(opts);
+    let result = loader.run(source);
+    Outcome { result, warnings: loader.warnings, infos: loader.infos }
+}
+
+pub(crate) struct Loader<'a> {
+    pub(crate) opts: &'a LoadOptions,
+    pub(crate) ini: Ini,
+    /// The main file as given: supervisord names it in section errors.
+    pub(crate) configfile: String,
+    /// `%(here)s` of the main file.
+    pub(crate) here: String,
+    /// `ENV_*` names: the process environment, then `[supervisord] environment`.
+    pub(crate) environ: Names,
+    pub(crate) section_to_file: HashMap<String, String>,
+    pub(crate) warnings: Vec<String>,
+    pub(crate) infos: Vec<String>,
+}
+
+/// Where an error points: the offending value, else nothing.
+pub(crate) fn fail(message: impl Into<String>, at: Option<&Value>) -> ConfigError {
+    ConfigError { message: message.into(), file: at.map(|v| v.file.clone()), line: at.map(|v| v.line) }
+}
+
+impl<'a> Loader<'a> {
+    fn new(opts: &'a LoadOptions) -> Self {
+        let environ = opts.env.iter().map(|(k, v)| (format!("ENV_{k}"), Name::Str(v.clone()))).collect();
+        Loader {
+            opts,
+            ini: Ini::default(),
+            configfile: String::new(),
+            here: String::new(),
+            environ,
+            section_to_file: HashMap::new(),
+            warnings: Vec::new(),
+            infos: Vec::new(),
+        }
+    }
+
+    pub(crate) fn home(&self) -> Option<&str> {
+        self.opts.env.iter().find(|(k, _)| k == "HOME").map(|(_, v)| v.as_str())
+    }
+
+    pub(crate) fn host_node_name(&self) -> Name {
+        Name::Str(self.opts.host_node_name.clone())
+    }
+
+    fn run(&mut self, source: &MainSource) -> Result<Config, ConfigError> {
+        self.read_main(source)?;
+        self.read_includes()?;
+        if !self.ini.has_section("supervisord") {
+            return Err(fail(".ini file does not include supervisord section", None));
+        }
+        let mut supervisord = self.supervisord_section()?;
+        let rpcinterfaces = self.rpcinterfaces()?;
+        let (mut groups, mut fcgi_groups) = self.process_groups()?;
+        let global_env = supervisord.environment.clone().unwrap_or_default();
+        for group in groups.iter_mut().chain(fcgi_groups.iter_mut().map(|f| &mut f.group)) {
+            for p in group.processes.iter_mut() {
+                p.environment = merge_env(&global_env, &p.environment);
+            }
+        }
+        let servers = self.servers()?;
+        self.realize_supervisord(&mut supervisord)?;
+        let serverurl = fallback_serverurl(&servers);
+        let lint = super::lint::unknown_keys(&self.ini);
+        Ok(Config {
+            main_file: PathBuf::from(&self.configfile),
+            supervisord,
+            groups,
+            servers,
+            serverurl,
+            rpcinterfaces,
+            warnings: self.warnings.clone(),
+            infos: self.infos.clone(),
+            lint,
+            fcgi_groups,
+        })
+    }
+
+    fn read_main(&mut self, source: &MainSource) -> Result<(), ConfigError> {
+        match source {
+            MainSource::File(path) => {
+                let shown = path.to_string_lossy().into_owned();
+                if !path.exists() {
+                    return Err(fail(format!("could not find config file {shown}"), None));
+                }
+                let text = read_text(path, &shown)?.ok_or_else(|| fail(format!("could not read config file {shown}"), None))?;
+                self.configfile = shown.clone();
+                self.here = paths::dirname(&paths::abspath(&shown));
+                self.here = if self.here.is_empty() { "/".into() } else { self.here.clone() };
+                self.parse_into(&text, path)
+            }
+            MainSource::Fragment(piece) => {
+                let dir = std::env::temp_dir().join("rinit-fragment-main");
+                let main = dir.join("supervisord.conf");
+                self.configfile = main.to_string_lossy().into_owned();
+                self.here = dir.to_string_lossy().into_owned();
+                let text = format!("[supervisord]\n\n[include]\nfiles = {}\n", piece.to_string_lossy());
+                self.parse_into(&text, &main)
+            }
+        }
+    }
+
+    fn parse_into(&mut self, text: &str, source: &Path) -> Result<(), ConfigError> {
+        self.ini.read(text, source).map_err(|e| ConfigError { message: e.message, file: Some(e.file), line: Some(e.line) })
+    }
+
+    /// `[include] files=`: whitespace-separated globs relative to the main
+    /// file's directory, each pattern's matches read in sorted order.
+    fn read_includes(&mut self) -> Result<(), ConfigError> {
+        if !self.ini.has_section("include") {
+            return Ok(());
+        }
+        let here = self.here.clone();
+        self.ini.expand_here(&here);
+        let Some(value) = self.ini.get("include", "files").cloned() else {
+            return Err(fail(".ini file has [include] section, but no files setting", None));
+        };
+        let mut names = self.environ.clone();
+        names.insert("here".into(), Name::Str(here.clone()));
+        names.insert("host_node_name".into(), self.host_node_name());
+        let files = expand(&value.text, &names, "include.files").map_err(|m| fail(m, Some(&value)))?;
+        for pattern in files.split(super::lexer::py_isspace).filter(|p| !p.is_empty()) {
+            let pattern = paths::join(&here, pattern);
+            let mut matches = paths::glob(&pattern);
+            if matches.is_empty() {
+                self.warnings.push(format!("No file matches via include \"{pattern}\""));
+                continue;
+            }
+            matches.sort();
+            for filename in matches {
+                self.infos.push(format!("Included extra file \"{filename}\" during parsing"));
+                self.read_included(&filename)?;
+                let dir = paths::dirname(&paths::abspath(&filename));
+                self.ini.expand_here(&dir);
+            }
+        }
+        Ok(())
+    }
+
+    /// `parser.read(filename)`: an unreadable file is skipped silently.
+    fn read_included(&mut self, filename: &str) -> Result<(), ConfigError> {
+        let path = PathBuf::from(filename);
+        let Some(text) = read_text(&path, filename)? else { return Ok(()) };
+        let before: Vec<String> = self.ini.section_names();
+        self.parse_into(&text, &path)?;
+        for name in self.ini.section_names() {
+            if !before.contains(&name) {
+                self.section_to_file.insert(name, filename.to_string());
+            }
+        }
+        Ok(())
+    }
+
+    /// The names `saneget` uses: `ENV_*` plus the caller's.
+    pub(crate) fn names_with(&self, extra: &Names) -> Names {
+        let mut names = self.environ.clone();
+        names.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+        names
+    }
+
+    /// `parser.saneget(section, key)`: the expanded value and where it was.
+    pub(crate) fn get(&self, section: &str, key: &str, extra: &Names) -> Result<Option<(String, Value)>, ConfigError> {
+        let Some(value) = self.ini.get(section, key) else { return Ok(None) };
+        let names = self.names_with(extra);
+        let text = expand(&value.text, &names, &format!("{section}.{key}")).map_err(|m| fail(m, Some(value)))?;
+        Ok(Some((text, value.clone())))
+    }
+
+    /// A typed option with a default, the error pointing at the value.
+    pub(crate) fn typed<T>(
+        &self,
+        section: &str,
+        key: &str,
+        default: &str,
+        extra: &Names,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<T, ConfigError> {
+        match self.get(section, key, extra)? {
+            Some((text, value)) => parse(&text).map_err(|m| fail(m, Some(&value))),
+            None => parse(default).map_err(|m| fail(m, None)),
+        }
+    }
+
+    /// `existing_dirpath()`: the parent directory must exist (host checks).
+    pub(crate) fn existing_dirpath(&self, v: &str) -> Result<String, String> {
+        let nv = paths::expanduser(v, self.home());
+        let dir = paths::dirname(&nv);
+        if dir.is_empty() || !self.opts.host_checks || paths::is_dir(&dir) {
+            return Ok(nv);
+        }
+        Err(format!("The directory named as part of the path {v} does not exist"))
+    }
+
+    /// `existing_directory()`.
+    pub(crate) fn existing_directory(&self, v: &str) -> Result<String, String> {
+        let nv = paths::expanduser(v, self.home());
+        if !self.opts.host_checks || paths::is_dir(&nv) {
+            return Ok(nv);
+        }
+        Err(format!("{v} is not an existing directory"))
+    }
+
+    pub(crate) fn check_user(&self, user: &str) -> Result<(), String> {
+        if self.opts.host_checks { paths::check_user(user) } else { Ok(()) }
+    }
+
+    fn supervisord_section(&mut self) -> Result<SupervisordConfig, ConfigError> {
+        let mut here = Names::new();
+        here.insert("here".into(), Name::Str(self.here.clone()));
+        let s = "supervisord";
+        let minfds = self.typed(s, "minfds", "1024", &here, |v| values::integer_in::<u64>(v, "minfds"))?;
+        let minprocs = self.typed(s, "minprocs", "200", &here, |v| values::integer_in::<u64>(v, "minprocs"))?;
+        let directory = match self.get(s, "directory", &here)? {
+            Some((v, at)) => Some(self.existing_directory(&v).map_err(|m| fail(m, Some(&at)))?),
+            None => None,
+        };
+        let user = self.get(s, "user", &here)?.map(|(v, _)| v);
+        let umask = self.typed(s, "umask", "022", &here, values::octal)?;
+        let logfile = self.typed(s, "logfile", "supervisord.log", &here, |v| self.existing_dirpath(v))?;
+        let logfile_maxbytes = self.typed(s, "logfile_maxbytes", "50MB", &here, values::byte_size)?;
+        let logfile_backups = self.typed(s, "logfile_backups", "10", &here, |v| values::integer_in::<u32>(v, "logfile_backups"))?;
+        let loglevel = self.typed(s, "loglevel", "info", &here, values::logging_level)?;
+        let pidfile = self.typed(s, "pidfile", "supervisord.pid", &here, |v| self.existing_dirpath(v))?;
+        let identifier = self.get(s, "identifier", &here)?.map(|(v, _)| v).unwrap_or_else(|| "supervisor".into());
+        let nodaemon = self.typed(s, "nodaemon", "false", &here, values::boolean)?;
+        let silent = self.typed(s, "silent", "false", &here, values::boolean)?;
+        let tempdir = self.tempdir();
+        let childlogdir = self.typed(s, "childlogdir", &tempdir, &here, |v| self.existing_directory(v))?;
+        let nocleanup = self.typed(s, "nocleanup", "false", &here, values::boolean)?;
+        let strip_ansi = self.typed(s, "strip_ansi", "false", &here, values::boolean)?;
+        let environment = self.supervisord_environment(&here)?;
+        Ok(SupervisordConfig {
+            nodaemon,
+            silent,
+            logfile,
+            logfile_maxbytes,
+            logfile_backups,
+            loglevel,
+            pidfile,
+            user,
+            directory,
+            umask,
+            minfds,
+            minprocs,
+            nocleanup,
+            strip_ansi,
+            identifier,
+            childlogdir,
+            environment: if environment.is_empty() { None } else { Some(environment) },
+        })
+    }
+
+    /// `tempfile.gettempdir()` as the oracle's environment sees it.
+    fn tempdir(&self) -> String {
+        ["TMPDIR", "TEMP", "TMP"]
+            .iter()
+            .find_map(|k| self.opts.env.iter().find(|(n, v)| n == k && !v.is_empty()).map(|(_, v)| v.clone()))
+            .unwrap_or_else(|| "/tmp".into())
+    }
+
+    /// `[supervisord] environment`: expanded twice (the second time with
+    /// `host_node_name`), then its keys become `ENV_*` names for later sections.
+    fn supervisord_environment(&mut self, here: &Names) -> Result<Vec<(String, String)>, ConfigError> {
+        let (text, at) = match self.get("supervisord", "environment", here)? {
+            Some((t, v)) => (t, Some(v)),
+            None => (String::new(), None),
+        };
+        let mut names = self.environ.clone();
+        names.insert("here".into(), Name::Str(self.here.clone()));
+        names.insert("host_node_name".into(), self.host_node_name());
+        let text = expand(&text, &names, "environment").map_err(|m| fail(m, at.as_ref()))?;
+        let env = values::environment(&text).map_err(|m| fail(m, at.as_ref()))?;
+        for (k, v) in &env {
+            self.environ.insert(format!("ENV_{k}"), Name::Str(v.clone()));
+        }
+        Ok(env)
+    }
+
+    fn rpcinterfaces(&self) -> Result<Vec<RpcInterfaceConfig>, ConfigError> {
+        const FACTORY: &str = "supervisor.rpcinterface_factory";
+        let mut out = Vec::new();
+        let none = Names::new();
+        for section in self.ini.section_names() {
+            let Some(name) = section.strip_prefix("rpcinterface:") else { continue };
+            let Some((factory, at)) = self.get(&section, FACTORY, &none)? else {
+                return Err(fail(format!("section [{section}] does not specify a {FACTORY}"), None));
+            };
+            values::entry_point(&factory).map_err(|m| fail(m, Some(&at)))?;
+            let mut extras = Vec::new();
+            for key in self.ini.options(&section) {
+                if key != FACTORY {
+                    if let Some((v, _)) = self.get(&section, &key, &none)? {
+                        extras.push((key, v));
+                    }
+                }
+            }
+            out.push(RpcInterfaceConfig { name: name.to_string(), factory, extras });
+        }
+        Ok(out)
+    }
+
+    /// The part of `ServerOptions.realize` after reading: the supervisord
+    /// user must exist, logfile/pidfile become absolute normalized paths.
+    fn realize_supervisord(&self, s: &mut SupervisordConfig) -> Result<(), ConfigError> {
+        if let Some(user) = &s.user {
+            let at = self.ini.get("supervisord", "user");
+            self.check_user(user).map_err(|m| fail(m, at))?;
+        }
+        if s.logfile != "syslog" {
+            s.logfile = normalize_path(&s.logfile, self.home());
+        }
+        s.pidfile = normalize_path(&s.pidfile, self.home());
+        Ok(())
+    }
+
+    pub(crate) fn section_file(&self, section: &str) -> String {
+        self.section_to_file.get(section).cloned().unwrap_or_else(|| self.configfile.clone())
+    }
+
+    /// supervisord's suffix for errors inside a program-like section.
+    pub(crate) fn in_section(&self, section: &str, mut e: ConfigError) -> ConfigError {
+        e.message = format!("{} in section {} (file: {})", e.message, repr(section), repr(&self.section_file(section)));
+        if e.file.is_none() {
+            if let Some(s) = self.ini.section(section) {
+                e.file = Some(s.file.clone());
+                e.line = Some(s.line);
+            }
+        }
+        e
+    }
+}
+
+/// `normalize_path()`: `normpath(abspath(expanduser(v)))`.
+pub(crate) fn normalize_path(v: &str, home: Option<&str>) -> String {
+    paths::abspath(&paths::expanduser(v, home))
+}
+
+/// Read a file as UTF-8 text. `Ok(None)`: could not be opened.
+fn read_text(path: &Path, shown: &str) -> Result<Option<String>, ConfigError> {
+    let Ok(bytes) = std::fs::read(path) else { return Ok(None) };
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) => {
+            let valid = e.utf8_error().valid_up_to();
+            let line = e.as_bytes().get(..valid).map_or(0, |b| b.iter().filter(|c| **c == b'\n').count()) + 1;
+            Err(ConfigError {
+                message: format!("{shown} is not a UTF-8 text file (invalid byte at offset {valid})"),
+                file: Some(path.to_path_buf()),
+                line: Some(line),
+            })
+        }
+    }
+}
+
+/// `[supervisord] environment` under the program's, the program winning.
+fn merge_env(global: &[(String, String)], own: &[(String, String)]) -> Vec<(String, String)> {
+    let mut out = global.to_vec();
+    for (k, v) in own {
+        match out.iter_mut().find(|(key, _)| key == k) {
+            Some(slot) => slot.1 = v.clone(),
+            None => out.push((k.clone(), v.clone())),
+        }
+    }
+    out
+}
+
+/// The URL children get: the first unix server, else the last inet server.
+fn fallback_serverurl(servers: &[ServerConfig]) -> Option<String> {
+    if let Some(unix) = servers.iter().find(|s| s.kind == "unix_http_server") {
+        return unix.file.as_ref().map(|f| format!("unix://{f}"));
+    }
+    servers.iter().filter(|s| s.kind == "inet_http_server").last().map(|s| {
+        let host = s.host.clone().filter(|h| !h.is_empty()).unwrap_or_else(|| "localhost".into());
+        format!("http://{}:{}", host, s.port.clone().unwrap_or_default())
+    })
+}
+
+/// The part after the first `:` of a section name.
+pub(crate) fn after_colon(section: &str) -> &str {
+    section.split_once(':').map_or("", |(_, n)| n)
+}
+
+pub(crate) fn strip(s: &str) -> &str {
+    py_strip(s)
+}

@@ -1,0 +1,320 @@
+//! Path helpers with Python `os.path` semantics, the passwd/group lookups a
+//! static binary must do itself (no NSS), and `glob.glob` for `[include]`.
+
+use std::path::Path;
+
+/// `os.path.expanduser`: `~` and `~/x` from `$HOME`, `~name` from /etc/passwd.
+pub fn expanduser(v: &str, home: Option<&str>) -> String {
+    let Some(rest) = v.strip_prefix('~') else { return v.to_string() };
+    let (user, tail) = match rest.find('/') {
+        Some(i) => (rest.get(..i).unwrap_or(""), rest.get(i..).unwrap_or("")),
+        None => (rest, ""),
+    };
+    let dir = if user.is_empty() {
+        home.map(str::to_string).or_else(|| passwd_home_of_uid(nix::unistd::getuid().as_raw()))
+    } else {
+        passwd_entries().into_iter().find(|e| e.name == user).map(|e| e.home)
+    };
+    match dir {
+        Some(d) => {
+            let d = if d.len() > 1 { d.trim_end_matches('/').to_string() } else { d };
+            if d.is_empty() { format!("/{}", tail.trim_start_matches('/')) } else { format!("{d}{tail}") }
+        }
+        None => v.to_string(),
+    }
+}
+
+/// `os.path.normpath`.
+pub fn normpath(p: &str) -> String {
+    if p.is_empty() {
+        return ".".into();
+    }
+    let initial = if p.starts_with("//") && !p.starts_with("///") {
+        "//"
+    } else if p.starts_with('/') {
+        "/"
+    } else {
+        ""
+    };
+    let mut parts: Vec<&str> = Vec::new();
+    for comp in p.split('/') {
+        match comp {
+            "" | "." => {}
+            ".." => {
+                if parts.last().is_some_and(|l| *l != "..") {
+                    parts.pop();
+                } else if initial.is_empty() {
+                    parts.push("..");
+                }
+            }
+            c => parts.push(c),
+        }
+    }
+    let joined = format!("{initial}{}", parts.join("/"));
+    if joined.is_empty() { ".".into() } else { joined }
+}
+
+/// `os.path.abspath` (against the current directory).
+pub fn abspath(p: &str) -> String {
+    if p.starts_with('/') {
+        return normpath(p);
+    }
+    let cwd = std::env::current_dir().map(|c| c.to_string_lossy().into_owned()).unwrap_or_else(|_| "/".into());
+    normpath(&join(&cwd, p))
+}
+
+/// `os.path.dirname`.
+pub fn dirname(p: &str) -> String {
+    match p.rfind('/') {
+        Some(i) => {
+            let head = p.get(..=i).unwrap_or("");
+            if head.chars().all(|c| c == '/') { head.to_string() } else { head.trim_end_matches('/').to_string() }
+        }
+        None => String::new(),
+    }
+}
+
+/// `os.path.join(a, b)` for two parts.
+pub fn join(a: &str, b: &str) -> String {
+    if b.starts_with('/') || a.is_empty() {
+        b.to_string()
+    } else if a.ends_with('/') {
+        format!("{a}{b}")
+    } else {
+        format!("{a}/{b}")
+    }
+}
+
+pub fn is_dir(p: &str) -> bool {
+    Path::new(p).is_dir()
+}
+
+/// One /etc/passwd entry.
+pub struct PasswdEntry {
+    pub name: String,
+    pub uid: u32,
+    pub home: String,
+}
+
+pub fn passwd_entries() -> Vec<PasswdEntry> {
+    let text = std::fs::read("/etc/passwd").map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+    text.lines()
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split(':').collect();
+            Some(PasswdEntry {
+                name: f.first()?.to_string(),
+                uid: f.get(2)?.parse().ok()?,
+                home: f.get(5).unwrap_or(&"").to_string(),
+            })
+        })
+        .collect()
+}
+
+fn passwd_home_of_uid(uid: u32) -> Option<String> {
+    passwd_entries().into_iter().find(|e| e.uid == uid).map(|e| e.home)
+}
+
+/// `name_to_uid()`: a name or numeric uid that must exist in /etc/passwd.
+pub fn check_user(name: &str) -> Result<(), String> {
+    let entries = passwd_entries();
+    match super::values::integer(name) {
+        Ok(uid) => {
+            if entries.iter().any(|e| i64::from(e.uid) == uid) {
+                Ok(())
+            } else {
+                Err(format!("Invalid user id {name}"))
+            }
+        }
+        Err(_) => {
+            if entries.iter().any(|e| e.name == name) {
+                Ok(())
+            } else {
+                Err(format!("Invalid user name {name}"))
+            }
+        }
+    }
+}
+
+/// `name_to_gid()` against /etc/group.
+pub fn check_group(name: &str) -> Result<(), String> {
+    let text = std::fs::read("/etc/group").map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+    let groups: Vec<(String, Option<i64>)> = text
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            Some((f.first()?.to_string(), f.get(2).and_then(|g| g.parse().ok())))
+        })
+        .collect();
+    match super::values::integer(name) {
+        Ok(gid) if groups.iter().any(|(_, g)| *g == Some(gid)) => Ok(()),
+        Ok(_) => Err(format!("Invalid group id {name}")),
+        Err(_) if groups.iter().any(|(n, _)| n == name) => Ok(()),
+        Err(_) => Err(format!("Invalid group name {name}")),
+    }
+}
+
+fn has_magic(s: &str) -> bool {
+    s.contains(['*', '?', '['])
+}
+
+/// Python's `glob.glob(pattern)` (non-recursive): results unsorted as
+/// scandir gives them; the caller sorts, as supervisord does.
+pub fn glob(pattern: &str) -> Vec<String> {
+    if !has_magic(pattern) {
+        let exists = std::fs::symlink_metadata(pattern).is_ok();
+        let ok = if pattern.ends_with('/') { is_dir(pattern) } else { exists };
+        return if ok { vec![pattern.to_string()] } else { Vec::new() };
+    }
+    let (dir, base) = split(pattern);
+    let dirs: Vec<String> = if dir != pattern && has_magic(&dir) {
+        glob(&dir).into_iter().filter(|d| is_dir(d)).collect()
+    } else {
+        vec![dir.clone()]
+    };
+    let mut out = Vec::new();
+    for d in dirs {
+        if has_magic(&base) {
+            for name in list_dir(&d) {
+                if (!name.starts_with('.') || base.starts_with('.')) && fnmatch(&name, &base) {
+                    out.push(join(&d, &name));
+                }
+            }
+        } else if base.is_empty() {
+            if is_dir(&d) {
+                out.push(join(&d, ""));
+            }
+        } else {
+            let p = join(&d, &base);
+            if std::fs::symlink_metadata(&p).is_ok() {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// `os.path.split`.
+fn split(p: &str) -> (String, String) {
+    match p.rfind('/') {
+        Some(i) => {
+            let head = p.get(..=i).unwrap_or("");
+            let tail = p.get(i + 1..).unwrap_or("");
+            let head = if head.chars().all(|c| c == '/') { head.to_string() } else { head.trim_end_matches('/').to_string() };
+            (head, tail.to_string())
+        }
+        None => (String::new(), p.to_string()),
+    }
+}
+
+fn list_dir(d: &str) -> Vec<String> {
+    let dir = if d.is_empty() { "." } else { d };
+    std::fs::read_dir(dir)
+        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default()
+}
+
+/// `fnmatch.fnmatchcase`: `*`, `?`, `[seq]`, `[!seq]`; an unclosed `[` is literal.
+pub fn fnmatch(name: &str, pattern: &str) -> bool {
+    let n: Vec<char> = name.chars().collect();
+    let p: Vec<char> = pattern.chars().collect();
+    match_from(&n, &p)
+}
+
+fn match_from(n: &[char], p: &[char]) -> bool {
+    let Some((&first, rest)) = p.split_first() else { return n.is_empty() };
+    match first {
+        '*' => (0..=n.len()).any(|i| n.get(i..).is_some_and(|tail| match_from(tail, rest))),
+        '?' => n.split_first().is_some_and(|(_, nt)| match_from(nt, rest)),
+        '[' => match class(rest) {
+            Some((matcher, after)) => {
+                n.split_first().is_some_and(|(c, nt)| matcher(*c) && match_from(nt, after))
+            }
+            None => n.split_first().is_some_and(|(c, nt)| *c == '[' && match_from(nt, rest)),
+        },
+        c => n.split_first().is_some_and(|(x, nt)| *x == c && match_from(nt, rest)),
+    }
+}
+
+type ClassMatch<'a> = (Box<dyn Fn(char) -> bool + 'a>, &'a [char]);
+
+/// A `[...]` class after its `[`: the matcher and the pattern after `]`.
+fn class(p: &[char]) -> Option<ClassMatch<'_>> {
+    let mut i = 0;
+    if p.first() == Some(&'!') {
+        i += 1;
+    }
+    if p.get(i) == Some(&']') {
+        i += 1;
+    }
+    while p.get(i).is_some_and(|c| *c != ']') {
+        i += 1;
+    }
+    p.get(i)?;
+    let body = p.get(..i)?;
+    let after = p.get(i + 1..)?;
+    let (negate, items) = match body.split_first() {
+        Some(('!', rest)) => (true, rest),
+        _ => (false, body),
+    };
+    let items: Vec<char> = items.to_vec();
+    let matcher = move |c: char| {
+        let mut hit = false;
+        let mut j = 0;
+        while let Some(&a) = items.get(j) {
+            if items.get(j + 1) == Some(&'-') && items.get(j + 2).is_some() {
+                let b = items.get(j + 2).copied().unwrap_or(a);
+                hit |= a <= c && c <= b;
+                j += 3;
+            } else {
+                hit |= a == c;
+                j += 1;
+            }
+        }
+        hit != negate
+    };
+    Some((Box::new(matcher), after))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fnmatch_rules() {
+        assert!(fnmatch("a.conf", "*.conf"));
+        assert!(fnmatch(".hidden.conf", "*.conf")); // hidden filtering is glob's job
+        assert!(fnmatch("a1", "a[0-9]"));
+        assert!(!fnmatch("ab", "a[!b]"));
+        assert!(fnmatch("a[", "a["));
+        assert!(fnmatch("x", "?"));
+        assert!(!fnmatch("xy", "?"));
+    }
+
+    #[test]
+    fn glob_sorted_and_hidden() {
+        let dir = std::env::temp_dir().join(format!("rinit-glob-{}", std::process::id()));
+        let d = dir.to_string_lossy().into_owned();
+        std::fs::create_dir_all(&dir).unwrap();
+        for f in ["b.conf", "a.conf", ".h.conf", "c.txt"] {
+            std::fs::write(dir.join(f), "").unwrap();
+        }
+        let mut got = glob(&format!("{d}/*.conf"));
+        got.sort();
+        assert_eq!(got, vec![format!("{d}/a.conf"), format!("{d}/b.conf")]);
+        assert_eq!(glob(&format!("{d}/.*.conf")), vec![format!("{d}/.h.conf")]);
+        assert!(glob(&format!("{d}/nope/*.conf")).is_empty());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn paths() {
+        assert_eq!(normpath("/a/./b/../c//d"), "/a/c/d");
+        assert_eq!(normpath("//a"), "//a");
+        assert_eq!(normpath("/.."), "/");
+        assert_eq!(dirname("/a/b"), "/a");
+        assert_eq!(dirname("/a"), "/");
+        assert_eq!(dirname("a"), "");
+        assert_eq!(expanduser("~/x", Some("/root")), "/root/x");
+        assert_eq!(expanduser("x~", Some("/root")), "x~");
+    }
+}

@@ -1,0 +1,294 @@
+//! `[program:x]`-like sections into process instances
+//! (supervisord's `_processes_from_section`, in its evaluation order).
+
+use super::expand::{expand, Name, Names};
+use super::lexer::Value;
+use super::load::{after_colon, fail, Loader};
+use super::model::*;
+use super::values::{self, LogName};
+use super::ConfigError;
+
+/// More instances than this is a typo, not a configuration.
+const MAX_NUMPROCS: i64 = 10_000;
+
+/// Options read once per section, before the per-instance loop.
+struct Common {
+    priority: i32,
+    autostart: bool,
+    autorestart: AutoRestart,
+    startsecs: u64,
+    startretries: u32,
+    stopsignal: i32,
+    stopwaitsecs: u64,
+    stopasgroup: bool,
+    killasgroup: bool,
+    exitcodes: Vec<i32>,
+    redirect_stderr: bool,
+    numprocs: i64,
+    numprocs_start: i64,
+    environment: (String, Option<Value>),
+    stdout_capture_maxbytes: u64,
+    stdout_events_enabled: bool,
+    stderr_capture_maxbytes: u64,
+    stderr_events_enabled: bool,
+    serverurl: Option<String>,
+    user: Option<String>,
+    umask: Option<u32>,
+    process_name: (String, Option<Value>),
+    shutdown_on: ShutdownOn,
+}
+
+/// One output stream's settings of one instance.
+struct Stream {
+    logfile: Option<String>,
+    dest: LogDest,
+    backups: u32,
+    maxbytes: u64,
+    syslog: bool,
+}
+
+impl Loader<'_> {
+    /// All instances of a section, with supervisord's
+    /// ` in section '…' (file: '…')` suffix on every error.
+    pub(crate) fn processes_from_section(&mut self, section: &str, group: &str) -> Result<Vec<ProcessConfig>, ConfigError> {
+        self.processes_inner(section, group).map_err(|e| self.in_section(section, e))
+    }
+
+    fn processes_inner(&mut self, section: &str, group: &str) -> Result<Vec<ProcessConfig>, ConfigError> {
+        let header = self.ini.section(section).map(|s| Origin { file: s.file.clone(), line: s.line }).unwrap_or_default();
+        let program_name = values::process_or_group_name(after_colon(section)).map_err(|m| fail(m, None))?;
+        let mut names = Names::new();
+        names.insert("here".into(), Name::Str(self.here.clone()));
+        names.insert("program_name".into(), Name::Str(program_name.clone()));
+        names.insert("host_node_name".into(), self.host_node_name());
+        names.insert("group_name".into(), Name::Str(group.to_string()));
+        let common = self.common_options(section, &names)?;
+        let numprocs = common.numprocs;
+        if numprocs > MAX_NUMPROCS {
+            let at = self.ini.get(section, "numprocs");
+            return Err(fail(format!("numprocs={numprocs} is more than rinit supports ({MAX_NUMPROCS})"), at));
+        }
+        // Like supervisord, the per-instance names accumulate in one map: an
+        // instance sees the previous instance's `ENV_*` program variables.
+        names.extend(self.environ.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let mut out = Vec::new();
+        let mut process_num = common.numprocs_start;
+        while process_num < common.numprocs_start.saturating_add(numprocs) {
+            names.insert("process_num".into(), Name::Int(process_num));
+            names.insert("numprocs".into(), Name::Int(numprocs));
+            names.extend(self.environ.iter().map(|(k, v)| (k.clone(), v.clone())));
+            out.push(self.instance(section, group, &header, &common, &mut names, process_num)?);
+            process_num += 1;
+        }
+        out.sort_by(|a, b| a.priority.cmp(&b.priority).then_with(|| a.name.cmp(&b.name)));
+        Ok(out)
+    }
+
+    fn common_options(&self, section: &str, names: &Names) -> Result<Common, ConfigError> {
+        let s = section;
+        let priority = self.typed(s, "priority", "999", names, |v| values::integer_in::<i32>(v, "priority"))?;
+        let autostart = self.typed(s, "autostart", "true", names, values::boolean)?;
+        let autorestart = self.typed(s, "autorestart", "unexpected", names, values::auto_restart)?;
+        let startsecs = self.typed(s, "startsecs", "1", names, |v| values::integer_in::<u64>(v, "startsecs"))?;
+        let startretries = self.typed(s, "startretries", "3", names, |v| values::integer_in::<u32>(v, "startretries"))?;
+        let stopsignal = self.typed(s, "stopsignal", "TERM", names, values::signal_number)?;
+        let stopwaitsecs = self.typed(s, "stopwaitsecs", "10", names, |v| values::integer_in::<u64>(v, "stopwaitsecs"))?;
+        let stopasgroup = self.typed(s, "stopasgroup", "false", names, values::boolean)?;
+        let default_kill = if stopasgroup { "true" } else { "false" };
+        let killasgroup = self.typed(s, "killasgroup", default_kill, names, values::boolean)?;
+        let exitcodes = self.typed(s, "exitcodes", "0", names, values::exit_codes)?;
+        let redirect_stderr = self.typed(s, "redirect_stderr", "false", names, values::boolean)?;
+        let numprocs = self.typed(s, "numprocs", "1", names, values::integer)?;
+        let numprocs_start = self.typed(s, "numprocs_start", "0", names, values::integer)?;
+        let environment = self.raw(section, "environment", "");
+        let stdout_capture_maxbytes = self.typed(s, "stdout_capture_maxbytes", "0", names, values::byte_size)?;
+        let stdout_events_enabled = self.typed(s, "stdout_events_enabled", "false", names, values::boolean)?;
+        let stderr_capture_maxbytes = self.typed(s, "stderr_capture_maxbytes", "0", names, values::byte_size)?;
+        let stderr_events_enabled = self.typed(s, "stderr_events_enabled", "false", names, values::boolean)?;
+        let serverurl = self.get(s, "serverurl", names)?.map(|(v, _)| v);
+        let serverurl = serverurl.filter(|v| !super::load::strip(v).eq_ignore_ascii_case("auto"));
+        let user = match self.get(s, "user", names)? {
+            Some((u, at)) => {
+                self.check_user(&u).map_err(|m| fail(m, Some(&at)))?;
+                Some(u)
+            }
+            None => None,
+        };
+        let umask = match self.get(s, "umask", names)? {
+            Some((u, at)) => Some(values::octal(&u).map_err(|m| fail(m, Some(&at)))?),
+            None => None,
+        };
+        let (template, template_at) = self.raw(section, "process_name", "%(program_name)s");
+        let template = values::process_or_group_name(&template).map_err(|m| fail(m, template_at.as_ref()))?;
+        if numprocs > 1 && !template.contains("%(process_num)") {
+            return Err(fail(
+                "%(process_num) must be present within process_name when numprocs > 1",
+                template_at.as_ref().or(self.ini.get(section, "numprocs")),
+            ));
+        }
+        if stopasgroup && !killasgroup {
+            return Err(fail("Cannot set stopasgroup=true and killasgroup=false", self.ini.get(section, "killasgroup")));
+        }
+        let shutdown_on = self.typed(s, "shutdown_on", "never", names, values::shutdown_on)?;
+        Ok(Common {
+            priority,
+            autostart,
+            autorestart,
+            startsecs,
+            startretries,
+            stopsignal,
+            stopwaitsecs,
+            stopasgroup,
+            killasgroup,
+            exitcodes,
+            redirect_stderr,
+            numprocs,
+            numprocs_start,
+            environment,
+            stdout_capture_maxbytes,
+            stdout_events_enabled,
+            stderr_capture_maxbytes,
+            stderr_events_enabled,
+            serverurl,
+            user,
+            umask,
+            process_name: (template, template_at),
+            shutdown_on,
+        })
+    }
+
+    /// A value read without expansion (`do_expand=False`).
+    fn raw(&self, section: &str, key: &str, default: &str) -> (String, Option<Value>) {
+        match self.ini.get(section, key) {
+            Some(v) => (v.text.clone(), Some(v.clone())),
+            None => (default.to_string(), None),
+        }
+    }
+
+    fn instance(
+        &mut self,
+        section: &str,
+        group: &str,
+        header: &Origin,
+        c: &Common,
+        names: &mut Names,
+        process_num: i64,
+    ) -> Result<ProcessConfig, ConfigError> {
+        let (env_text, env_at) = &c.environment;
+        let env_text = expand(env_text, names, "environment").map_err(|m| fail(m, env_at.as_ref()))?;
+        let environment = values::environment(&env_text).map_err(|m| fail(m, env_at.as_ref()))?;
+        for (k, v) in &environment {
+            names.insert(format!("ENV_{k}"), Name::Str(v.clone()));
+        }
+        let directory = self.get(section, "directory", names)?.map(|(v, _)| v);
+        let stdout = self.stream(section, "stdout", names)?;
+        let mut stderr = self.stream(section, "stderr", names)?;
+        if c.redirect_stderr {
+            if stderr.logfile.is_some() && stderr.logfile.as_deref() != Some("AUTO") {
+                self.warnings.push(format!(
+                    "For [{section}], redirect_stderr=true but stderr_logfile has also been set to a filename, the filename has been ignored"
+                ));
+            }
+            stderr.logfile = None;
+            stderr.dest = match &stdout.dest {
+                LogDest::Inherit => LogDest::RinitStdout,
+                other => other.clone(),
+            };
+        }
+        let Some((command, _)) = self.get(section, "command", names)? else {
+            return Err(fail(format!("program section {section} does not specify a command"), None));
+        };
+        let (template, template_at) = &c.process_name;
+        let name = expand(template, names, "process_name").map_err(|m| fail(m, template_at.as_ref()))?;
+        let to_u32 = |n: i64, key: &str| {
+            u32::try_from(n).map_err(|_| fail(format!("invalid value for {key}: {n} is out of range"), self.ini.get(section, key)))
+        };
+        Ok(ProcessConfig {
+            name,
+            group: group.to_string(),
+            section: section.to_string(),
+            origin: header.clone(),
+            command,
+            numprocs: to_u32(c.numprocs, "numprocs")?,
+            numprocs_start: to_u32(c.numprocs_start, "numprocs_start")?,
+            process_num: to_u32(process_num, "numprocs_start")?,
+            priority: c.priority,
+            autostart: c.autostart,
+            startsecs: c.startsecs,
+            startretries: c.startretries,
+            autorestart: c.autorestart,
+            exitcodes: c.exitcodes.clone(),
+            stopsignal: c.stopsignal,
+            stopwaitsecs: c.stopwaitsecs,
+            stopasgroup: c.stopasgroup,
+            killasgroup: c.killasgroup,
+            user: c.user.clone(),
+            directory,
+            umask: c.umask,
+            redirect_stderr: c.redirect_stderr,
+            stdout_logfile: stdout.logfile,
+            stderr_logfile: stderr.logfile,
+            stdout: stdout.dest,
+            stderr: stderr.dest,
+            stdout_logfile_maxbytes: stdout.maxbytes,
+            stdout_logfile_backups: stdout.backups,
+            stdout_capture_maxbytes: c.stdout_capture_maxbytes,
+            stdout_events_enabled: c.stdout_events_enabled,
+            stdout_syslog: stdout.syslog,
+            stderr_logfile_maxbytes: stderr.maxbytes,
+            stderr_logfile_backups: stderr.backups,
+            stderr_capture_maxbytes: c.stderr_capture_maxbytes,
+            stderr_events_enabled: c.stderr_events_enabled,
+            stderr_syslog: stderr.syslog,
+            environment,
+            serverurl: c.serverurl.clone(),
+            shutdown_on: c.shutdown_on,
+        })
+    }
+
+    /// `{k}_logfile` (expanded twice), `_backups`, `_maxbytes`, `_syslog`,
+    /// and supervisord's warnings about them.
+    fn stream(&mut self, section: &str, k: &str, names: &Names) -> Result<Stream, ConfigError> {
+        let lf_key = format!("{k}_logfile");
+        let name = match self.get(section, &lf_key, names)? {
+            Some((once, at)) => {
+                let twice = expand(&once, names, &lf_key).map_err(|m| fail(m, Some(&at)))?;
+                match values::log_name(&twice) {
+                    LogName::Path(p) => LogName::Path(self.existing_dirpath(&p).map_err(|m| fail(m, Some(&at)))?),
+                    other => other,
+                }
+            }
+            None => LogName::Auto,
+        };
+        let backups = self.typed(section, &format!("{k}_logfile_backups"), "10", names, |v| {
+            values::integer_in::<u32>(v, "logfile_backups")
+        })?;
+        let maxbytes = self.typed(section, &format!("{k}_logfile_maxbytes"), "50MB", names, values::byte_size)?;
+        let sy_key = format!("{k}_syslog");
+        let mut syslog = self.typed(section, &sy_key, "false", names, values::boolean)?;
+        if name == LogName::Syslog {
+            self.warnings.push(format!(
+                "For [{section}], {lf_key}=syslog but this is deprecated and will be removed.  Use {sy_key}=true to enable syslog instead."
+            ));
+            syslog = true;
+        }
+        if name == LogName::Auto && maxbytes == 0 {
+            self.warnings.push(format!(
+                "For [{section}], AUTO logging used for {lf_key} without rollover, set maxbytes > 0 to avoid filling up filesystem unintentionally"
+            ));
+        }
+        let (logfile, dest) = match name {
+            LogName::Auto => (Some("AUTO".to_string()), LogDest::Inherit),
+            LogName::None | LogName::Syslog => (None, LogDest::Null),
+            LogName::Path(p) => {
+                let dest = match p.as_str() {
+                    "/dev/stdout" => LogDest::RinitStdout,
+                    "/dev/stderr" => LogDest::RinitStderr,
+                    _ => LogDest::File(p.clone().into()),
+                };
+                (Some(p), dest)
+            }
+        };
+        Ok(Stream { logfile, dest, backups, maxbytes, syslog })
+    }
+}

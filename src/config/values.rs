@@ -1,0 +1,443 @@
+//! Typed value parsers (supervisord's `datatypes.py`), each returning
+//! supervisord's exact `ValueError` text so `rinit check` and the oracle agree.
+
+use super::lexer::py_strip;
+use super::pyrepr::repr;
+
+/// Python `int(s)` (base 10): blanks around, one sign, `_` between digits.
+pub fn integer(s: &str) -> Result<i64, String> {
+    parse_int(s, 10).ok_or_else(|| format!("invalid literal for int() with base 10: {}", repr(s)))
+}
+
+/// `integer()` narrowed to the range a field can hold; rinit is stricter than
+/// supervisord here only where a value could not mean anything (negative
+/// counts, seconds, sizes).
+pub fn integer_in<T: TryFrom<i64>>(s: &str, key: &str) -> Result<T, String> {
+    let n = integer(s)?;
+    T::try_from(n).map_err(|_| format!("invalid value for {key}: {n} is out of range"))
+}
+
+fn parse_int(s: &str, radix: u32) -> Option<i64> {
+    let t = py_strip(s);
+    let (negative, body) = match t.as_bytes().first() {
+        Some(b'-') => (true, t.get(1..)?),
+        Some(b'+') => (false, t.get(1..)?),
+        _ => (false, t),
+    };
+    let body = if radix == 8 {
+        body.strip_prefix("0o").or_else(|| body.strip_prefix("0O")).map(|b| b.strip_prefix('_').unwrap_or(b)).unwrap_or(body)
+    } else {
+        body
+    };
+    if body.is_empty() || body.starts_with('_') || body.ends_with('_') || body.contains("__") {
+        return None;
+    }
+    let mut value: i64 = 0;
+    for c in body.chars().filter(|c| *c != '_') {
+        let d = c.to_digit(radix)?;
+        value = value.checked_mul(i64::from(radix))?.checked_add(i64::from(d))?;
+    }
+    Some(if negative { -value } else { value })
+}
+
+/// `boolean()`: `true yes on 1` / `false no off 0`, any case.
+pub fn boolean(s: &str) -> Result<bool, String> {
+    match s.to_lowercase().as_str() {
+        "yes" | "true" | "on" | "1" => Ok(true),
+        "no" | "false" | "off" | "0" => Ok(false),
+        _ => Err(format!("not a valid boolean value: {}", repr(s))),
+    }
+}
+
+/// `byte_size()`: an int with an optional `kb`/`mb`/`gb` suffix (powers of 1024).
+pub fn byte_size(s: &str) -> Result<u64, String> {
+    let v = s.to_lowercase();
+    let (number, factor) = match v.len().checked_sub(2).and_then(|i| v.get(i..).map(|suffix| (i, suffix))) {
+        Some((i, "kb")) => (v.get(..i).unwrap_or(""), 1u64 << 10),
+        Some((i, "mb")) => (v.get(..i).unwrap_or(""), 1u64 << 20),
+        Some((i, "gb")) => (v.get(..i).unwrap_or(""), 1u64 << 30),
+        _ => (v.as_str(), 1),
+    };
+    let n = integer(number)?;
+    let n = u64::try_from(n).map_err(|_| format!("invalid byte size {}: negative", repr(s)))?;
+    n.checked_mul(factor).ok_or_else(|| format!("invalid byte size {}: too large", repr(s)))
+}
+
+/// `octal_type()`: `int(arg, 8)`.
+pub fn octal(s: &str) -> Result<u32, String> {
+    parse_int(s, 8)
+        .and_then(|n| u32::try_from(n).ok())
+        .ok_or_else(|| format!("{s} can not be converted to an octal type"))
+}
+
+/// The Linux signal names Python's `signal` module knows (with `SIG`).
+const SIGNAL_NAMES: &[(&str, i32)] = &[
+    ("SIGHUP", 1), ("SIGINT", 2), ("SIGQUIT", 3), ("SIGILL", 4), ("SIGTRAP", 5),
+    ("SIGABRT", 6), ("SIGIOT", 6), ("SIGBUS", 7), ("SIGFPE", 8), ("SIGKILL", 9),
+    ("SIGUSR1", 10), ("SIGSEGV", 11), ("SIGUSR2", 12), ("SIGPIPE", 13), ("SIGALRM", 14),
+    ("SIGTERM", 15), ("SIGSTKFLT", 16), ("SIGCHLD", 17), ("SIGCLD", 17), ("SIGCONT", 18),
+    ("SIGSTOP", 19), ("SIGTSTP", 20), ("SIGTTIN", 21), ("SIGTTOU", 22), ("SIGURG", 23),
+    ("SIGXCPU", 24), ("SIGXFSZ", 25), ("SIGVTALRM", 26), ("SIGPROF", 27), ("SIGWINCH", 28),
+    ("SIGIO", 29), ("SIGPOLL", 29), ("SIGPWR", 30), ("SIGSYS", 31), ("SIGRTMIN", 34),
+    ("SIGRTMAX", 64),
+    // The handler/mask constants also start with SIG and are accepted by
+    // supervisord's getattr lookup.
+    ("SIG_DFL", 0), ("SIG_IGN", 1), ("SIG_BLOCK", 0), ("SIG_UNBLOCK", 1), ("SIG_SETMASK", 2),
+];
+
+/// `signal_number()`: a name (any case, optional `SIG`) or a number that is
+/// one of the values of those names: 0–31, 34, 64 on Linux.
+pub fn signal_number(s: &str) -> Result<i32, String> {
+    let num = match integer(s) {
+        Ok(n) => n,
+        Err(_) => {
+            let upper = py_strip(s).to_uppercase();
+            let name = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
+            match SIGNAL_NAMES.iter().find(|(n, _)| *n == name) {
+                Some((_, v)) => i64::from(*v),
+                None => return Err(format!("value {} is not a valid signal name", repr(s))),
+            }
+        }
+    };
+    match i32::try_from(num) {
+        Ok(n) if (0..=31).contains(&n) || n == 34 || n == 64 => Ok(n),
+        _ => Err(format!("value {} is not a valid signal number", repr(s))),
+    }
+}
+
+/// The name the oracle prints for a signal number (`signal.Signals(n).name[3:]`).
+pub fn signal_name(num: i32) -> Option<&'static str> {
+    if num == 0 {
+        return None;
+    }
+    SIGNAL_NAMES
+        .iter()
+        .filter(|(n, _)| !matches!(*n, "SIGIOT" | "SIGCLD" | "SIGPOLL") && !n.starts_with("SIG_"))
+        .find(|(_, v)| *v == num)
+        .and_then(|(n, _)| n.get(3..))
+}
+
+/// `list_of_exitcodes()`: comma-separated ints in 0–255; empty = none.
+pub fn exit_codes(s: &str) -> Result<Vec<i32>, String> {
+    if s.is_empty() {
+        return Ok(Vec::new());
+    }
+    let bad = || format!("not a valid list of exit codes: {}", repr(s));
+    s.split(',')
+        .map(|item| match parse_int(item, 10) {
+            Some(n) if (0..=255).contains(&n) => i32::try_from(n).map_err(|_| bad()),
+            _ => Err(bad()),
+        })
+        .collect()
+}
+
+/// `auto_restart()`.
+pub fn auto_restart(s: &str) -> Result<super::model::AutoRestart, String> {
+    use super::model::AutoRestart;
+    let v = s.to_lowercase();
+    match v.as_str() {
+        "yes" | "true" | "on" | "1" => Ok(AutoRestart::True),
+        "no" | "false" | "off" | "0" => Ok(AutoRestart::False),
+        "unexpected" => Ok(AutoRestart::Unexpected),
+        _ => Err(format!("invalid 'autorestart' value {}", repr(&v))),
+    }
+}
+
+/// rinit's `shutdown_on=` extension (rinit.md §4).
+pub fn shutdown_on(s: &str) -> Result<super::model::ShutdownOn, String> {
+    use super::model::ShutdownOn;
+    match s.to_lowercase().as_str() {
+        "never" => Ok(ShutdownOn::Never),
+        "fatal" => Ok(ShutdownOn::Fatal),
+        "unexpected" => Ok(ShutdownOn::Unexpected),
+        "any" => Ok(ShutdownOn::Any),
+        _ => Err(format!("invalid 'shutdown_on' value {} (expected never, fatal, unexpected or any)", repr(s))),
+    }
+}
+
+/// `logging_level()`: the level's description, lower-cased.
+pub fn logging_level(s: &str) -> Result<String, String> {
+    let v = s.to_lowercase();
+    match v.as_str() {
+        "critical" | "error" | "warn" | "info" | "debug" | "trace" | "blather" => Ok(v),
+        _ => Err(format!("bad logging level name {}", repr(s))),
+    }
+}
+
+/// `process_or_group_name()`: trimmed, without blank, `:` or `/`.
+pub fn process_or_group_name(s: &str) -> Result<String, String> {
+    let t = py_strip(s);
+    for c in [' ', ':', '/'] {
+        if t.contains(c) {
+            return Err(format!("Invalid name: {} because of character: {}", repr(s), repr(&c.to_string())));
+        }
+    }
+    Ok(t.to_string())
+}
+
+/// `list_of_strings()`: comma-split, each item stripped; empty = none.
+pub fn list_of_strings(s: &str) -> Vec<String> {
+    if s.is_empty() {
+        return Vec::new();
+    }
+    s.split(',').map(|x| py_strip(x).to_string()).collect()
+}
+
+/// A `*_logfile=` value as `logfile_name()` classifies it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LogName {
+    None,
+    Auto,
+    Syslog,
+    Path(String),
+}
+
+pub fn log_name(s: &str) -> LogName {
+    match s.to_lowercase().as_str() {
+        "none" | "off" => LogName::None,
+        "auto" => LogName::Auto,
+        "syslog" => LogName::Syslog,
+        _ => LogName::Path(s.to_string()),
+    }
+}
+
+/// `inet_address()`: `[host:]port`, host lower-cased, `*` = all.
+pub fn inet_address(s: &str) -> Result<(String, i64), String> {
+    let port_number = |p: &str| -> Result<i64, String> {
+        let n = integer(p)?;
+        if n < 1 {
+            return Err(format!("{n} is below lower bound (1)"));
+        }
+        if n > 0xffff {
+            return Err(format!("{n} is above upper bound (65535)"));
+        }
+        Ok(n)
+    };
+    let (host, port) = match s.rsplit_once(':') {
+        Some((host, port)) => {
+            if port.is_empty() {
+                return Err(format!("no port number specified in {}", repr(port)));
+            }
+            (host.to_lowercase(), port_number(port)?)
+        }
+        None => (String::new(), port_number(s).map_err(|_| format!("not a valid port number: {} ", repr(s)))?),
+    };
+    let host = if host == "*" { String::new() } else { host };
+    Ok((host, port))
+}
+
+/// pkg_resources' entry-point syntax (`module:attrs [extras]`), which the
+/// oracle checks instead of importing Python code.
+pub fn entry_point(spec: &str) -> Result<(), String> {
+    let bad = || {
+        format!(
+            "(\"EntryPoint must be in 'name=module:attrs [extras]'\", {})",
+            repr(&format!("x={spec}"))
+        )
+    };
+    let word = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '.');
+    let mut rest = py_strip(spec);
+    if let Some(open) = rest.find('[') {
+        if !rest.ends_with(']') {
+            return Err(bad());
+        }
+        rest = rest.get(..open).unwrap_or("").trim_end();
+    }
+    let (module, attr) = match rest.split_once(':') {
+        Some((m, a)) => (m.trim_end(), Some(a.trim_start())),
+        None => (rest, None),
+    };
+    if !word(module) || attr.is_some_and(|a| !word(a)) {
+        return Err(bad());
+    }
+    Ok(())
+}
+
+/// Python's non-POSIX `shlex` tokens with supervisord's extra word
+/// characters; quoted tokens keep their quotes.
+fn env_tokens(s: &str) -> Result<Vec<String>, String> {
+    let is_word = |c: char| c.is_ascii_alphanumeric() || "_/.+-():".contains(c);
+    let is_blank = |c: char| " \t\r\n".contains(c);
+    let chars: Vec<char> = s.chars().collect();
+    let mut tokens = Vec::new();
+    let mut i = 0;
+    while let Some(&c) = chars.get(i) {
+        i += 1;
+        if is_blank(c) {
+            continue;
+        }
+        if c == '#' {
+            while chars.get(i).is_some_and(|c| *c != '\n') {
+                i += 1;
+            }
+            i += 1;
+            continue;
+        }
+        if c == '\'' || c == '"' {
+            let mut token = c.to_string();
+            loop {
+                let Some(&q) = chars.get(i) else { return Err("No closing quotation".into()) };
+                i += 1;
+                token.push(q);
+                if q == c {
+                    break;
+                }
+            }
+            tokens.push(token);
+            continue;
+        }
+        if !is_word(c) {
+            tokens.push(c.to_string());
+            continue;
+        }
+        let mut token = c.to_string();
+        while let Some(&n) = chars.get(i) {
+            if n == '#' {
+                // A comment inside a word swallows the rest of the line and
+                // the word goes on after it (non-POSIX shlex).
+                while chars.get(i).is_some_and(|c| *c != '\n') {
+                    i += 1;
+                }
+                i += 1;
+                continue;
+            }
+            if is_word(n) || n == '\'' || n == '"' {
+                token.push(n);
+                i += 1;
+            } else {
+                break;
+            }
+        }
+        tokens.push(token);
+    }
+    Ok(tokens)
+}
+
+/// `dict_of_key_value_pairs()`: `KEY=value,KEY2="v 2"` in groups of four
+/// tokens, the fourth skipped unchecked (so `A=$HOME` silently gives `A=$`).
+pub fn environment(s: &str) -> Result<Vec<(String, String)>, String> {
+    let tokens = env_tokens(s)?;
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut i = 0;
+    while i < tokens.len() {
+        match (tokens.get(i), tokens.get(i + 1), tokens.get(i + 2)) {
+            (Some(k), Some(eq), Some(v)) if eq == "=" => {
+                let v = v.trim_matches(['\'', '"']).to_string();
+                match out.iter_mut().find(|(key, _)| key == k) {
+                    Some(slot) => slot.1 = v,
+                    None => out.push((k.clone(), v)),
+                }
+            }
+            _ => return Err(format!("Unexpected end of key/value pairs in value '{s}'")),
+        }
+        i += 4;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ints() {
+        assert_eq!(integer(" 1_000 "), Ok(1000));
+        assert_eq!(integer("-5"), Ok(-5));
+        assert_eq!(integer("abc"), Err("invalid literal for int() with base 10: 'abc'".into()));
+        assert!(integer("1__0").is_err());
+        assert!(integer("_1").is_err());
+        assert!(integer("").is_err());
+        assert!(integer("99999999999999999999999").is_err());
+    }
+
+    #[test]
+    fn bools() {
+        assert_eq!(boolean("Yes"), Ok(true));
+        assert_eq!(boolean("off"), Ok(false));
+        assert_eq!(boolean("maybe"), Err("not a valid boolean value: 'maybe'".into()));
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(byte_size("50MB"), Ok(52428800));
+        assert_eq!(byte_size("10 KB"), Ok(10240));
+        assert_eq!(byte_size("0"), Ok(0));
+        assert_eq!(byte_size("10XB"), Err("invalid literal for int() with base 10: '10xb'".into()));
+        assert_eq!(byte_size("1.5MB"), Err("invalid literal for int() with base 10: '1.5'".into()));
+    }
+
+    #[test]
+    fn octals() {
+        assert_eq!(octal("022"), Ok(0o22));
+        assert_eq!(octal("0o22"), Ok(0o22));
+        assert_eq!(octal("999"), Err("999 can not be converted to an octal type".into()));
+    }
+
+    #[test]
+    fn signals() {
+        assert_eq!(signal_number("TERM"), Ok(15));
+        assert_eq!(signal_number(" sigkill "), Ok(9));
+        assert_eq!(signal_number("RTMIN"), Ok(34));
+        assert_eq!(signal_number("9"), Ok(9));
+        assert_eq!(signal_number("FOO"), Err("value 'FOO' is not a valid signal name".into()));
+        assert_eq!(signal_number("40"), Err("value '40' is not a valid signal number".into()));
+        assert_eq!(signal_name(6), Some("ABRT"));
+        assert_eq!(signal_name(29), Some("IO"));
+    }
+
+    #[test]
+    fn exitcodes() {
+        assert_eq!(exit_codes("0, 2"), Ok(vec![0, 2]));
+        assert_eq!(exit_codes(""), Ok(vec![]));
+        for bad in ["0,256", "zero", "1,,2", "0;1", "-1"] {
+            assert_eq!(exit_codes(bad), Err(format!("not a valid list of exit codes: '{bad}'")));
+        }
+    }
+
+    fn env(s: &str) -> Result<Vec<(String, String)>, String> {
+        environment(s)
+    }
+
+    fn pairs(p: &[(&str, &str)]) -> Result<Vec<(String, String)>, String> {
+        Ok(p.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect())
+    }
+
+    #[test]
+    fn environment_lists() {
+        assert_eq!(
+            env("A=\"x y\",B=plain,C='single, quoted',D=with:colon/and.dot-plus+(paren),E=\"\""),
+            pairs(&[("A", "x y"), ("B", "plain"), ("C", "single, quoted"), ("D", "with:colon/and.dot-plus+(paren)"), ("E", "")])
+        );
+        assert_eq!(env("A=1;B=2"), pairs(&[("A", "1"), ("B", "2")]));
+        assert_eq!(env("A=$HOME"), pairs(&[("A", "$")]));
+        assert_eq!(env("A=a b"), pairs(&[("A", "a")]));
+        assert_eq!(env("A=x#y,B=2"), pairs(&[("A", "x")]));
+        assert_eq!(env("A=1,"), pairs(&[("A", "1")]));
+        assert_eq!(env("A =1"), pairs(&[("A", "1")]));
+        for bad in ["A=1 B=2", "A=foo@bar", "A=x=y", "A=", "A=1,,B=2", "A=1,B"] {
+            assert_eq!(env(bad), Err(format!("Unexpected end of key/value pairs in value '{bad}'")));
+        }
+        assert_eq!(env("A=\"open"), Err("No closing quotation".into()));
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(process_or_group_name(" a "), Ok("a".into()));
+        assert_eq!(process_or_group_name("a b"), Err("Invalid name: 'a b' because of character: ' '".into()));
+        assert_eq!(process_or_group_name("a:b"), Err("Invalid name: 'a:b' because of character: ':'".into()));
+    }
+
+    #[test]
+    fn addresses() {
+        assert_eq!(inet_address("127.0.0.1:9001"), Ok(("127.0.0.1".into(), 9001)));
+        assert_eq!(inet_address("*:9001"), Ok(("".into(), 9001)));
+        assert_eq!(inet_address("9001"), Ok(("".into(), 9001)));
+    }
+
+    #[test]
+    fn entry_points() {
+        assert!(entry_point("supervisor.rpcinterface:make_main_rpcinterface").is_ok());
+        assert!(entry_point("supervisor_stdout:event_handler").is_ok());
+        assert!(entry_point("not valid!").is_err());
+    }
+}
