@@ -20,7 +20,7 @@ mount --bind "$W/log/mysql"    /var/log/mysql
 mount --bind "$REPO/examples/lamp/www" /var/www/html
 mount -o remount,bind,ro /var/www/html
 
-PS4="+\$(date +%T.%N) " bash -x "$REPO/examples/lamp/setup.sh" > "$W/setup.log" 2>&1 || { cat "$W/setup.log" >&2; exit 1; }
+sh "$REPO/examples/lamp/setup.sh" > "$W/setup.log" 2>&1 || { cat "$W/setup.log" >&2; exit 1; }
 cd "$W"
 echo "ns-entry: exec $*"
 exec "$@"

@@ -1,7 +1,7 @@
 #!/bin/bash
 # End-to-end test: the LAMP example (examples/lamp) under rinit as PID 1.
 #
-#   tests/lamp/run.sh [--docker] [--init-cmd 'CMD ... {conf}'] [--keep] RINIT_BINARY
+#   tests/lamp/run.sh [--docker|--docker-only] [--init-cmd 'CMD ... {conf}'] [--keep] RINIT_BINARY
 #
 # Part 1 (always, no Docker): installs apache2 mariadb-server php libapache2-mod-php php-mysql if
 # missing, runs the stack under the init as PID 1 of its own PID + mount + network namespace
@@ -17,10 +17,11 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 conf="$repo/examples/lamp/supervisord.conf"
-docker_part=0 keep=0 init_cmd= rinit=
+docker_part=0 ns_part=1 keep=0 init_cmd= rinit=
 while [ $# -gt 0 ]; do
     case "$1" in
         --docker) docker_part=1 ;;
+        --docker-only) docker_part=1 ns_part=0 ;;
         --keep) keep=1 ;;
         --init-cmd) init_cmd=$2; shift ;;
         -h|--help) sed -n 2,16p "$0"; exit 0 ;;
@@ -85,7 +86,7 @@ chmod 755 "$W"
 mkdir -p "$W/etc" "$W/mysql-data" "$W/log/apache2" "$W/log/mysql"
 cp -a /etc/apache2 /etc/mysql "$W/etc/"
 LOG=$W/init.log; : > "$LOG"
-USH= PID1=
+USH= PID1= CID=
 
 cleanup() {
     if [ -n "$USH" ] && kill -0 "$USH" 2>/dev/null; then
@@ -100,6 +101,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+run_ns_part() {
 # shellcheck disable=SC2086
 cmd=(${init_cmd//\{conf\}/$conf})
 say "starting: unshare --pid --mount --net ... ${cmd[*]}"
@@ -228,6 +230,8 @@ if [ $up = 1 ]; then
     if echo "$mlog" | grep -q 'Shutdown complete'; then ok "MariaDB logs a clean shutdown"
     else bad "MariaDB logs a clean shutdown"; echo "---- MariaDB error.log (end) ----"; echo "$mlog" | tail -n 15; fi
 fi
+}
+[ $ns_part = 1 ] && run_ns_part
 
 # ---------------------------------------------------------------------------------------------
 # Part 2: Docker
