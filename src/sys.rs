@@ -109,10 +109,11 @@ pub fn parse_stat(text: &str) -> Option<ProcStat> {
     Some(ProcStat { pid, state, ppid, pgrp })
 }
 
-/// Every process below `root` in the process tree (orphans of rinit's
-/// programs are re-parented to rinit, so they are found too).
+/// Every live process below `root` in the process tree (orphans of rinit's
+/// programs are re-parented to rinit, so they are found too). Zombies are
+/// left out: they are already dead and only wait to be reaped.
 pub fn descendants(root: i32) -> Vec<i32> {
-    let all = scan_proc();
+    let all: Vec<ProcStat> = scan_proc().into_iter().filter(|p| p.state != 'Z').collect();
     let mut found = vec![root];
     let mut i = 0;
     while i < found.len() {
