@@ -180,8 +180,12 @@ def markdown(res, names, rinit, table):
         out.append("Skipped: " + "; ".join(f"{n} ({r})" for n, r in skipped.items()) + ".\n")
     out.append(table)
     if res["goals"]:
-        met = sum(g["met"] for g in res["goals"])
-        out.append(f"\nGoals met: {met} of {len(res['goals'])}.\n")
+        out.append("\n" + report.goals_text(res).capitalize() + ":\n")
+        out += [f"- {'✓' if g['met'] else '✗' if g['met'] is False else '–'} "
+                f"{g['metric']}: goal {g['goal']}, rinit "
+                f"{g['rinit'] if g['rinit'] is not None else 'not measured'}"
+                for g in res["goals"]]
+        out.append("")
     psi = res.get("cpu_pressure_pct")
     if psi:
         out.append("CPU contention while each metric ran (PSI `some`, % of wall time "
@@ -345,8 +349,7 @@ def main():
     names = render(res, args.out)
     print(report.text_table(res, names))
     if res["goals"]:
-        met = sum(g["met"] for g in res["goals"])
-        print(f"goals met: {met} of {len(res['goals'])}")
+        print(report.goals_text(res))
     for e in run.errors:
         print(f"ERROR {e['metric']} / {e['init']}: {e['error']}")
     log(f"wrote {args.out}/results.json, results.md, chart.png in {res['elapsed_s']:.0f} s")

@@ -73,9 +73,29 @@ def stamps(path):
     return [(r[0], int(r[1]), int(r[2])) for r in rows if len(r) == 3]
 
 
-def first(path, tag, timeout, interval=0.002):
-    return wait_for(lambda: next((s for s in stamps(path) if s[0] == tag), None),
-                    timeout, interval)
+def alive_wait(inst, cond, timeout, interval=0.002):
+    """wait_for(cond), but fail at once if the init has exited (a config
+    error, a crash): the init's log tail is the error message."""
+    def check():
+        v = cond()
+        if v or inst.alive():
+            return v
+        raise Failure("the init exited: " + log_tail(inst.log_path))
+    return wait_for(check, timeout, interval)
+
+
+def log_tail(path, n=3):
+    try:
+        with open(path, errors="replace") as f:
+            lines = [ln.strip() for ln in f.read().splitlines() if ln.strip()]
+    except OSError:
+        return "(no log)"
+    return " | ".join(lines[-n:]) or "(empty log)"
+
+
+def first(inst, path, tag, timeout, interval=0.002):
+    return alive_wait(inst, lambda: next((s for s in stamps(path) if s[0] == tag), None),
+                      timeout, interval)
 
 
 def ms(ns):
@@ -143,7 +163,8 @@ def idle_sample(inst, workload_comm):
 def idle(ctx, init):
     wd = ctx.workdir(init)
     with ctx.launch(init.command(w_idle(ctx, wd), wd), wd) as inst:
-        if not wait_for(lambda: sum(p.comm == "sleep" for p in inst.members()) >= 2, 20, 0.05):
+        if not alive_wait(inst, lambda: sum(p.comm == "sleep" for p in inst.members()) >= 2,
+                          20, 0.05):
             raise Failure("the two sleep programs did not start")
         return idle_sample(inst, "sleep")
 
@@ -164,7 +185,7 @@ def kill_and_time(inst, f, hold_s, kills, timeout, pick=lambda seen: seen[-1]):
             raise Failure(f"program pid {nspid} not found in the namespace")
         t_kill = now_ns()
         os.kill(pid, signal.SIGKILL)
-        new = wait_for(lambda: stamps(f)[len(seen):], timeout, 0.0005)
+        new = alive_wait(inst, lambda: stamps(f)[len(seen):], timeout, 0.0005)
         if not new:
             lat.append(None)
             break
@@ -176,7 +197,7 @@ def restart(ctx, init):
     wd = ctx.workdir(init)
     f = os.path.join(wd, "starts")
     with ctx.launch(init.command(w_restart(ctx, wd), wd), wd) as inst:
-        if not first(f, "start", 20):
+        if not first(inst, f, "start", 20):
             raise Failure("program never started")
         return {"restart_ms": kill_and_time(inst, f, P.restart_hold_s, P.restart_kills, 8.0)}
 
@@ -190,7 +211,7 @@ def orphans(ctx, init):
     wd = ctx.workdir(init)
     f = os.path.join(wd, "orphans")
     with ctx.launch(init.command(w_orphans(ctx, wd), wd), wd) as inst:
-        ready = first(f, "ready", 20)
+        ready = first(inst, f, "ready", 20)
         if not ready:
             raise Failure("orphan generator did not start")
         time.sleep(1.0)
@@ -233,7 +254,7 @@ def _term(ctx, init, mode, timeout):
     wd = ctx.workdir(init)
     f = os.path.join(wd, "term")
     with ctx.launch(init.command(w_term(ctx, wd, mode), wd), wd) as inst:
-        if not first(f, "start", 20):
+        if not first(inst, f, "start", 20):
             raise Failure("child did not start")
         time.sleep(1.5)  # > startsecs=1: supervisors have it RUNNING
         t0 = now_ns()
@@ -259,8 +280,8 @@ def startup(ctx, init):
     """exec stamp of PID 1 -> stamp of the first program."""
     wd = ctx.workdir(init)
     f = os.path.join(wd, "startup")
-    with ctx.launch(startup_argv(ctx, init, wd, w_startup(ctx, wd)), wd):
-        child = first(f, "child", 20, 0.001)
+    with ctx.launch(startup_argv(ctx, init, wd, w_startup(ctx, wd)), wd) as inst:
+        child = first(inst, f, "child", 20, 0.001)
         if not child:
             raise Failure("first program never started")
         t_exec = next(s[1] for s in stamps(f) if s[0] == "exec")
@@ -284,7 +305,7 @@ def instructions(ctx, init):
     argv = [valgrind, "--tool=callgrind", "--quiet", f"--callgrind-out-file={out}",
             *init.command(w_startup(ctx, wd), wd)]
     with ctx.launch(argv, wd) as inst:
-        if not first(f, "child", P.callgrind_timeout_s, 0.01):
+        if not first(inst, f, "child", P.callgrind_timeout_s, 0.01):
             raise Failure("first program never started under callgrind")
         time.sleep(0.2)
         inst.signal(signal.SIGTERM)
@@ -311,12 +332,12 @@ def scale(ctx, init):
     f = os.path.join(wd, "starts")
     argv = startup_argv(ctx, init, wd, w_scale(ctx, wd))
     with ctx.launch(argv, wd) as inst:
-        done = wait_for(lambda: (lambda s: s if len(s) >= n else None)(stamps(f)),
-                        P.scale_timeout_s, 0.002)
+        done = alive_wait(inst, lambda: (lambda s: s if len(s) >= n else None)(stamps(f)),
+                          P.scale_timeout_s, 0.002)
         if not done:
             raise Failure(f"only {len(stamps(f))} of {n} programs started in "
                           f"{P.scale_timeout_s} s")
-        t_exec = first(os.path.join(wd, "startup"), "exec", 1)[1]
+        t_exec = first(inst, os.path.join(wd, "startup"), "exec", 1)[1]
         sample = {"scale_startup_ms": ms(max(s[1] for s in done[:n]) - t_exec)}
         idle = idle_sample(inst, "benchhelper")
         sample.update({"scale_rss_kib": idle["rss_init_kib"],

@@ -159,9 +159,17 @@ def build_table(res):
             r["rinit_median"] = (per.get(rinit) or {}).get("median")
         out.append(r)
     res["rows"] = out
-    res["goals"] = [{"metric": r["label"], "goal": r["goal"], "rinit": r["cells"].get(rinit),
-                     "met": r.get("met") == "✓"}
-                    for r in out if r["goal"] and rinit]
+    res["goals"] = []
+    if rinit:
+        done = {r["key"]: r for r in out}
+        for row in rows(res["params"]):
+            if not row.goal:
+                continue
+            r = done.get(row.key)
+            res["goals"].append({
+                "key": row.key, "metric": row.label, "goal": row.goal[2],
+                "rinit": r["cells"].get(rinit) if r else None,
+                "met": None if not r or not r.get("met") else r["met"] == "✓"})
     return names, rinit
 
 
@@ -202,3 +210,15 @@ def write_json(path, res):
     with open(path, "w") as f:
         json.dump(res, f, indent=1, ensure_ascii=False)
         f.write("\n")
+
+
+def goals_text(res):
+    g = res.get("goals") or []
+    if not g:
+        return ""
+    met = sum(x["met"] is True for x in g)
+    unmeasured = sum(x["met"] is None for x in g)
+    s = f"goals met: {met} of {len(g)}"
+    if unmeasured:
+        s += f" ({unmeasured} not measured in this run)"
+    return s
