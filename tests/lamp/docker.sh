@@ -59,7 +59,9 @@ build() {
     # The build context is just what Dockerfile.lamp copies (not the whole repository and its target/).
     log "docker build -f Dockerfile.lamp -t $tag (base $BASE_TAG)"
     tar -C "$repo" -ch Dockerfile.lamp examples/lamp -C "$(dirname "$rinit")" --transform "s,^$(basename "$rinit")\$,rinit," "$(basename "$rinit")" |
-        docker build -q --build-arg BASE="$BASE_TAG" -f Dockerfile.lamp -t "$tag" - >/dev/null
+        docker build -q --build-arg BASE="$BASE_TAG" --label rinit-lamp-test=1 -f Dockerfile.lamp -t "$tag" - >/dev/null
+    # the image this one replaced (a new rinit binary): drop it, only if nothing else uses it
+    docker image prune -f --filter label=rinit-lamp-test=1 >/dev/null 2>&1 || true
 }
 
 case "${1:-}" in
