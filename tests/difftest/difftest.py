@@ -393,6 +393,18 @@ class Run:
                 if time.monotonic() > end:
                     raise StepFailure(problem)
                 time.sleep(0.05)
+        elif "output" in st:
+            # the init's non-log output (children writing to its stdout/stderr)
+            rx = re.compile(st["output"])
+            want = st.get("present", True)
+            with self.cond:
+                while True:
+                    seen = any(rx.search(l) for l in self.other)
+                    if seen == want:
+                        break
+                    if not want or time.monotonic() > end or self.eof:
+                        raise StepFailure("output line /%s/ %s" % (st["output"], "seen" if seen else "not seen"))
+                    self.cond.wait(0.1)
         elif "touch" in st:
             self.action("touch %s" % st["touch"])
             with open(os.path.join(self.rundir, st["touch"]), "a"):
