@@ -31,7 +31,11 @@ ensure_base() {
     fi
     local tarball="$CACHE/bookworm-minbase.tar"
     if [ ! -s "$tarball" ]; then
-        command -v debootstrap >/dev/null || { log "debootstrap is not installed"; exit 1; }
+        if ! command -v debootstrap >/dev/null; then
+            log "installing debootstrap"
+            { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap; } >/dev/null 2>&1 ||
+                { log "debootstrap is not installed and apt-get install debootstrap failed"; exit 1; }
+        fi
         local mirror rootfs="$CACHE/rootfs"
         mirror=${LAMP_MIRROR:-$(apt_mirror)}
         mkdir -p "$CACHE"
