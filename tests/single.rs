@@ -244,7 +244,7 @@ fn term_reaches_the_whole_process_group() {
 fn launch_single(argv: &[&str]) -> Rinit {
     let mut a = vec!["--".to_string()];
     a.extend(argv.iter().map(|s| s.to_string()));
-    Rinit::launch(Launch { prefix: vec![], rinit_args: a, env: vec![] })
+    Rinit::launch(Launch { rinit_args: a, ..Launch::default() })
 }
 
 #[test]

@@ -276,42 +276,48 @@ pub fn recs(lines: &[String]) -> Vec<Rec> {
     lines.iter().filter_map(|l| parse_rec(l)).collect()
 }
 
-/// Does `text` match `pattern`, where `{N}` stands for one decimal number
-/// and everything else is literal?
+/// Does `text` match `pattern`? In a pattern `{N}` stands for one decimal
+/// number, `{*}` for any text (possibly empty); everything else is literal.
 pub fn matches(pattern: &str, text: &str) -> bool {
-    let parts: Vec<&str> = pattern.split("{N}").collect();
-    let mut rest = text;
-    for (i, part) in parts.iter().enumerate() {
-        if i > 0 {
-            let n = rest.bytes().take_while(|c| c.is_ascii_digit()).count();
-            if n == 0 {
-                return false;
-            }
-            rest = &rest[n..];
-        }
-        match rest.strip_prefix(part) {
-            Some(r) => rest = r,
-            None => return false,
-        }
-    }
-    rest.is_empty()
+    match_caps(pattern, text).is_some()
 }
 
-/// The numbers that `{N}` matched, in order (pattern must match).
+/// The numbers that the `{N}`s of `pattern` matched, in order.
 pub fn captures(pattern: &str, text: &str) -> Vec<i64> {
-    assert!(matches(pattern, text), "{text:?} does not match {pattern:?}");
-    let parts: Vec<&str> = pattern.split("{N}").collect();
-    let mut rest = text;
-    let mut out = Vec::new();
-    for (i, part) in parts.iter().enumerate() {
-        if i > 0 {
-            let n = rest.bytes().take_while(|c| c.is_ascii_digit()).count();
-            out.push(rest[..n].parse().unwrap());
-            rest = &rest[n..];
+    match_caps(pattern, text).unwrap_or_else(|| panic!("{text:?} does not match {pattern:?}"))
+}
+
+fn match_caps(pattern: &str, text: &str) -> Option<Vec<i64>> {
+    if let Some(rest) = pattern.strip_prefix("{N}") {
+        let n = text.bytes().take_while(|c| c.is_ascii_digit()).count();
+        for len in (1..=n).rev() {
+            if let Some(mut caps) = match_caps(rest, &text[len..]) {
+                caps.insert(0, text[..len].parse().ok()?);
+                return Some(caps);
+            }
         }
-        rest = &rest[part.len()..];
+        return None;
     }
-    out
+    if let Some(rest) = pattern.strip_prefix("{*}") {
+        for i in 0..=text.len() {
+            if let Some(t) = text.get(i..) {
+                if let Some(caps) = match_caps(rest, t) {
+                    return Some(caps);
+                }
+            }
+        }
+        return None;
+    }
+    let lit_end = [pattern.find("{N}"), pattern.find("{*}")].into_iter().flatten().min().unwrap_or(pattern.len());
+    if lit_end == 0 {
+        return if text.is_empty() { Some(Vec::new()) } else { None };
+    }
+    let lit = &pattern[..lit_end];
+    let rest = text.strip_prefix(lit)?;
+    if lit_end == pattern.len() {
+        return if rest.is_empty() { Some(Vec::new()) } else { None };
+    }
+    match_caps(&pattern[lit_end..], rest)
 }
 
 /// The records whose `LEVEL message` matches one of `patterns`.
@@ -432,26 +438,38 @@ pub struct Rinit {
 }
 
 /// How to start the namespace: `unshare` argv, optionally behind a launcher.
+#[derive(Default)]
 pub struct Launch {
-    /// Words placed before `unshare …` (e.g. a python3 that changes the
-    /// signal state then execs the rest).
+    /// Words placed before `unshare …`.
     pub prefix: Vec<String>,
+    /// Words placed between `unshare …` and rinit: a launcher that runs as
+    /// PID 1, changes the inherited state, then execs rinit (which stays PID 1).
+    pub inner_prefix: Vec<String>,
     pub rinit_args: Vec<String>,
-    /// Extra fds to keep open in the launched process: set up by `prefix`.
     pub env: Vec<(String, String)>,
 }
+
+/// The launcher fixture that execs its command with a dirty inherited state.
+pub const DIRTY_EXEC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/runtime/dirty_exec.py");
 
 impl Rinit {
     /// `rinit -c CONF` as PID 1, CONF written into `dir`.
     pub fn start(dir: &TempDir, conf: &str) -> Rinit {
+        Rinit::launch(Launch { rinit_args: Rinit::conf_args(dir, conf), ..Launch::default() })
+    }
+
+    /// Write `conf` into `dir`; returns `["-c", PATH]`.
+    pub fn conf_args(dir: &TempDir, conf: &str) -> Vec<String> {
         let path = dir.write("supervisord.conf", conf, false);
-        Rinit::launch(Launch { prefix: vec![], rinit_args: vec!["-c".into(), path.display().to_string()], env: vec![] })
+        vec!["-c".into(), path.display().to_string()]
     }
 
     pub fn launch(l: Launch) -> Rinit {
         require_pid_namespaces();
         let mut argv: Vec<String> = l.prefix.clone();
-        argv.extend(["unshare", "--pid", "--fork", "--mount-proc", "--kill-child", BIN].map(String::from));
+        argv.extend(["unshare", "--pid", "--fork", "--mount-proc", "--kill-child"].map(String::from));
+        argv.extend(l.inner_prefix.iter().cloned());
+        argv.push(BIN.to_string());
         argv.extend(l.rinit_args.iter().cloned());
         let mut cmd = Command::new(&argv[0]);
         cmd.args(&argv[1..]).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());

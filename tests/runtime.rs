@@ -1,0 +1,694 @@
+//! rinit as PID 1 in config mode (issue #3): life-cycle log lines, timing,
+//! PID-1 duties, child hygiene, shutdown and exit statuses.
+//!
+//! Every test starts `unshare --pid --fork --mount-proc --kill-child rinit
+//! -c CONF` (see `common`), and compares the activity-log lines with
+//! supervisord's exact text (reference §1.5.2). Intervals are measured on
+//! the log lines' own timestamps, never on the test's wall clock.
+
+mod common;
+
+use common::*;
+use std::time::Duration;
+
+const FIX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/runtime");
+
+fn fixture(name: &str) -> String {
+    format!("{FIX}/{name}")
+}
+
+/// Start rinit on `[supervisord]` (+ `extra`) and `programs`.
+fn start(tag: &str, extra: &str, programs: &str) -> (TempDir, Rinit) {
+    let dir = TempDir::new(tag);
+    let conf = config(&dir, extra, programs);
+    let r = Rinit::start(&dir, &conf);
+    (dir, r)
+}
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+fn dump(r: &Rinit) -> String {
+    r.lines().join("\n")
+}
+
+/// Stop rinit with SIGTERM and require exit status 0.
+fn term_and_expect_0(r: &mut Rinit) {
+    r.signal(libc::SIGTERM);
+    let code = r.wait_exit(secs(15));
+    assert_eq!(code, 0, "rinit's status after SIGTERM:\n{}", dump(r));
+}
+
+// ---------------------------------------------------------------------------
+// Life-cycle lines
+// ---------------------------------------------------------------------------
+
+#[test]
+fn start_follows_priority_with_exact_lines() {
+    let (_d, mut r) = start(
+        "prio",
+        "",
+        "[program:zlast]\ncommand=sleep 1000\n\
+         [program:first]\ncommand=sleep 1000\npriority=1\n\
+         [program:middle]\ncommand=sleep 1000\npriority=50\n\
+         [program:amiddle]\ncommand=sleep 1000\npriority=50\n",
+    );
+    r.wait_nth("INFO success: {*}", 4, WAIT);
+    let s = |n: &str| format!("INFO spawned: '{n}' with pid {{N}}");
+    let ok = |n: &str| format!("INFO success: {n} entered RUNNING state, process has stayed up for > than 1 seconds (startsecs)");
+    let expected: Vec<String> = vec![
+        "INFO rinit started with pid 1".into(),
+        s("first"),
+        s("amiddle"),
+        s("middle"),
+        s("zlast"),
+        ok("first"),
+        ok("amiddle"),
+        ok("middle"),
+        ok("zlast"),
+    ];
+    let exp: Vec<&str> = expected.iter().map(String::as_str).collect();
+    assert_sequence(&r.lines(), &["INFO rinit started{*}", "INFO spawned: {*}", "INFO success: {*}"], &exp);
+    // rinit.md §6: no `Supervisor is running as root` CRIT.
+    assert_eq!(r.count("CRIT {*}"), 0, "{}", dump(&r));
+    term_and_expect_0(&mut r);
+}
+
+#[test]
+fn sigkill_is_logged_not_expected_and_respawned() {
+    let (_d, mut r) = start("kill9", "", "[program:victim]\ncommand=sleep 1000\n");
+    r.wait_rec("INFO success: victim {*}", WAIT);
+    let old = r.ns_pid_of("victim");
+    kill(r.host_pid_of("victim"), libc::SIGKILL);
+    r.wait_nth("INFO success: victim {*}", 2, WAIT);
+    let ok = "INFO success: victim entered RUNNING state, process has stayed up for > than 1 seconds (startsecs)";
+    let got = assert_sequence(
+        &r.lines(),
+        &["{*}victim{*}"],
+        &[
+            "INFO spawned: 'victim' with pid {N}",
+            ok,
+            "WARN exited: victim (terminated by SIGKILL; not expected)",
+            "INFO spawned: 'victim' with pid {N}",
+            ok,
+        ],
+    );
+    assert_eq!(captures("INFO spawned: 'victim' with pid {N}", &got[0].text()), vec![old as i64]);
+    assert_ne!(r.ns_pid_of("victim"), old);
+    // Up for more than a second: the restart from EXITED is immediate.
+    let gap = got[3].ms - got[2].ms;
+    assert!(gap <= 100, "respawn {gap} ms after the exit:\n{}", dump(&r));
+    term_and_expect_0(&mut r);
+}
+
+#[test]
+fn exit_within_startsecs_backs_off_1_2_3_seconds_then_gives_up() {
+    let _g = serial();
+    let (_d, mut r) = start("backoff", "", "[program:flap]\ncommand=sh -c 'exit 0'\n");
+    r.wait_rec("INFO gave up: flap {*}", secs(15));
+    let sp = "INFO spawned: 'flap' with pid {N}";
+    let ex = "WARN exited: flap (exit status 0; not expected)";
+    let got = assert_sequence(
+        &r.lines(),
+        &["{*}flap{*}"],
+        &[sp, ex, sp, ex, sp, ex, sp, ex, "INFO gave up: flap entered FATAL state, too many start retries too quickly"],
+    );
+    for k in 1..=3usize {
+        let exited = &got[2 * k - 1];
+        let respawn = &got[2 * k];
+        let d = respawn.ms - exited.ms;
+        let want = 1000 * k as i64;
+        assert!((d - want).abs() <= 50, "retry {k}: {d} ms after the exit, want {want} ± 50:\n{}", dump(&r));
+    }
+    // FATAL and nothing else left: rinit.md §3.5 → status 1.
+    assert_eq!(r.wait_exit(WAIT), 1, "{}", dump(&r));
+}
+
+#[test]
+fn missing_command_is_a_spawnerr_then_fatal() {
+    let (_d, mut r) = start(
+        "nocmd",
+        "",
+        "[program:ghost]\ncommand=/nonexistent/ghost-cmd --flag\nstartretries=1\n\
+         [program:ghost2]\ncommand=rinit-test-cmd-not-in-path\nstartretries=0\n",
+    );
+    r.wait_rec("INFO gave up: ghost {*}", WAIT);
+    r.wait_rec("INFO gave up: ghost2 {*}", WAIT);
+    let e1 = "INFO spawnerr: can't find command '/nonexistent/ghost-cmd'";
+    let got = assert_sequence(
+        &r.lines(),
+        &["{*}ghost-cmd{*}", "{*}: ghost {*}"],
+        &[e1, e1, "INFO gave up: ghost entered FATAL state, too many start retries too quickly"],
+    );
+    let d = got[1].ms - got[0].ms;
+    assert!((d - 1000).abs() <= 50, "retry after {d} ms:\n{}", dump(&r));
+    assert_sequence(
+        &r.lines(),
+        &["{*}rinit-test-cmd-not-in-path{*}", "{*}: ghost2 {*}"],
+        &[
+            "INFO spawnerr: can't find command 'rinit-test-cmd-not-in-path'",
+            "INFO gave up: ghost2 entered FATAL state, too many start retries too quickly",
+        ],
+    );
+    assert_eq!(r.count("INFO spawned: {*}"), 0, "{}", dump(&r));
+    assert_eq!(r.wait_exit(WAIT), 1, "all FATAL → status 1:\n{}", dump(&r));
+}
+
+#[test]
+fn autorestart_by_exitcodes_table() {
+    // reference §2.3: (name, autorestart, exitcodes, exit code, expected?, restarted?)
+    let table = [
+        ("f_exp", "false", "0", 0, true, false),
+        ("f_unexp", "false", "0", 3, false, false),
+        ("u_exp", "unexpected", "0", 0, true, false),
+        ("u_unexp", "unexpected", "0", 3, false, true),
+        ("u_exp3", "unexpected", "0,3", 3, true, false),
+        ("u_unexp0", "unexpected", "3", 0, false, true),
+        ("t_exp", "true", "0", 0, true, true),
+        ("t_unexp", "true", "0", 3, false, true),
+    ];
+    let mut programs = String::new();
+    for (name, ar, codes, code, _, _) in table {
+        programs += &format!(
+            "[program:{name}]\ncommand=sh -c 'sleep 1.3; exit {code}'\nautorestart={ar}\nexitcodes={codes}\n"
+        );
+    }
+    let (_d, mut r) = start("table", "", &programs);
+    for (name, _, _, _, _, restarted) in table {
+        r.wait_rec(&format!("{{*}} exited: {name} {{*}}"), WAIT);
+        if restarted {
+            r.wait_nth(&format!("INFO spawned: '{name}' {{*}}"), 2, WAIT);
+        }
+    }
+    // Give a wrongly restarted program time to show up.
+    std::thread::sleep(Duration::from_millis(300));
+    for (name, ar, _, code, expected, restarted) in table {
+        let line = if expected {
+            format!("INFO exited: {name} (exit status {code}; expected)")
+        } else {
+            format!("WARN exited: {name} (exit status {code}; not expected)")
+        };
+        let recs = r.recs();
+        let first_exit = recs.iter().position(|x| matches(&format!("{{*}} exited: {name} {{*}}"), &x.text())).unwrap();
+        assert_eq!(recs[first_exit].text(), line, "autorestart={ar}:\n{}", dump(&r));
+        let spawns: Vec<&Rec> = recs.iter().filter(|x| matches(&format!("INFO spawned: '{name}' {{*}}"), &x.text())).collect();
+        assert_eq!(spawns.len(), if restarted { 2 } else { 1 }, "{name} (autorestart={ar}):\n{}", dump(&r));
+        if restarted {
+            let gap = spawns[1].ms - recs[first_exit].ms;
+            assert!(gap <= 100, "{name}: respawned {gap} ms after its exit:\n{}", dump(&r));
+        }
+    }
+    term_and_expect_0(&mut r);
+}
+
+#[test]
+fn term_ignoring_program_is_killed_after_stopwaitsecs() {
+    let (_d, mut r) = start(
+        "noterm",
+        "",
+        "[program:noterm]\ncommand=sh -c 'trap \"\" TERM; exec sleep 1000'\nstopwaitsecs=1\n",
+    );
+    r.wait_rec("INFO success: noterm {*}", WAIT);
+    let pid = r.ns_pid_of("noterm");
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait_exit(secs(10)), 0, "{}", dump(&r));
+    let kill_line = format!("WARN killing 'noterm' ({pid}) with SIGKILL");
+    let got = assert_sequence(
+        &r.lines(),
+        &["WARN received {*}", "{*}noterm{*}"],
+        &[
+            "INFO spawned: 'noterm' with pid {N}",
+            "INFO success: noterm entered RUNNING state, process has stayed up for > than 1 seconds (startsecs)",
+            "WARN received SIGTERM indicating exit request",
+            "INFO waiting for noterm to die",
+            &kill_line,
+            "WARN stopped: noterm (terminated by SIGKILL)",
+        ],
+    );
+    let d = got[4].ms - got[2].ms;
+    assert!((d - 1000).abs() <= 100, "SIGKILL {d} ms after the stop, stopwaitsecs=1:\n{}", dump(&r));
+}
+
+#[test]
+fn orphan_is_reaped_and_logged_as_unknown_pid() {
+    let (_d, mut r) = start(
+        "orphan",
+        "",
+        &format!(
+            "[program:keeper]\ncommand=sleep 1000\n\
+             [program:parent]\ncommand={}\nstartsecs=0\nautorestart=false\n",
+            fixture("orphan.sh")
+        ),
+    );
+    let line = r.wait_output(|l| l.starts_with("orphan="), "the orphan's pid", WAIT);
+    let pid: i32 = line["orphan=".len()..].parse().unwrap();
+    let want = format!("INFO reaped unknown pid {pid} (exit status 7)");
+    r.wait_rec(&want, WAIT);
+    assert_sequence(
+        &r.lines(),
+        &["{*}parent{*}", "INFO reaped {*}"],
+        &[
+            "INFO spawned: 'parent' with pid {N}",
+            "INFO success: parent entered RUNNING state, process has stayed up for > than 0 seconds (startsecs)",
+            "INFO exited: parent (exit status 0; expected)",
+            &want,
+        ],
+    );
+    term_and_expect_0(&mut r);
+}
+
+// ---------------------------------------------------------------------------
+// PID 1 duties and child hygiene
+// ---------------------------------------------------------------------------
+
+#[test]
+fn no_zombie_left_after_a_burst_of_1000_orphans() {
+    let _g = serial();
+    let (_d, mut r) = start(
+        "burst",
+        "",
+        &format!(
+            "[program:keeper]\ncommand=sleep 1000\n\
+             [program:burst]\ncommand=python3 {} 1000\nstartsecs=0\nautorestart=false\n",
+            fixture("burst.py")
+        ),
+    );
+    r.wait_output(|l| l == "burst started 1000", "the burst", secs(30));
+    r.wait_nth("INFO reaped unknown pid {N} (exit status 0)", 1000, secs(30));
+    // Nothing but rinit and the keeper is left, and no zombie.
+    poll(secs(5), "the namespace to hold only rinit and the keeper", || {
+        let procs: Vec<Proc> = r.ns_procs().iter().filter_map(|(h, _)| read_proc(*h)).collect();
+        let zombies: Vec<&Proc> = procs.iter().filter(|p| p.state == 'Z').collect();
+        assert!(zombies.is_empty() || procs.len() > 2, "zombies: {zombies:?}");
+        (procs.len() == 2 && zombies.is_empty()).then_some(())
+    });
+    assert_eq!(r.count("INFO reaped unknown pid {N} ({*})"), 1000, "exactly the orphans were reaped");
+    term_and_expect_0(&mut r);
+}
+
+/// Start rinit through the dirty launcher (as PID 1, exec'd by python).
+fn start_dirty(tag: &str, opts: &[&str], programs: &str) -> (TempDir, Rinit) {
+    let dir = TempDir::new(tag);
+    let conf = config(&dir, "", programs);
+    let mut inner: Vec<String> = vec!["python3".into(), DIRTY_EXEC.into()];
+    inner.extend(opts.iter().map(|s| s.to_string()));
+    inner.push("--".into());
+    let r = Rinit::launch(Launch { inner_prefix: inner, rinit_args: Rinit::conf_args(&dir, &conf), ..Launch::default() });
+    (dir, r)
+}
+
+#[test]
+fn child_has_empty_signal_mask_and_no_ignored_signals() {
+    // The launcher really hands a dirty state to what it execs.
+    let out = std::process::Command::new("python3")
+        .args([DIRTY_EXEC, "--block-all", "--ignore-all", "--", "/bin/grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"])
+        .output()
+        .expect("python3");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("SigBlk:\tfffffffffffbfeff") && text.contains("SigIgn:\tfffffffffffbfaff"),
+        "dirty_exec.py did not block/ignore every signal: {text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (_d, mut r) = start_dirty("sigs", &["--block-all", "--ignore-all"], "[program:plain]\ncommand=sleep 1000\n");
+    r.wait_rec("INFO spawned: 'plain' {*}", WAIT);
+    let h = r.host_pid_of("plain");
+    poll(WAIT, "the child to exec sleep", || read_proc(h).filter(|p| p.comm == "sleep"));
+    let blk = status_field(h, "SigBlk").unwrap();
+    let ign = status_field(h, "SigIgn").unwrap();
+    assert_eq!(
+        (blk.as_str(), ign.as_str()),
+        ("0000000000000000", "0000000000000000"),
+        "child SigBlk/SigIgn when rinit was started with every signal blocked and ignored"
+    );
+    term_and_expect_0(&mut r);
+}
+
+#[test]
+fn child_has_only_fds_0_1_2_when_rinit_inherited_more() {
+    // The launcher really hands fds 3 and 9 to what it execs.
+    let out = std::process::Command::new("python3")
+        .args([DIRTY_EXEC, "--extra-fds", "--", "/bin/ls", "/proc/self/fd"])
+        .output()
+        .expect("python3");
+    let listed: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(String::from).collect();
+    assert!(listed.contains(&"3".to_string()) && listed.contains(&"9".to_string()), "launcher fds: {listed:?}");
+    let (_d, mut r) = start_dirty("fds", &["--extra-fds"], "[program:plain]\ncommand=sleep 1000\n");
+    r.wait_rec("INFO spawned: 'plain' {*}", WAIT);
+    let h = r.host_pid_of("plain");
+    poll(WAIT, "the child to exec sleep", || read_proc(h).filter(|p| p.comm == "sleep"));
+    let got = fds(h);
+    assert_eq!(got, [0, 1, 2].into_iter().collect(), "child fds (rinit has {:?})", fds(r.host_pid));
+    term_and_expect_0(&mut r);
+}
+
+#[test]
+fn user_nobody_gets_uid_gid_and_supplementary_groups() {
+    let (uid, gid, groups) = passwd_entry("nobody");
+    let (_d, mut r) = start("user", "", "[program:asnobody]\ncommand=sleep 1000\nuser=nobody\n");
+    r.wait_rec("INFO spawned: 'asnobody' {*}", WAIT);
+    let h = r.host_pid_of("asnobody");
+    poll(WAIT, "the child to exec sleep", || read_proc(h).filter(|p| p.comm == "sleep"));
+    let ids = |k: &str| -> Vec<u32> {
+        status_field(h, k).unwrap().split_whitespace().map(|x| x.parse().unwrap()).collect()
+    };
+    assert_eq!(ids("Uid"), vec![uid; 4], "real, effective, saved, fs uid");
+    assert_eq!(ids("Gid"), vec![gid; 4], "real, effective, saved, fs gid");
+    let got: std::collections::BTreeSet<u32> = ids("Groups").into_iter().collect();
+    assert_eq!(got, groups, "supplementary groups (from /etc/group, primary gid included)");
+    term_and_expect_0(&mut r);
+}
+
+// ---------------------------------------------------------------------------
+// Shutdown
+// ---------------------------------------------------------------------------
+
+#[test]
+fn shutdown_stops_in_descending_priority() {
+    let (_d, mut r) = start(
+        "stoporder",
+        "loglevel=debug",
+        "[program:p1]\ncommand=sleep 1000\npriority=1\n\
+         [program:p2]\ncommand=sleep 1000\npriority=2\n\
+         [program:p3]\ncommand=sleep 1000\npriority=3\n",
+    );
+    r.wait_nth("INFO success: {*}", 3, WAIT);
+    let k = |n: &str| format!("DEBG killing {n} (pid {}) process group with signal SIGTERM", r.ns_pid_of(n));
+    let (k1, k2, k3) = (k("p1"), k("p2"), k("p3"));
+    term_and_expect_0(&mut r);
+    assert_sequence(
+        &r.lines(),
+        &["DEBG killing {*}", "{*} stopped: {*}", "INFO waiting for {*}", "WARN received {*}"],
+        &[
+            "WARN received SIGTERM indicating exit request",
+            &k3,
+            "INFO waiting for p1, p2, p3 to die",
+            "WARN stopped: p3 (terminated by SIGTERM)",
+            &k2,
+            "WARN stopped: p2 (terminated by SIGTERM)",
+            &k1,
+            "WARN stopped: p1 (terminated by SIGTERM)",
+        ],
+    );
+}
+
+#[test]
+fn equal_priorities_stop_concurrently() {
+    let cmd = format!("python3 {} 1", fixture("slowstop.py"));
+    let (_d, mut r) = start(
+        "concurrent",
+        "",
+        &format!(
+            "[program:slow1]\ncommand={cmd}\npriority=5\n\
+             [program:slow2]\ncommand={cmd}\npriority=5\n"
+        ),
+    );
+    r.out.wait_until(WAIT, "both programs ready", |l| {
+        (l.iter().filter(|x| *x == "slowstop ready").count() == 2).then_some(())
+    });
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait_exit(secs(15)), 0, "{}", dump(&r));
+    let got = assert_sequence(
+        &r.lines(),
+        &["WARN received {*}", "{*} stopped: {*}"],
+        &[
+            "WARN received SIGTERM indicating exit request",
+            "INFO stopped: slow{N} (exit status 0)",
+            "INFO stopped: slow{N} (exit status 0)",
+        ],
+    );
+    for rec in &got[1..] {
+        let d = rec.ms - got[0].ms;
+        // Each takes ~1 s to stop: one after the other would be ≥ 2 s.
+        assert!((900..1800).contains(&d), "{} {d} ms after SIGTERM:\n{}", rec.msg, dump(&r));
+    }
+}
+
+#[test]
+fn shutdown_stops_a_wrappers_children_too() {
+    let (_d, mut r) = start("wrapper", "", &format!("[program:wrapper]\ncommand={}\n", fixture("wrapper.sh")));
+    let line = r.wait_output(|l| l.starts_with("wrapper child="), "the wrapper's child", WAIT);
+    let child: i32 = line["wrapper child=".len()..].parse().unwrap();
+    r.wait_rec("INFO success: wrapper {*}", WAIT);
+    let host_child = r.host_of(child);
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait_exit(secs(10)), 0, "{}", dump(&r));
+    // The child got the stop signal (a chance to clean up) and was reaped by
+    // rinit, instead of being SIGKILLed by the kernel when PID 1 exited.
+    let reaped = format!("INFO reaped unknown pid {child} (terminated by SIGTERM)");
+    assert_sequence(
+        &r.lines(),
+        &["WARN received {*}", "{*} stopped: {*}", "INFO reaped {*}"],
+        &["WARN received SIGTERM indicating exit request", "WARN stopped: wrapper (terminated by SIGTERM)", &reaped],
+    );
+    assert!(read_proc(host_child).is_none(), "the wrapper's child is still alive");
+    assert!(r.ns_procs().is_empty(), "processes left in the namespace: {:?}", r.ns_procs());
+}
+
+/// A `sleep 1000` keeper plus `programs`; returns rinit's exit status.
+fn shutdown_on_run(tag: &str, programs: &str) -> (Rinit, TempDir, i32) {
+    let (d, mut r) = start(tag, "", &format!("[program:keeper]\ncommand=sleep 1000\nstartsecs=0\npriority=1\n{programs}"));
+    let code = r.wait_exit(secs(15));
+    (r, d, code)
+}
+
+#[test]
+fn shutdown_on_never_keeps_running() {
+    let (_d, mut r) = start(
+        "son-never",
+        "",
+        "[program:keeper]\ncommand=sleep 1000\n\
+         [program:quitter]\ncommand=sh -c 'sleep 1.2; exit 3'\nautorestart=false\nshutdown_on=never\n",
+    );
+    r.wait_rec("WARN exited: quitter (exit status 3; not expected)", WAIT);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(r.running(), "rinit ended although shutdown_on=never:\n{}", dump(&r));
+    assert_eq!(r.count("{*} stopped: keeper {*}"), 0, "{}", dump(&r));
+    term_and_expect_0(&mut r);
+}
+
+#[test]
+fn shutdown_on_fatal_exits_with_the_programs_status() {
+    let (r, _d, code) = shutdown_on_run(
+        "son-fatal",
+        "[program:crasher]\ncommand=sh -c 'exit 4'\nstartretries=0\nshutdown_on=fatal\n",
+    );
+    assert_eq!(code, 4, "{}", dump(&r));
+    assert_sequence(
+        &r.lines(),
+        &["{*}'crasher'{*}", "{*}: crasher {*}", "{*} stopped: {*}"],
+        &[
+            "INFO spawned: 'crasher' with pid {N}",
+            "WARN exited: crasher (exit status 4; not expected)",
+            "INFO gave up: crasher entered FATAL state, too many start retries too quickly",
+            "WARN stopped: keeper (terminated by SIGTERM)",
+        ],
+    );
+}
+
+#[test]
+fn shutdown_on_fatal_after_spawnerr_exits_127() {
+    let (r, _d, code) = shutdown_on_run(
+        "son-fatal127",
+        "[program:ghost]\ncommand=/nonexistent/ghost\nstartretries=0\nshutdown_on=fatal\n",
+    );
+    assert_eq!(code, 127, "{}", dump(&r));
+    assert_eq!(r.count("WARN stopped: keeper (terminated by SIGTERM)"), 1, "{}", dump(&r));
+}
+
+#[test]
+fn shutdown_on_unexpected_ignores_expected_exits() {
+    let (r, _d, code) = shutdown_on_run(
+        "son-unexp",
+        "[program:good]\ncommand=sh -c 'sleep 1.1; exit 0'\nautorestart=false\nshutdown_on=unexpected\n\
+         [program:bad]\ncommand=sh -c 'sleep 1.8; kill -USR1 $$'\nautorestart=false\nshutdown_on=unexpected\n",
+    );
+    assert_eq!(code, 128 + libc::SIGUSR1, "status of a program killed by SIGUSR1:\n{}", dump(&r));
+    assert_sequence(
+        &r.lines(),
+        &["{*} exited: {*}", "{*} stopped: {*}"],
+        &[
+            "INFO exited: good (exit status 0; expected)",
+            "WARN exited: bad (terminated by SIGUSR1; not expected)",
+            "WARN stopped: keeper (terminated by SIGTERM)",
+        ],
+    );
+}
+
+#[test]
+fn shutdown_on_any_fires_on_an_expected_exit() {
+    let (r, _d, code) = shutdown_on_run(
+        "son-any",
+        "[program:oneshot]\ncommand=sh -c 'sleep 1.1; exit 6'\nexitcodes=0,6\nautorestart=false\nshutdown_on=any\n",
+    );
+    assert_eq!(code, 6, "{}", dump(&r));
+    assert_sequence(
+        &r.lines(),
+        &["{*} exited: {*}", "{*} stopped: {*}"],
+        &["INFO exited: oneshot (exit status 6; expected)", "WARN stopped: keeper (terminated by SIGTERM)"],
+    );
+}
+
+#[test]
+fn nothing_left_all_expected_exits_0() {
+    let (_d, mut r) = start(
+        "left0",
+        "",
+        "[program:a]\ncommand=sh -c 'sleep 1.1; exit 0'\n\
+         [program:b]\ncommand=sh -c 'sleep 1.2; exit 2'\nexitcodes=2\n",
+    );
+    assert_eq!(r.wait_exit(secs(10)), 0, "{}", dump(&r));
+    assert_sequence(
+        &r.lines(),
+        &["{*} exited: {*}"],
+        &["INFO exited: a (exit status 0; expected)", "INFO exited: b (exit status 2; expected)"],
+    );
+}
+
+#[test]
+fn nothing_left_one_unexpected_exits_1() {
+    let (_d, mut r) = start(
+        "left1",
+        "",
+        "[program:a]\ncommand=sh -c 'sleep 1.1; exit 0'\n\
+         [program:b]\ncommand=sh -c 'sleep 1.2; exit 3'\nautorestart=false\n",
+    );
+    assert_eq!(r.wait_exit(secs(10)), 1, "{}", dump(&r));
+    assert_sequence(
+        &r.lines(),
+        &["{*} exited: {*}"],
+        &["INFO exited: a (exit status 0; expected)", "WARN exited: b (exit status 3; not expected)"],
+    );
+}
+
+#[test]
+fn term_int_quit_to_rinit_exit_0() {
+    for (sig, name) in [(libc::SIGTERM, "SIGTERM"), (libc::SIGINT, "SIGINT"), (libc::SIGQUIT, "SIGQUIT")] {
+        let (_d, mut r) = start("term", "", "[program:sleeper]\ncommand=sleep 1000\nstartsecs=0\n");
+        r.wait_rec("INFO success: sleeper {*}", WAIT);
+        r.signal(sig);
+        assert_eq!(r.wait_exit(secs(10)), 0, "{name}:\n{}", dump(&r));
+        assert_sequence(
+            &r.lines(),
+            &["WARN received {*}", "{*} stopped: {*}"],
+            &[&format!("WARN received {name} indicating exit request"), "WARN stopped: sleeper (terminated by SIGTERM)"],
+        );
+    }
+}
+
+#[test]
+fn second_term_during_a_slow_stop_sends_sigkill_at_once() {
+    let (_d, mut r) = start(
+        "term2",
+        "",
+        "[program:noterm]\ncommand=sh -c 'trap \"\" TERM; exec sleep 1000'\nstopwaitsecs=30\n",
+    );
+    r.wait_rec("INFO success: noterm {*}", WAIT);
+    let pid = r.ns_pid_of("noterm");
+    r.signal(libc::SIGTERM);
+    r.wait_rec("INFO waiting for noterm to die", WAIT);
+    std::thread::sleep(Duration::from_millis(200));
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait_exit(secs(5)), 0, "{}", dump(&r));
+    let kill_line = format!("WARN killing 'noterm' ({pid}) with SIGKILL");
+    let got = assert_sequence(
+        &r.lines(),
+        &["WARN received {*}", "WARN killing {*}", "{*} stopped: {*}"],
+        &[
+            "WARN received SIGTERM indicating exit request",
+            "WARN received SIGTERM indicating exit request",
+            &kill_line,
+            "WARN stopped: noterm (terminated by SIGKILL)",
+        ],
+    );
+    let d = got[2].ms - got[1].ms;
+    assert!(d <= 100, "SIGKILL {d} ms after the second SIGTERM:\n{}", dump(&r));
+}
+
+// ---------------------------------------------------------------------------
+// Event-driven: no idle wake-ups
+// ---------------------------------------------------------------------------
+
+#[test]
+fn idle_rinit_has_no_context_switches() {
+    let (_d, mut r) = start(
+        "idle",
+        "",
+        "[program:one]\ncommand=sleep 1000\n[program:two]\ncommand=sleep 1000\n",
+    );
+    r.wait_nth("INFO success: {*}", 2, WAIT);
+    std::thread::sleep(Duration::from_millis(200));
+    let before = r.ctxt_switches();
+    std::thread::sleep(secs(3));
+    let after = r.ctxt_switches();
+    assert_eq!(after - before, 0, "rinit woke up {} times in 3 s of idleness", after - before);
+    term_and_expect_0(&mut r);
+}
+
+// ---------------------------------------------------------------------------
+// Clean restart (rinit.md §3.1)
+// ---------------------------------------------------------------------------
+
+#[test]
+fn clean_restart_stops_leftovers_before_respawn() {
+    let (_d, mut r) = start(
+        "leftover",
+        "",
+        &format!("[program:web]\ncommand={}\nautorestart=true\n", fixture("leftover.sh")),
+    );
+    let line = r.wait_output(|l| l.starts_with("leftover="), "the leftover's pid", WAIT);
+    let leftover: i32 = line["leftover=".len()..].parse().unwrap();
+    r.wait_rec("INFO success: web {*}", WAIT);
+    let main = r.ns_pid_of("web");
+    kill(r.host_pid_of("web"), libc::SIGKILL);
+    r.wait_nth("INFO spawned: 'web' {*}", 2, WAIT);
+    let warn = format!("WARN stopping 1 leftover process of web (process group {main}) before respawn");
+    let reaped = format!("INFO reaped unknown pid {leftover} (terminated by SIGTERM)");
+    let got = assert_sequence(
+        &r.lines(),
+        &["{*} web {*}", "{*}'web'{*}", "{*} leftover {*}", "INFO reaped {*}"],
+        &[
+            "INFO spawned: 'web' with pid {N}",
+            "INFO success: web entered RUNNING state, process has stayed up for > than 1 seconds (startsecs)",
+            "WARN exited: web (terminated by SIGKILL; not expected)",
+            &warn,
+            &reaped,
+            "INFO spawned: 'web' with pid {N}",
+        ],
+    );
+    assert!(got[5].ms >= got[4].ms);
+    term_and_expect_0(&mut r);
+}
+
+#[test]
+fn clean_restart_kills_term_ignoring_leftovers_after_stopwaitsecs() {
+    let (_d, mut r) = start(
+        "leftover-kill",
+        "",
+        &format!("[program:db]\ncommand={} noterm\nautorestart=true\nstopwaitsecs=1\n", fixture("leftover.sh")),
+    );
+    let line = r.wait_output(|l| l.starts_with("leftover="), "the leftover's pid", WAIT);
+    let leftover: i32 = line["leftover=".len()..].parse().unwrap();
+    r.wait_rec("INFO success: db {*}", WAIT);
+    let main = r.ns_pid_of("db");
+    kill(r.host_pid_of("db"), libc::SIGKILL);
+    r.wait_nth("INFO spawned: 'db' {*}", 2, WAIT);
+    let warn = format!("WARN stopping 1 leftover process of db (process group {main}) before respawn");
+    let reaped = format!("INFO reaped unknown pid {leftover} (terminated by SIGKILL)");
+    let got = assert_sequence(
+        &r.lines(),
+        &["{*}exited: db {*}", "{*}'db'{*}", "{*} leftover {*}", "INFO reaped {*}"],
+        &[
+            "INFO spawned: 'db' with pid {N}",
+            "WARN exited: db (terminated by SIGKILL; not expected)",
+            &warn,
+            &reaped,
+            "INFO spawned: 'db' with pid {N}",
+        ],
+    );
+    let d = got[3].ms - got[2].ms;
+    assert!((900..=1200).contains(&d), "leftover SIGKILLed {d} ms after the stop (stopwaitsecs=1):\n{}", dump(&r));
+    assert!(got[4].ms >= got[3].ms);
+    term_and_expect_0(&mut r);
+}
