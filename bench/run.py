@@ -94,8 +94,8 @@ def cpu_pressure_us():
 
 
 class Run:
-    def __init__(self, ctx, inits, reps):
-        self.ctx, self.inits, self.reps = ctx, inits, reps
+    def __init__(self, ctx, inits, reps, quick):
+        self.ctx, self.inits, self.reps, self.quick = ctx, inits, reps, quick
         self.samples = {}   # key -> init -> [values]
         self.pressure = {}  # metric -> [CPU pressure % of each trial]
         self.errors = []
@@ -132,8 +132,9 @@ class Run:
             for rep in range(self.reps[metric]):
                 log(f"{metric}: repetition {rep + 1}/{self.reps[metric]}")
                 for init in inits:
-                    if metric == "callgrind" and init.name == "supervisord" and rep > 0:
-                        continue  # Python under callgrind: ~1 min a run, and Ir repeats
+                    if metric == "callgrind" and init.name == "supervisord" and \
+                            (rep > 0 or self.quick):
+                        continue  # Python under callgrind: ~30 s a run, and Ir repeats
                     self.trial(metric, init, fn)
 
 
@@ -318,7 +319,7 @@ def main():
     load0 = open("/proc/loadavg").read().split()[:3]
     log(f"inits: {', '.join(i.name for i in live)}; metrics: {', '.join(which)}; "
         f"work dirs in {tmp}")
-    run = Run(ctx, live, reps)
+    run = Run(ctx, live, reps, args.quick)
     try:
         run.run(which)
     finally:
