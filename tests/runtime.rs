@@ -69,7 +69,16 @@ fn start_follows_priority_with_exact_lines() {
         ok("zlast"),
     ];
     let exp: Vec<&str> = expected.iter().map(String::as_str).collect();
-    assert_sequence(&r.lines(), &["INFO rinit started{*}", "INFO spawned: {*}", "INFO success: {*}"], &exp);
+    let got = assert_sequence(&r.lines(), &["INFO rinit started{*}", "INFO spawned: {*}", "INFO success: {*}"], &exp);
+    // No one-second loop: every program is spawned at once, and promoted
+    // right when startsecs has passed (rinit.md §3.1).
+    assert!(got[4].ms - got[1].ms <= 50, "spawns spread over {} ms", got[4].ms - got[1].ms);
+    for i in 1..=4 {
+        let d = got[i + 4].ms - got[i].ms;
+        // startsecs counts from the spawn attempt, just before fork: the
+        // `spawned:` line is written a few ms later.
+        assert!((990..=1050).contains(&d), "{}: success {d} ms after spawned:\n{}", got[i].msg, dump(&r));
+    }
     // rinit.md §6: no `Supervisor is running as root` CRIT.
     assert_eq!(r.count("CRIT {*}"), 0, "{}", dump(&r));
     term_and_expect_0(&mut r);
@@ -127,6 +136,7 @@ fn exit_within_startsecs_backs_off_1_2_3_seconds_then_gives_up() {
 
 #[test]
 fn missing_command_is_a_spawnerr_then_fatal() {
+    let _g = serial();
     let (_d, mut r) = start(
         "nocmd",
         "",
@@ -691,4 +701,166 @@ fn clean_restart_kills_term_ignoring_leftovers_after_stopwaitsecs() {
     assert!((900..=1200).contains(&d), "leftover SIGKILLed {d} ms after the stop (stopwaitsecs=1):\n{}", dump(&r));
     assert!(got[4].ms >= got[3].ms);
     term_and_expect_0(&mut r);
+}
+
+// ---------------------------------------------------------------------------
+// More timing and shutdown details
+// ---------------------------------------------------------------------------
+
+#[test]
+fn restart_from_exited_is_at_once_but_never_within_1s_of_the_previous_spawn() {
+    let _g = serial();
+    let (_d, mut r) = start(
+        "guard",
+        "",
+        "[program:blink]\ncommand=sh -c 'sleep 0.2; exit 0'\nstartsecs=0\nautorestart=true\n",
+    );
+    r.wait_nth("INFO spawned: 'blink' {*}", 3, WAIT);
+    let sp: Vec<Rec> = select(&r.recs(), &["INFO spawned: 'blink' {*}"]);
+    let ex: Vec<Rec> = select(&r.recs(), &["INFO exited: blink (exit status 0; expected)"]);
+    assert!(ex.len() >= 2, "{}", dump(&r));
+    for k in 0..2 {
+        let d = sp[k + 1].ms - sp[k].ms;
+        // 1 s between spawn attempts; the lines carry fork-time jitter.
+        assert!((990..=1050).contains(&d), "spawn {} came {d} ms after the previous one:\n{}", k + 2, dump(&r));
+    }
+    term_and_expect_0(&mut r);
+}
+
+#[test]
+fn shutdown_during_backoff_is_silent_and_immediate() {
+    let (_d, mut r) = start(
+        "backoff-stop",
+        "",
+        "[program:flap]\ncommand=sh -c 'exit 1'\nstartretries=10\n",
+    );
+    r.wait_rec("WARN exited: flap (exit status 1; not expected)", WAIT);
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait_exit(secs(5)), 0, "{}", dump(&r));
+    let got = assert_sequence(
+        &r.lines(),
+        &["{*}'flap'{*}", "{*}: flap {*}", "{*}flap to die", "WARN received {*}"],
+        &[
+            "INFO spawned: 'flap' with pid {N}",
+            "WARN exited: flap (exit status 1; not expected)",
+            "WARN received SIGTERM indicating exit request",
+        ],
+    );
+    let last = r.recs().last().unwrap().ms;
+    assert!(last - got[2].ms <= 200, "shutdown took {} ms:\n{}", last - got[2].ms, dump(&r));
+}
+
+#[test]
+fn leftover_daemons_get_sigterm_then_sigkill_at_shutdown() {
+    // Two daemons escape the program's process group (setsid): one obeys
+    // SIGTERM, one ignores it. After the programs have stopped, rinit.md §3.4
+    // gives what is left SIGTERM, then SIGKILL one second later.
+    let (_d, mut r) = start(
+        "daemons",
+        "",
+        &format!("[program:spawner]\ncommand={}\n", fixture("daemons.sh")),
+    );
+    let polite = r.wait_output(|l| l.starts_with("polite="), "the daemons", WAIT)["polite=".len()..].parse::<i32>().unwrap();
+    let stubborn = r.wait_output(|l| l.starts_with("stubborn="), "the daemons", WAIT)["stubborn=".len()..].parse::<i32>().unwrap();
+    r.wait_rec("INFO success: spawner {*}", WAIT);
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait_exit(secs(10)), 0, "{}", dump(&r));
+    let p = format!("INFO reaped unknown pid {polite} (terminated by SIGTERM)");
+    let s = format!("INFO reaped unknown pid {stubborn} (terminated by SIGKILL)");
+    let got = assert_sequence(
+        &r.lines(),
+        &["WARN stopped: {*}", "INFO reaped {*}"],
+        &["WARN stopped: spawner (terminated by SIGTERM)", &p, &s],
+    );
+    let d = got[2].ms - got[0].ms;
+    assert!((950..=1300).contains(&d), "stubborn daemon SIGKILLed {d} ms after the programs stopped:\n{}", dump(&r));
+}
+
+/// rinit run directly (not PID 1, a child subreaper then), with a program
+/// whose pid is remembered so that drop can clean up.
+struct Plain {
+    child: std::process::Child,
+    out: Capture,
+    prog: Option<i32>,
+}
+
+impl Drop for Plain {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(p) = self.prog {
+            // SAFETY: kill of our own grandchild's process group.
+            unsafe { libc::kill(-p, libc::SIGKILL) };
+        }
+    }
+}
+
+/// Run rinit directly (not PID 1) with one program, send it `sigs` one by
+/// one, and require it to survive them all, then exit 0 on SIGTERM.
+fn plain_rinit_survives(tag: &str, sigs: &[i32]) {
+    require_pid_namespaces();
+    let dir = TempDir::new(tag);
+    let conf = config(&dir, "", "[program:sleeper]\ncommand=sleep 60\nstartsecs=0\n");
+    let path = dir.write("supervisord.conf", &conf, false);
+    let mut child = std::process::Command::new(BIN)
+        .args(["-c", path.to_str().unwrap()])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = Capture::new();
+    out.attach(child.stdout.take().unwrap(), Stream::Out);
+    out.attach(child.stderr.take().unwrap(), Stream::Err);
+    let mut p = Plain { child, out, prog: None };
+    let pid = p.child.id() as i32;
+    let prog = p.out.wait_until(WAIT, "the program", |l| {
+        recs(l).iter().find_map(|r| captures_opt("INFO spawned: 'sleeper' with pid {N}", &r.text()))
+    });
+    p.prog = Some(prog as i32);
+    let mut died = Vec::new();
+    for &sig in sigs {
+        // SAFETY: signal to our own child.
+        unsafe { libc::kill(pid, sig) };
+        std::thread::sleep(Duration::from_millis(100));
+        if let Some(st) = p.child.try_wait().unwrap() {
+            died.push(format!("signal {sig}: rinit ended ({st})"));
+            break;
+        }
+    }
+    assert!(died.is_empty(), "{died:?}\n{}", p.out.all().join("\n"));
+    // SAFETY: signal to our own child.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let deadline = std::time::Instant::now() + WAIT;
+    let st = loop {
+        if let Some(st) = p.child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(std::time::Instant::now() < deadline, "rinit did not exit after SIGTERM");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(st.code(), Some(0), "{}", p.out.all().join("\n"));
+}
+
+// rinit.md §3.2/§3.3: rinit never dies of a signal it did not choose to die
+// of; "anything else catchable" is ignored. Not PID 1 (docker run --init,
+// shareProcessNamespace), the kernel does not protect it.
+
+#[test]
+fn not_pid1_rinit_survives_usr1_alrm_pwr() {
+    plain_rinit_survives("notpid1-plain", &[libc::SIGUSR1, libc::SIGALRM, libc::SIGPWR, libc::SIGVTALRM, 35, 64]);
+}
+
+#[test]
+fn not_pid1_rinit_survives_fault_signals_sent_with_kill() {
+    plain_rinit_survives("notpid1-faults", &[libc::SIGSEGV, libc::SIGBUS, libc::SIGFPE, libc::SIGILL, libc::SIGTRAP, libc::SIGSYS]);
+}
+
+#[test]
+fn not_pid1_rinit_survives_signals_32_to_34() {
+    plain_rinit_survives("notpid1-rt", &[32, 33, 34]);
+}
+
+fn captures_opt(pattern: &str, text: &str) -> Option<i64> {
+    matches(pattern, text).then(|| captures(pattern, text)[0])
 }
