@@ -42,8 +42,15 @@ ensure_base() {
         rm -rf --one-file-system "$rootfs"
         log "debootstrap --variant=minbase bookworm from $mirror"
         local t0=$SECONDS
-        debootstrap --variant=minbase bookworm "$rootfs" "$mirror" > "$CACHE/debootstrap.log" 2>&1 ||
-            { tail -n 20 "$CACHE/debootstrap.log" >&2; log "debootstrap failed (log: $CACHE/debootstrap.log)"; exit 1; }
+        local try
+        for try in 1 2; do   # one retry: a download or a stray signal must not fail the whole test
+            debootstrap --variant=minbase bookworm "$rootfs" "$mirror" > "$CACHE/debootstrap.log" 2>&1 && break
+            tail -n 20 "$CACHE/debootstrap.log" >&2
+            log "debootstrap failed (try $try, rc $?, log: $CACHE/debootstrap.log)"
+            mountpoint -q "$rootfs/proc" && umount "$rootfs/proc"
+            rm -rf --one-file-system "$rootfs"
+            [ "$try" = 2 ] && exit 1
+        done
         rm -f "$rootfs"/var/cache/apt/archives/*.deb
         tar -C "$rootfs" --numeric-owner -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
         rm -rf --one-file-system "$rootfs"
