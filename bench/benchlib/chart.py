@@ -132,7 +132,8 @@ def draw(path, res, title):
         for n in rat:
             if n not in peers:
                 peers.append(n)
-    finite = [v for _, rat in groups for v in rat.values() if v not in (0.0, float("inf"))]
+    finite = [v for _, rat in groups for v in rat.values()
+              if v not in ("never", 0.0, float("inf"))]
     lo = math.floor(math.log10(min(finite + [0.5])))
     hi = math.ceil(math.log10(max(finite + [2.0])))
     lo, hi = max(lo, -6), min(hi, 4)
@@ -167,6 +168,8 @@ def draw(path, res, title):
                 continue
             v = rat[n]
             c = COLORS[peers.index(n) % len(COLORS)]
+            if v == "never":
+                v = 0.0
             xv = x_of(v if v != 0 else 10.0 ** lo)
             cv.rect(min(x1, xv), y, max(x1, xv) + 1, y + bar_h, c)
             txt = "never" if v == 0 else ("inf" if v == float("inf") else fmt(v))

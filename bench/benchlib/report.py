@@ -14,6 +14,7 @@ class Row:
     none_text: str = "never"
     goal: tuple = None  # (op, threshold, text)  op in "<=", "=="
     chart: str = ""     # non-empty: drawn in chart.png under this short label
+    ratio: bool = True  # show rinit/peer
 
 
 def rows(params):
@@ -33,8 +34,9 @@ def rows(params):
         Row("orphan_clear_after_end_ms",
             f"4. {o:,} orphans: burst end -> no zombie left", "ms", 1,
             "not cleared in 60 s", goal=("<=", 11, "≤ 11"), chart=f"{o} orphans"),
-        Row("orphan_peak_zombies", "4. Peak zombies (sampled every 50 ms)", "", 0),
-        Row("orphan_burst_ms", "4. Burst duration (the generator's, for reference)", "ms", 0),
+        Row("orphan_peak_zombies", "4. Peak zombies (sampled every 50 ms)", "", 0, ratio=False),
+        Row("orphan_burst_ms", "4. Burst duration (the generator's, for reference)", "ms", 0,
+            ratio=False),
         Row("term_child_ms", "5. kill -TERM init -> child has TERM", "ms", 2,
             "never", goal=("<=", 0.2, "≤ 0.2"), chart="TERM->child"),
         Row("term_exit_ms", "5. kill -TERM init -> init exited", "ms", 2,
@@ -92,7 +94,7 @@ def ratio(a, b):
     if not a or not b or "median" not in a:
         return None
     if "median" not in b:
-        return 0.0
+        return "never"  # the peer never did it: rinit is infinitely faster
     x, y = a["median"], b["median"]
     if y == 0:
         return None if x == 0 else float("inf")
@@ -102,6 +104,8 @@ def ratio(a, b):
 def fmt_ratio(r):
     if r is None:
         return ""
+    if r == "never":
+        return "0 (peer: never)"
     if r == 0:
         return "0"
     if r == float("inf"):
@@ -150,7 +154,7 @@ def build_table(res):
                 for b in extra:
                     if not b.get("missing"):
                         r["cells"][n] += f" + {b['path'].rsplit('/', 1)[-1]} {b['bytes']:,}"
-            if rinit and n != rinit and not n.startswith("rinit"):
+            if row.ratio and rinit and n != rinit and not n.startswith("rinit"):
                 rr = ratio(per.get(rinit), per.get(n))
                 if rr is not None:
                     r["ratios"][n] = rr
