@@ -44,9 +44,11 @@ ensure_base() {
         local t0=$SECONDS
         local try
         for try in 1 2; do   # one retry: a download or a stray signal must not fail the whole test
-            debootstrap --variant=minbase bookworm "$rootfs" "$mirror" > "$CACHE/debootstrap.log" 2>&1 && break
+            local rc=0
+            debootstrap --variant=minbase bookworm "$rootfs" "$mirror" > "$CACHE/debootstrap.log" 2>&1 || rc=$?
+            [ $rc = 0 ] && break
             tail -n 20 "$CACHE/debootstrap.log" >&2
-            log "debootstrap failed (try $try, rc $?, log: $CACHE/debootstrap.log)"
+            log "debootstrap failed (try $try, rc $rc, log: $CACHE/debootstrap.log)"
             mountpoint -q "$rootfs/proc" && umount "$rootfs/proc"
             rm -rf --one-file-system "$rootfs"
             [ "$try" = 2 ] && exit 1
