@@ -372,8 +372,10 @@ impl Supervisor {
         let now = self.now();
         let signalled = self.signal_leftovers(libc::SIGTERM);
         if signalled > 0 {
+            // Usually members of a group that got its stop signal a moment
+            // ago and are dying already: their `reaped` lines tell the rest.
             let msg = format!("sending SIGTERM to {signalled} remaining process(es)");
-            self.logger.log(Level::Info, &msg);
+            self.logger.log(Level::Debg, &msg);
         }
         if let Some(sd) = self.shutdown.as_mut() {
             sd.final_term_at = Some(now);
