@@ -110,7 +110,7 @@ fn parse_spec(
     }
     let incomplete = || FmtError::Bad("incomplete format".into());
     let mut spec = Spec::default();
-    let mut next = |pos: &mut usize| -> Option<char> {
+    let next = |pos: &mut usize| -> Option<char> {
         let c = chars.get(*pos).copied();
         *pos += 1;
         c

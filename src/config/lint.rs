@@ -90,6 +90,10 @@ pub fn unknown_keys(ini: &Ini) -> Vec<String> {
 
 /// The known key nearest by edit distance, if it is near enough to be a typo.
 pub fn closest<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
+    // A key this long is no typo of a known key; also bounds the work.
+    if key.chars().count() > 64 {
+        return None;
+    }
     let (best, distance) = known.iter().map(|k| (*k, edit_distance(key, k))).min_by_key(|(_, d)| *d)?;
     let limit = (key.chars().count() / 3).clamp(1, 3);
     (distance <= limit).then_some(best)

@@ -214,33 +214,107 @@ fn list_dir(d: &str) -> Vec<String> {
 }
 
 /// `fnmatch.fnmatchcase`: `*`, `?`, `[seq]`, `[!seq]`; an unclosed `[` is literal.
+/// Iterative (star backtracking), so a huge pattern cannot exhaust the stack.
 pub fn fnmatch(name: &str, pattern: &str) -> bool {
     let n: Vec<char> = name.chars().collect();
-    let p: Vec<char> = pattern.chars().collect();
-    match_from(&n, &p)
-}
-
-fn match_from(n: &[char], p: &[char]) -> bool {
-    let Some((&first, rest)) = p.split_first() else { return n.is_empty() };
-    match first {
-        '*' => (0..=n.len()).any(|i| n.get(i..).is_some_and(|tail| match_from(tail, rest))),
-        '?' => n.split_first().is_some_and(|(_, nt)| match_from(nt, rest)),
-        '[' => match class(rest) {
-            Some((matcher, after)) => {
-                n.split_first().is_some_and(|(c, nt)| matcher(*c) && match_from(nt, after))
+    let tokens = tokenize(pattern);
+    let (mut ni, mut ti) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    loop {
+        match tokens.get(ti) {
+            Some(Token::Star) => {
+                star = Some((ti, ni));
+                ti += 1;
+                continue;
             }
-            None => n.split_first().is_some_and(|(c, nt)| *c == '[' && match_from(nt, rest)),
-        },
-        c => n.split_first().is_some_and(|(x, nt)| *x == c && match_from(nt, rest)),
+            Some(t) if n.get(ni).is_some_and(|c| t.matches(*c)) => {
+                ti += 1;
+                ni += 1;
+                continue;
+            }
+            None if ni == n.len() => return true,
+            _ => {}
+        }
+        match star {
+            Some((st, sn)) if sn < n.len() => {
+                star = Some((st, sn + 1));
+                ti = st + 1;
+                ni = sn + 1;
+            }
+            _ => return false,
+        }
     }
 }
 
-type ClassMatch<'a> = (Box<dyn Fn(char) -> bool + 'a>, &'a [char]);
+/// One element of a glob pattern.
+enum Token {
+    Star,
+    Any,
+    Char(char),
+    Class { negate: bool, items: Vec<char> },
+}
 
-/// A `[...]` class after its `[`: the matcher and the pattern after `]`.
-fn class(p: &[char]) -> Option<ClassMatch<'_>> {
+impl Token {
+    fn matches(&self, c: char) -> bool {
+        match self {
+            Token::Star | Token::Any => true,
+            Token::Char(x) => *x == c,
+            Token::Class { negate, items } => {
+                let mut hit = false;
+                let mut j = 0;
+                while let Some(&a) = items.get(j) {
+                    match (items.get(j + 1), items.get(j + 2)) {
+                        (Some('-'), Some(&b)) => {
+                            hit |= a <= c && c <= b;
+                            j += 3;
+                        }
+                        _ => {
+                            hit |= a == c;
+                            j += 1;
+                        }
+                    }
+                }
+                hit != *negate
+            }
+        }
+    }
+}
+
+fn tokenize(pattern: &str) -> Vec<Token> {
+    let p: Vec<char> = pattern.chars().collect();
+    let mut out = Vec::new();
     let mut i = 0;
-    if p.first() == Some(&'!') {
+    while let Some(&c) = p.get(i) {
+        i += 1;
+        match c {
+            '*' => {
+                if !matches!(out.last(), Some(Token::Star)) {
+                    out.push(Token::Star);
+                }
+            }
+            '?' => out.push(Token::Any),
+            '[' => match class_end(&p, i) {
+                Some(end) => {
+                    let body = p.get(i..end).unwrap_or(&[]);
+                    let (negate, items) = match body.split_first() {
+                        Some(('!', rest)) => (true, rest.to_vec()),
+                        _ => (false, body.to_vec()),
+                    };
+                    out.push(Token::Class { negate, items });
+                    i = end + 1;
+                }
+                None => out.push(Token::Char('[')),
+            },
+            c => out.push(Token::Char(c)),
+        }
+    }
+    out
+}
+
+/// Index of the `]` closing a class whose body starts at `start`.
+fn class_end(p: &[char], start: usize) -> Option<usize> {
+    let mut i = start;
+    if p.get(i) == Some(&'!') {
         i += 1;
     }
     if p.get(i) == Some(&']') {
@@ -249,30 +323,7 @@ fn class(p: &[char]) -> Option<ClassMatch<'_>> {
     while p.get(i).is_some_and(|c| *c != ']') {
         i += 1;
     }
-    p.get(i)?;
-    let body = p.get(..i)?;
-    let after = p.get(i + 1..)?;
-    let (negate, items) = match body.split_first() {
-        Some(('!', rest)) => (true, rest),
-        _ => (false, body),
-    };
-    let items: Vec<char> = items.to_vec();
-    let matcher = move |c: char| {
-        let mut hit = false;
-        let mut j = 0;
-        while let Some(&a) = items.get(j) {
-            if items.get(j + 1) == Some(&'-') && items.get(j + 2).is_some() {
-                let b = items.get(j + 2).copied().unwrap_or(a);
-                hit |= a <= c && c <= b;
-                j += 3;
-            } else {
-                hit |= a == c;
-                j += 1;
-            }
-        }
-        hit != negate
-    };
-    Some((Box::new(matcher), after))
+    p.get(i).map(|_| i)
 }
 
 #[cfg(test)]
@@ -288,6 +339,11 @@ mod tests {
         assert!(fnmatch("a[", "a["));
         assert!(fnmatch("x", "?"));
         assert!(!fnmatch("xy", "?"));
+        assert!(fnmatch("a-b-c.conf", "*-*-*.conf"));
+        assert!(!fnmatch("abc", "*d*"));
+        assert!(fnmatch("]", "[]]"));
+        let long = "a".repeat(1_000_000);
+        assert!(fnmatch(&long, &long));
     }
 
     #[test]

@@ -231,7 +231,7 @@ pub fn inet_address(s: &str) -> Result<(String, i64), String> {
 pub fn entry_point(spec: &str) -> Result<(), String> {
     let bad = || {
         format!(
-            "(\"EntryPoint must be in 'name=module:attrs [extras]'\", {})",
+            "(\"EntryPoint must be in 'name=module:attrs [extras]' format\", {})",
             repr(&format!("x={spec}"))
         )
     };

@@ -1,0 +1,279 @@
+//! Bad input, one test per error class: `rinit check` must print
+//! `FILE:LINE: message` with supervisord's text and exit 2 — never panic,
+//! never die of a signal. Warnings alone exit 0.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/config").join(name)
+}
+
+fn rinit(args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_rinit")).args(args).output().expect("run rinit");
+    let code = out.status.code().unwrap_or_else(|| panic!("rinit died of a signal: {:?}", out.status));
+    Run {
+        code,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn check(path: &Path) -> Run {
+    rinit(&["check", "-c", &path.to_string_lossy()])
+}
+
+/// `rinit check` refuses the fixture with `FILE:LINE: message`.
+fn refused(name: &str, line: usize, message: &str) {
+    let path = fixture(name);
+    let run = check(&path);
+    assert_eq!(run.code, 2, "{name}: exit status; stdout: {}", run.stdout);
+    let expected = format!("{}:{}: {}", path.display(), line, message);
+    assert!(run.stdout.contains(&expected), "{name}: expected\n  {expected}\ngot\n  {}", run.stdout);
+}
+
+/// supervisord's suffix for errors inside a program-like section.
+fn in_section(message: &str, section: &str, name: &str) -> String {
+    format!("{message} in section '{section}' (file: '{}')", fixture(name).display())
+}
+
+fn temp_file(name: &str, bytes: &[u8]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("rinit-config-errors-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).expect("write temp file");
+    path
+}
+
+#[test]
+fn binary_junk_is_named_not_a_panic() {
+    let junk: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8 | 0x80).collect();
+    let path = temp_file("junk.conf", &junk);
+    let run = check(&path);
+    assert_eq!(run.code, 2);
+    assert!(run.stdout.contains(&format!("{}:1: ", path.display())), "{}", run.stdout);
+    assert!(run.stdout.contains("is not a UTF-8 text file"), "{}", run.stdout);
+}
+
+#[test]
+fn ten_megabyte_line_is_read() {
+    let mut text = b"[supervisord]\nnodaemon=true\n[program:a]\ncommand=/bin/echo ".to_vec();
+    text.extend(std::iter::repeat(b'x').take(10 * 1024 * 1024));
+    text.push(b'\n');
+    let path = temp_file("big.conf", &text);
+    let run = check(&path);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+}
+
+#[test]
+fn ten_megabyte_line_without_delimiter_is_a_parse_error() {
+    let mut text = b"[supervisord]\n".to_vec();
+    text.extend(std::iter::repeat(b'y').take(10 * 1024 * 1024));
+    let path = temp_file("bigerr.conf", &text);
+    let run = check(&path);
+    assert_eq!(run.code, 2);
+    assert!(run.stdout.contains("Source contains parsing errors"), "{}", &run.stdout[..200.min(run.stdout.len())]);
+}
+
+#[test]
+fn unterminated_quote_in_environment() {
+    let name = "unterminated_quote.conf";
+    refused(name, 6, &in_section("No closing quotation", "program:a", name));
+}
+
+#[test]
+fn bad_environment_pairs() {
+    let name = "bad_environment.conf";
+    refused(name, 6, &in_section("Unexpected end of key/value pairs in value 'A=1,B'", "program:a", name));
+}
+
+#[test]
+fn include_glob_matching_nothing_is_a_warning() {
+    let path = fixture("include_nomatch.conf");
+    let run = check(&path);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let dir = path.parent().map(|p| p.display().to_string()).unwrap_or_default();
+    assert!(
+        run.stdout.contains(&format!("warning: No file matches via include \"{dir}/does-not-exist/*.conf\"")),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn bad_signal_name() {
+    let name = "bad_signal.conf";
+    refused(name, 6, &in_section("value 'FOO' is not a valid signal name", "program:a", name));
+}
+
+#[test]
+fn bad_signal_number() {
+    let name = "bad_signal_number.conf";
+    refused(name, 6, &in_section("value '40' is not a valid signal number", "program:a", name));
+}
+
+#[test]
+fn negative_number_where_invalid() {
+    let name = "negative_startsecs.conf";
+    refused(name, 6, &in_section("invalid value for startsecs: -1 is out of range", "program:a", name));
+}
+
+#[test]
+fn unknown_expansion_name() {
+    let name = "unknown_name.conf";
+    let run = check(&fixture(name));
+    assert_eq!(run.code, 2);
+    let start = format!(
+        "{}:5: Format string 'sleep %(nosuch)s' for 'program:a.command' contains names ('nosuch') which cannot be expanded. Available names: ",
+        fixture(name).display()
+    );
+    assert!(run.stdout.contains(&start), "{}", run.stdout);
+    assert!(run.stdout.contains("group_name, here, host_node_name, numprocs, process_num, program_name in section"));
+}
+
+#[test]
+fn incomplete_format() {
+    let name = "incomplete_format.conf";
+    refused(
+        name,
+        5,
+        &in_section("Format string 'sleep 100%' for 'program:a.command' is badly formatted: incomplete format", "program:a", name),
+    );
+}
+
+#[test]
+fn missing_command() {
+    let name = "missing_command.conf";
+    refused(name, 4, &in_section("program section program:a does not specify a command", "program:a", name));
+}
+
+#[test]
+fn bad_bool() {
+    let name = "bad_bool.conf";
+    refused(name, 6, &in_section("not a valid boolean value: 'maybe'", "program:a", name));
+}
+
+#[test]
+fn bad_exit_codes() {
+    let name = "bad_exitcodes.conf";
+    refused(name, 6, &in_section("not a valid list of exit codes: '0,256'", "program:a", name));
+}
+
+#[test]
+fn bad_byte_size() {
+    let name = "bad_bytes.conf";
+    refused(name, 6, &in_section("invalid literal for int() with base 10: '10xb'", "program:a", name));
+}
+
+#[test]
+fn no_section_header() {
+    let path = fixture("no_section_header.conf");
+    refused(
+        "no_section_header.conf",
+        1,
+        &format!("File contains no section headers.\nfile: '{}', line: 1\n'command=sleep 1\\n'", path.display()),
+    );
+}
+
+#[test]
+fn line_without_delimiter() {
+    let path = fixture("parse_error.conf");
+    refused(
+        "parse_error.conf",
+        5,
+        &format!("Source contains parsing errors: '{}'\n\t[line  5]: 'this line has no equals\\n'", path.display()),
+    );
+}
+
+#[test]
+fn numprocs_needs_process_num() {
+    let name = "numprocs_without_process_num.conf";
+    refused(name, 6, &in_section("%(process_num) must be present within process_name when numprocs > 1", "program:a", name));
+}
+
+#[test]
+fn unknown_user_with_host_checks() {
+    let name = "unknown_user.conf";
+    refused(name, 6, &in_section("Invalid user name no-such-user-rinit", "program:a", name));
+}
+
+#[test]
+fn missing_log_directory_with_host_checks() {
+    let name = "missing_log_dir.conf";
+    refused(
+        name,
+        6,
+        &in_section("The directory named as part of the path /nonexistent/dir/x.log does not exist", "program:a", name),
+    );
+}
+
+#[test]
+fn group_names_unknown_program() {
+    refused("group_unknown_program.conf", 8, "[program:a] names unknown program or fcgi-program nosuch");
+}
+
+#[test]
+fn unknown_event_type() {
+    refused("bad_event.conf", 6, "Unknown event type NOPE in [eventlistener:l] events");
+}
+
+#[test]
+fn bad_shutdown_on_extension() {
+    let name = "bad_shutdown_on.conf";
+    refused(
+        name,
+        6,
+        &in_section("invalid 'shutdown_on' value 'sometimes' (expected never, fatal, unexpected or any)", "program:a", name),
+    );
+}
+
+#[test]
+fn typo_key_is_a_warning_with_suggestion() {
+    let path = fixture("typo_key.conf");
+    let run = check(&path);
+    assert_eq!(run.code, 0);
+    assert!(
+        run.stdout.contains(&format!(
+            "{}:6: unknown key 'autorestrat' in [program:web]; did you mean 'autorestart'?",
+            path.display()
+        )),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn missing_config_file() {
+    let run = rinit(&["check", "-c", "/nonexistent/rinit.conf"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stdout.contains("could not find config file /nonexistent/rinit.conf"), "{}", run.stdout);
+}
+
+#[test]
+fn dump_of_a_refused_config_carries_the_error() {
+    let path = fixture("bad_bool.conf");
+    let run = rinit(&["dump", "--no-host-checks", "-c", &path.to_string_lossy()]);
+    assert_eq!(run.code, 2);
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON on stdout");
+    assert_eq!(
+        doc.get("error").and_then(|e| e.as_str()),
+        Some(in_section("not a valid boolean value: 'maybe'", "program:a", "bad_bool.conf").as_str())
+    );
+}
+
+#[test]
+fn usage_errors_exit_2_with_a_hint() {
+    for args in [&["dump", "--bogus"][..], &["check", "-c"][..], &["check", "stray"][..]] {
+        let run = rinit(args);
+        assert_eq!(run.code, 2, "{args:?}");
+        let lines: Vec<&str> = run.stderr.lines().collect();
+        assert_eq!(lines.len(), 2, "{args:?}: {}", run.stderr);
+        assert!(lines.get(1).is_some_and(|l| l.contains("--help")), "{}", run.stderr);
+    }
+}
