@@ -49,7 +49,7 @@ pub fn parse(argv0: &str, args: &[String]) -> Result<Mode, String> {
             Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
             _ => (arg, None),
         };
-        let mut value = |i: &mut usize| -> Result<String, String> {
+        let value = |i: &mut usize| -> Result<String, String> {
             if let Some(v) = inline.clone() {
                 return Ok(v);
             }

@@ -195,7 +195,7 @@ pub fn timestamp() -> String {
     unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
     // SAFETY: an all-zero tm is a valid value to be overwritten.
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    let secs: libc::time_t = ts.tv_sec;
+    let secs = ts.tv_sec;
     // SAFETY: both pointers are valid for the duration of the call.
     let ok = unsafe { !libc::localtime_r(&secs, &mut tm).is_null() };
     if !ok {

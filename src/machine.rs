@@ -29,18 +29,6 @@ pub enum State {
 }
 
 impl State {
-    pub fn name(self) -> &'static str {
-        match self {
-            State::Stopped => "STOPPED",
-            State::Starting => "STARTING",
-            State::Running => "RUNNING",
-            State::Backoff => "BACKOFF",
-            State::Stopping => "STOPPING",
-            State::Exited => "EXITED",
-            State::Fatal => "FATAL",
-        }
-    }
-
     /// States that end a shutdown wait (supervisord's "stopped" class).
     pub fn is_stopped_class(self) -> bool {
         matches!(self, State::Stopped | State::Exited | State::Fatal)

@@ -5,7 +5,7 @@
 
 use crate::config::Config;
 use crate::log::{Level, Logger};
-use crate::machine::{signal_name, Action, Millis, Process, State};
+use crate::machine::{signal_name, Action, Millis, Process};
 use crate::signals::{self, SignalFd};
 use crate::{spawn, sys};
 use std::collections::HashMap;
@@ -39,7 +39,6 @@ pub struct Supervisor {
     sig: SignalFd,
     epoch: Instant,
     base_env: Vec<(String, String)>,
-    is_pid1: bool,
     shutdown: Option<Shutdown>,
     pidfile: Option<String>,
     /// The last reap found that rinit has no child at all.
@@ -66,7 +65,6 @@ impl Supervisor {
             base_env: std::env::vars_os()
                 .map(|(k, v)| (k.to_string_lossy().into_owned(), v.to_string_lossy().into_owned()))
                 .collect(),
-            is_pid1: sys::getpid() == 1,
             shutdown: None,
             pidfile,
             no_children: false,
@@ -442,11 +440,6 @@ impl Supervisor {
         if let Some(p) = &self.pidfile {
             let _ = std::fs::remove_file(p);
         }
-    }
-
-    #[cfg(test)]
-    pub fn states(&self) -> Vec<State> {
-        self.procs.iter().map(|p| p.state).collect()
     }
 }
 
