@@ -195,6 +195,17 @@ if [ $up = 1 ]; then
         else
             ok "kill $label: no 'Address already in use', no FATAL"
         fi
+        # The respawned program must really be up: the spawned pid alive, with its server as a
+        # child (apache2 / mariadbd), and no further exit of the program after its success line.
+        sleep 0.5
+        local n; n=$(log_since "$off" | grep -oE "spawned: '$prog' with pid [0-9]+" | tail -n1 | grep -oE '[0-9]+$')
+        if [ -n "$n" ] && nsx kill -0 "$n" 2>/dev/null && [ -n "$(nsx pgrep -P "$n" -x "$pat")" ] &&
+            ! log_since "$off" | sed -n "/success: $prog entered RUNNING/,\$p" | grep -q "exited: $prog "; then
+            ok "kill $label: the respawned $prog (pid $n) is running with its server process"
+        else
+            bad "kill $label: the respawned $prog (pid ${n:-?}) is running with its server process"
+            show_tail "$off" 30
+        fi
         echo "---- after the restart ----"
         nsx ps -eo pid,ppid,pgid,stat,cmd --forest
     }
