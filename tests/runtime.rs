@@ -33,6 +33,13 @@ fn dump(r: &Rinit) -> String {
     r.lines().join("\n")
 }
 
+/// Wait until namespace pid `ns_pid` runs `comm` (its exec is done, so the
+/// signal dispositions its script set up are in force).
+fn wait_exec(r: &Rinit, ns_pid: i32, comm: &str) {
+    let h = r.host_of(ns_pid);
+    poll(WAIT, &format!("pid {ns_pid} to exec {comm}"), || read_proc(h).filter(|p| p.comm == comm));
+}
+
 /// Stop rinit with SIGTERM and require exit status 0.
 fn term_and_expect_0(r: &mut Rinit) {
     r.signal(libc::SIGTERM);
@@ -221,6 +228,7 @@ fn term_ignoring_program_is_killed_after_stopwaitsecs() {
     );
     r.wait_rec("INFO success: noterm {*}", WAIT);
     let pid = r.ns_pid_of("noterm");
+    wait_exec(&r, pid, "sleep");
     r.signal(libc::SIGTERM);
     assert_eq!(r.wait_exit(secs(10)), 0, "{}", dump(&r));
     let kill_line = format!("WARN killing 'noterm' ({pid}) with SIGKILL");
@@ -596,6 +604,7 @@ fn second_term_during_a_slow_stop_sends_sigkill_at_once() {
     );
     r.wait_rec("INFO success: noterm {*}", WAIT);
     let pid = r.ns_pid_of("noterm");
+    wait_exec(&r, pid, "sleep");
     r.signal(libc::SIGTERM);
     r.wait_rec("INFO waiting for noterm to die", WAIT);
     std::thread::sleep(Duration::from_millis(200));
@@ -649,6 +658,7 @@ fn clean_restart_stops_leftovers_before_respawn() {
     );
     let line = r.wait_output(|l| l.starts_with("leftover="), "the leftover's pid", WAIT);
     let leftover: i32 = line["leftover=".len()..].parse().unwrap();
+    wait_exec(&r, leftover, "sleep");
     r.wait_rec("INFO success: web {*}", WAIT);
     let main = r.ns_pid_of("web");
     kill(r.host_pid_of("web"), libc::SIGKILL);
@@ -680,6 +690,7 @@ fn clean_restart_kills_term_ignoring_leftovers_after_stopwaitsecs() {
     );
     let line = r.wait_output(|l| l.starts_with("leftover="), "the leftover's pid", WAIT);
     let leftover: i32 = line["leftover=".len()..].parse().unwrap();
+    wait_exec(&r, leftover, "sleep");
     r.wait_rec("INFO success: db {*}", WAIT);
     let main = r.ns_pid_of("db");
     kill(r.host_pid_of("db"), libc::SIGKILL);
@@ -763,6 +774,8 @@ fn leftover_daemons_get_sigterm_then_sigkill_at_shutdown() {
     let polite = r.wait_output(|l| l.starts_with("polite="), "the daemons", WAIT)["polite=".len()..].parse::<i32>().unwrap();
     let stubborn = r.wait_output(|l| l.starts_with("stubborn="), "the daemons", WAIT)["stubborn=".len()..].parse::<i32>().unwrap();
     r.wait_rec("INFO success: spawner {*}", WAIT);
+    wait_exec(&r, polite, "sleep");
+    wait_exec(&r, stubborn, "sleep");
     r.signal(libc::SIGTERM);
     assert_eq!(r.wait_exit(secs(10)), 0, "{}", dump(&r));
     let p = format!("INFO reaped unknown pid {polite} (terminated by SIGTERM)");

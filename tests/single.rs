@@ -222,10 +222,20 @@ echo grandchild-gone
 exit 0
 "#;
 
+/// The grandchild pid printed by TERM_TRAPPING_PARENT.
+fn grandchild(out: &Capture) -> i32 {
+    out.wait_until(WAIT, "the parent to be ready", |l| {
+        l.iter().find_map(|x| x.strip_prefix("ready grandchild=").and_then(|p| p.parse().ok()))
+    })
+}
+
 #[test]
 fn term_reaches_the_whole_process_group() {
     let mut s = Single::start(&["sh", "-c", TERM_TRAPPING_PARENT]);
-    s.out.wait_until(WAIT, "the parent to be ready", |l| l.iter().find(|x| x.starts_with("ready")).cloned());
+    let gc = grandchild(&s.out);
+    // Until the grandchild has exec'd sleep it may still run the parent's
+    // trap handler (between fork and exec): a TERM then would be lost.
+    poll(WAIT, "the grandchild to exec sleep", || read_proc(gc).filter(|p| p.comm == "sleep"));
     let kids = children(s.pid());
     assert_eq!(kids.len(), 1, "rinit should have one child: {kids:?}");
     s.pgid = Some(kids[0]);
@@ -263,7 +273,8 @@ fn pid1_exit_status_is_the_childs() {
 #[test]
 fn pid1_term_reaches_the_whole_process_group() {
     let mut r = launch_single(&["sh", "-c", TERM_TRAPPING_PARENT]);
-    r.out.wait_until(WAIT, "the parent to be ready", |l| l.iter().find(|x| x.starts_with("ready")).cloned());
+    let gc = r.host_of(grandchild(&r.out));
+    poll(WAIT, "the grandchild to exec sleep", || read_proc(gc).filter(|p| p.comm == "sleep"));
     r.signal(libc::SIGTERM);
     assert_eq!(r.wait_exit(WAIT), 0, "{:?}", r.lines());
     let all = r.lines();
