@@ -635,6 +635,35 @@ def report(res, record, verbose):
     sys.stdout.flush()
 
 
+def reset_signal_state():
+    """Give the inits a clean signal state whatever this script inherited: no
+    signal blocked, none ignored (e.g. under `cargo test` signal 32 arrives
+    ignored, and an ignored signal stays ignored across exec, down to the
+    programs' /proc SigIgn).  Raw syscalls: glibc refuses to touch 32 and 33.
+    SIGPIPE and SIGXFSZ stay as Python set them here; subprocess restores
+    them to the default in the child."""
+    import ctypes
+    import platform
+    if platform.machine() != "x86_64":
+        return
+    SYS_rt_sigaction, SYS_rt_sigprocmask, SIG_IGN = 13, 14, 1
+
+    class KSigaction(ctypes.Structure):
+        _fields_ = [("handler", ctypes.c_void_p), ("flags", ctypes.c_ulong),
+                    ("restorer", ctypes.c_void_p), ("mask", ctypes.c_ulong)]
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    for sig in range(1, 65):
+        if sig in (signal.SIGKILL, signal.SIGSTOP, signal.SIGPIPE, signal.SIGXFSZ):
+            continue
+        old = KSigaction()
+        if libc.syscall(SYS_rt_sigaction, sig, None, ctypes.byref(old), 8) == 0 and old.handler == SIG_IGN:
+            new = KSigaction()
+            libc.syscall(SYS_rt_sigaction, sig, ctypes.byref(new), None, 8)
+    empty = ctypes.c_ulong(0)
+    libc.syscall(SYS_rt_sigprocmask, 2, ctypes.byref(empty), None, 8)  # SIG_SETMASK
+
+
 def binary_for(init, args):
     if init == "supervisord":
         return shutil.which("supervisord") or "/usr/bin/supervisord"
@@ -657,6 +686,7 @@ def main():
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
 
+    reset_signal_state()
     scenarios = load_scenarios(args.only)
     if args.list:
         for sc in scenarios:
