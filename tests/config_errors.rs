@@ -12,12 +12,20 @@ struct Run {
 }
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/config").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/config")
+        .join(name)
 }
 
 fn rinit(args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_rinit")).args(args).output().expect("run rinit");
-    let code = out.status.code().unwrap_or_else(|| panic!("rinit died of a signal: {:?}", out.status));
+    let out = Command::new(env!("CARGO_BIN_EXE_rinit"))
+        .args(args)
+        .output()
+        .expect("run rinit");
+    let code = out
+        .status
+        .code()
+        .unwrap_or_else(|| panic!("rinit died of a signal: {:?}", out.status));
     Run {
         code,
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -35,12 +43,19 @@ fn refused(name: &str, line: usize, message: &str) {
     let run = check(&path);
     assert_eq!(run.code, 2, "{name}: exit status; stdout: {}", run.stdout);
     let expected = format!("{}:{}: {}", path.display(), line, message);
-    assert!(run.stdout.contains(&expected), "{name}: expected\n  {expected}\ngot\n  {}", run.stdout);
+    assert!(
+        run.stdout.contains(&expected),
+        "{name}: expected\n  {expected}\ngot\n  {}",
+        run.stdout
+    );
 }
 
 /// supervisord's suffix for errors inside a program-like section.
 fn in_section(message: &str, section: &str, name: &str) -> String {
-    format!("{message} in section '{section}' (file: '{}')", fixture(name).display())
+    format!(
+        "{message} in section '{section}' (file: '{}')",
+        fixture(name).display()
+    )
 }
 
 fn temp_file(name: &str, bytes: &[u8]) -> PathBuf {
@@ -53,11 +68,17 @@ fn temp_file(name: &str, bytes: &[u8]) -> PathBuf {
 
 #[test]
 fn binary_junk_is_named_not_a_panic() {
-    let junk: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8 | 0x80).collect();
+    let junk: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8 | 0x80)
+        .collect();
     let path = temp_file("junk.conf", &junk);
     let run = check(&path);
     assert_eq!(run.code, 2);
-    assert!(run.stdout.contains(&format!("{}:1: ", path.display())), "{}", run.stdout);
+    assert!(
+        run.stdout.contains(&format!("{}:1: ", path.display())),
+        "{}",
+        run.stdout
+    );
     assert!(run.stdout.contains("is not a UTF-8 text file"), "{}", run.stdout);
 }
 
@@ -78,7 +99,11 @@ fn ten_megabyte_line_without_delimiter_is_a_parse_error() {
     let path = temp_file("bigerr.conf", &text);
     let run = check(&path);
     assert_eq!(run.code, 2);
-    assert!(run.stdout.contains("Source contains parsing errors"), "{}", &run.stdout[..200.min(run.stdout.len())]);
+    assert!(
+        run.stdout.contains("Source contains parsing errors"),
+        "{}",
+        &run.stdout[..200.min(run.stdout.len())]
+    );
 }
 
 #[test]
@@ -90,7 +115,15 @@ fn unterminated_quote_in_environment() {
 #[test]
 fn bad_environment_pairs() {
     let name = "bad_environment.conf";
-    refused(name, 6, &in_section("Unexpected end of key/value pairs in value 'A=1,B'", "program:a", name));
+    refused(
+        name,
+        6,
+        &in_section(
+            "Unexpected end of key/value pairs in value 'A=1,B'",
+            "program:a",
+            name,
+        ),
+    );
 }
 
 #[test]
@@ -100,7 +133,9 @@ fn include_glob_matching_nothing_is_a_warning() {
     assert_eq!(run.code, 0, "{}", run.stdout);
     let dir = path.parent().map(|p| p.display().to_string()).unwrap_or_default();
     assert!(
-        run.stdout.contains(&format!("warning: No file matches via include \"{dir}/does-not-exist/*.conf\"")),
+        run.stdout.contains(&format!(
+            "warning: No file matches via include \"{dir}/does-not-exist/*.conf\""
+        )),
         "{}",
         run.stdout
     );
@@ -109,19 +144,35 @@ fn include_glob_matching_nothing_is_a_warning() {
 #[test]
 fn bad_signal_name() {
     let name = "bad_signal.conf";
-    refused(name, 6, &in_section("value 'FOO' is not a valid signal name", "program:a", name));
+    refused(
+        name,
+        6,
+        &in_section("value 'FOO' is not a valid signal name", "program:a", name),
+    );
 }
 
 #[test]
 fn bad_signal_number() {
     let name = "bad_signal_number.conf";
-    refused(name, 6, &in_section("value '40' is not a valid signal number", "program:a", name));
+    refused(
+        name,
+        6,
+        &in_section("value '40' is not a valid signal number", "program:a", name),
+    );
 }
 
 #[test]
 fn negative_number_where_invalid() {
     let name = "negative_startsecs.conf";
-    refused(name, 6, &in_section("invalid value for startsecs: -1 is out of range", "program:a", name));
+    refused(
+        name,
+        6,
+        &in_section(
+            "invalid value for startsecs: -1 is out of range",
+            "program:a",
+            name,
+        ),
+    );
 }
 
 #[test]
@@ -134,7 +185,9 @@ fn unknown_expansion_name() {
         fixture(name).display()
     );
     assert!(run.stdout.contains(&start), "{}", run.stdout);
-    assert!(run.stdout.contains("group_name, here, host_node_name, numprocs, process_num, program_name in section"));
+    assert!(run
+        .stdout
+        .contains("group_name, here, host_node_name, numprocs, process_num, program_name in section"));
 }
 
 #[test]
@@ -143,32 +196,60 @@ fn incomplete_format() {
     refused(
         name,
         5,
-        &in_section("Format string 'sleep 100%' for 'program:a.command' is badly formatted: incomplete format", "program:a", name),
+        &in_section(
+            "Format string 'sleep 100%' for 'program:a.command' is badly formatted: incomplete format",
+            "program:a",
+            name,
+        ),
     );
 }
 
 #[test]
 fn missing_command() {
     let name = "missing_command.conf";
-    refused(name, 4, &in_section("program section program:a does not specify a command", "program:a", name));
+    refused(
+        name,
+        4,
+        &in_section(
+            "program section program:a does not specify a command",
+            "program:a",
+            name,
+        ),
+    );
 }
 
 #[test]
 fn bad_bool() {
     let name = "bad_bool.conf";
-    refused(name, 6, &in_section("not a valid boolean value: 'maybe'", "program:a", name));
+    refused(
+        name,
+        6,
+        &in_section("not a valid boolean value: 'maybe'", "program:a", name),
+    );
 }
 
 #[test]
 fn bad_exit_codes() {
     let name = "bad_exitcodes.conf";
-    refused(name, 6, &in_section("not a valid list of exit codes: '0,256'", "program:a", name));
+    refused(
+        name,
+        6,
+        &in_section("not a valid list of exit codes: '0,256'", "program:a", name),
+    );
 }
 
 #[test]
 fn bad_byte_size() {
     let name = "bad_bytes.conf";
-    refused(name, 6, &in_section("invalid literal for int() with base 10: '10xb'", "program:a", name));
+    refused(
+        name,
+        6,
+        &in_section(
+            "invalid literal for int() with base 10: '10xb'",
+            "program:a",
+            name,
+        ),
+    );
 }
 
 #[test]
@@ -177,7 +258,10 @@ fn no_section_header() {
     refused(
         "no_section_header.conf",
         1,
-        &format!("File contains no section headers.\nfile: '{}', line: 1\n'command=sleep 1\\n'", path.display()),
+        &format!(
+            "File contains no section headers.\nfile: '{}', line: 1\n'command=sleep 1\\n'",
+            path.display()
+        ),
     );
 }
 
@@ -187,20 +271,35 @@ fn line_without_delimiter() {
     refused(
         "parse_error.conf",
         5,
-        &format!("Source contains parsing errors: '{}'\n\t[line  5]: 'this line has no equals\\n'", path.display()),
+        &format!(
+            "Source contains parsing errors: '{}'\n\t[line  5]: 'this line has no equals\\n'",
+            path.display()
+        ),
     );
 }
 
 #[test]
 fn numprocs_needs_process_num() {
     let name = "numprocs_without_process_num.conf";
-    refused(name, 6, &in_section("%(process_num) must be present within process_name when numprocs > 1", "program:a", name));
+    refused(
+        name,
+        6,
+        &in_section(
+            "%(process_num) must be present within process_name when numprocs > 1",
+            "program:a",
+            name,
+        ),
+    );
 }
 
 #[test]
 fn unknown_user_with_host_checks() {
     let name = "unknown_user.conf";
-    refused(name, 6, &in_section("Invalid user name no-such-user-rinit", "program:a", name));
+    refused(
+        name,
+        6,
+        &in_section("Invalid user name no-such-user-rinit", "program:a", name),
+    );
 }
 
 #[test]
@@ -209,18 +308,30 @@ fn missing_log_directory_with_host_checks() {
     refused(
         name,
         6,
-        &in_section("The directory named as part of the path /nonexistent/dir/x.log does not exist", "program:a", name),
+        &in_section(
+            "The directory named as part of the path /nonexistent/dir/x.log does not exist",
+            "program:a",
+            name,
+        ),
     );
 }
 
 #[test]
 fn group_names_unknown_program() {
-    refused("group_unknown_program.conf", 8, "[program:a] names unknown program or fcgi-program nosuch");
+    refused(
+        "group_unknown_program.conf",
+        8,
+        "[program:a] names unknown program or fcgi-program nosuch",
+    );
 }
 
 #[test]
 fn unknown_event_type() {
-    refused("bad_event.conf", 6, "Unknown event type NOPE in [eventlistener:l] events");
+    refused(
+        "bad_event.conf",
+        6,
+        "Unknown event type NOPE in [eventlistener:l] events",
+    );
 }
 
 #[test]
@@ -229,7 +340,11 @@ fn bad_shutdown_on_extension() {
     refused(
         name,
         6,
-        &in_section("invalid 'shutdown_on' value 'sometimes' (expected never, fatal, unexpected or any)", "program:a", name),
+        &in_section(
+            "invalid 'shutdown_on' value 'sometimes' (expected never, fatal, unexpected or any)",
+            "program:a",
+            name,
+        ),
     );
 }
 
@@ -252,7 +367,12 @@ fn typo_key_is_a_warning_with_suggestion() {
 fn missing_config_file() {
     let run = rinit(&["check", "-c", "/nonexistent/rinit.conf"]);
     assert_eq!(run.code, 2);
-    assert!(run.stdout.contains("could not find config file /nonexistent/rinit.conf"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("could not find config file /nonexistent/rinit.conf"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
@@ -269,11 +389,19 @@ fn dump_of_a_refused_config_carries_the_error() {
 
 #[test]
 fn usage_errors_exit_2_with_a_hint() {
-    for args in [&["dump", "--bogus"][..], &["check", "-c"][..], &["check", "stray"][..]] {
+    for args in [
+        &["dump", "--bogus"][..],
+        &["check", "-c"][..],
+        &["check", "stray"][..],
+    ] {
         let run = rinit(args);
         assert_eq!(run.code, 2, "{args:?}");
         let lines: Vec<&str> = run.stderr.lines().collect();
         assert_eq!(lines.len(), 2, "{args:?}: {}", run.stderr);
-        assert!(lines.get(1).is_some_and(|l| l.contains("--help")), "{}", run.stderr);
+        assert!(
+            lines.get(1).is_some_and(|l| l.contains("--help")),
+            "{}",
+            run.stderr
+        );
     }
 }

@@ -14,7 +14,10 @@ use serde_json::Value;
 const NOT_COMPARED: &[(&str, &str)] = &[
     // `crash` only exists when supervisord dies with a Python traceback;
     // rinit reports a clean error instead, and no corpus file crashes.
-    ("crash", "Python tracebacks have no rinit equivalent; absent from the corpus"),
+    (
+        "crash",
+        "Python tracebacks have no rinit equivalent; absent from the corpus",
+    ),
 ];
 
 fn corpus_dir() -> PathBuf {
@@ -83,40 +86,73 @@ fn corpus_agrees_with_supervisord() {
         .expect("list corpus")
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
-            let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            name.ends_with(".conf") && name.get(..4).is_some_and(|s| s.chars().take(3).all(|c| c.is_ascii_digit()) && s.ends_with('-'))
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            name.ends_with(".conf")
+                && name
+                    .get(..4)
+                    .is_some_and(|s| s.chars().take(3).all(|c| c.is_ascii_digit()) && s.ends_with('-'))
         })
         .collect();
     confs.sort();
-    assert_eq!(confs.len(), 87, "expected 87 corpus files in {}", confdir.display());
+    assert_eq!(
+        confs.len(),
+        87,
+        "expected 87 corpus files in {}",
+        confdir.display()
+    );
     let here = std::fs::canonicalize(&confdir).expect("canonical corpus dir");
     let here = here.to_string_lossy().into_owned();
 
     let mut failures = Vec::new();
     for conf in &confs {
-        let name = conf.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = conf
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let out = Command::new(env!("CARGO_BIN_EXE_rinit"))
-            .args(["dump", "--auto", "--no-host-checks", "--hostname", "oracle-host", "-c"])
+            .args([
+                "dump",
+                "--auto",
+                "--no-host-checks",
+                "--hostname",
+                "oracle-host",
+                "-c",
+            ])
             .arg(here.clone() + "/" + &name)
             .env_clear()
             .envs(&env)
             .current_dir("/")
             .output()
             .expect("run rinit");
-        assert!(out.status.code().is_some(), "{name}: rinit died of a signal: {:?}", out.status);
+        assert!(
+            out.status.code().is_some(),
+            "{name}: rinit died of a signal: {:?}",
+            out.status
+        );
         let text = String::from_utf8_lossy(&out.stdout).replace(&here, "@HERE@");
         let mut got: Value = match serde_json::from_str(&text) {
             Ok(v) => v,
             Err(e) => {
-                failures.push(format!("{name}: no JSON ({e}); stderr: {}", String::from_utf8_lossy(&out.stderr)));
+                failures.push(format!(
+                    "{name}: no JSON ({e}); stderr: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                ));
                 continue;
             }
         };
         let expected_path = confdir.join(name.replace(".conf", ".expected.json"));
-        let mut want: Value = serde_json::from_str(&std::fs::read_to_string(&expected_path).expect("read expected"))
-            .expect("expected JSON parses");
+        let mut want: Value =
+            serde_json::from_str(&std::fs::read_to_string(&expected_path).expect("read expected"))
+                .expect("expected JSON parses");
         let refused = want.get("error").is_some();
-        assert_eq!(out.status.code(), Some(if refused { 2 } else { 0 }), "{name}: exit status");
+        assert_eq!(
+            out.status.code(),
+            Some(if refused { 2 } else { 0 }),
+            "{name}: exit status"
+        );
         strip_not_compared(&mut got);
         strip_not_compared(&mut want);
         if got != want {
@@ -127,5 +163,10 @@ fn corpus_agrees_with_supervisord() {
     }
     let agree = confs.len() - failures.len();
     eprintln!("corpus: {agree}/{} agree with supervisord", confs.len());
-    assert!(failures.is_empty(), "{agree}/{} agree; differences:\n{}", confs.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{agree}/{} agree; differences:\n{}",
+        confs.len(),
+        failures.join("\n")
+    );
 }

@@ -30,10 +30,20 @@ fn usage_error(cmd: &str, message: &str) -> i32 {
 
 /// Parse `args`; `dump_flags` allows the dump-only options.
 fn parse_args(args: &[String], dump_flags: bool) -> Result<Args, String> {
-    let mut out = Args { config: None, mode: Mode::Main, host_checks: true, hostname: None, help: false };
+    let mut out = Args {
+        config: None,
+        mode: Mode::Main,
+        host_checks: true,
+        hostname: None,
+        help: false,
+    };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
-        let mut value_of = |flag: &str| it.next().cloned().ok_or_else(|| format!("option '{flag}' needs a value"));
+        let mut value_of = |flag: &str| {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("option '{flag}' needs a value"))
+        };
         match arg.as_str() {
             "-h" | "--help" => out.help = true,
             "-c" | "--configuration" => out.config = Some(PathBuf::from(value_of(arg)?)),
@@ -45,7 +55,9 @@ fn parse_args(args: &[String], dump_flags: bool) -> Result<Args, String> {
             a if a.starts_with("--configuration=") => {
                 out.config = a.strip_prefix("--configuration=").map(PathBuf::from);
             }
-            a if a.starts_with("--hostname=") && dump_flags => out.hostname = a.strip_prefix("--hostname=").map(String::from),
+            a if a.starts_with("--hostname=") && dump_flags => {
+                out.hostname = a.strip_prefix("--hostname=").map(String::from)
+            }
             a if a.starts_with("-c") && a.len() > 2 => out.config = a.get(2..).map(PathBuf::from),
             a if a.starts_with('-') => return Err(format!("unknown option '{a}'")),
             a => return Err(format!("unexpected argument '{a}'")),
@@ -74,7 +86,8 @@ const CHECK_HELP: &str = "usage: rinit check [-c FILE]\n\
 Parse and validate a supervisord configuration; print every problem as\n\
 FILE:LINE: message. Exit 0 when it is accepted (warnings allowed), 2 otherwise.";
 
-const DUMP_HELP: &str = "usage: rinit dump [-c FILE] [--main|--fragment|--auto] [--no-host-checks] [--hostname NAME]\n\
+const DUMP_HELP: &str =
+    "usage: rinit dump [-c FILE] [--main|--fragment|--auto] [--no-host-checks] [--hostname NAME]\n\
 Print the resolved configuration as JSON in the supervisord oracle's schema.\n\
 --main (default): FILE is the main config; --fragment: FILE is a conf.d piece;\n\
 --auto: main, or fragment when FILE has no [supervisord] section.\n\
@@ -108,11 +121,24 @@ pub fn check(argv0: &str, args: &[String]) -> i32 {
                 println!("{l}");
             }
             for f in &config.fcgi_groups {
-                let o = f.group.processes.first().map(|p| p.origin.clone()).unwrap_or_default();
-                println!("{}:{}: [{}] is not supported by rinit and will not be started", o.file.display(), o.line, f.group.section);
+                let o = f
+                    .group
+                    .processes
+                    .first()
+                    .map(|p| p.origin.clone())
+                    .unwrap_or_default();
+                println!(
+                    "{}:{}: [{}] is not supported by rinit and will not be started",
+                    o.file.display(),
+                    o.line,
+                    f.group.section
+                );
             }
             let processes: usize = config.groups.iter().map(|g| g.processes.len()).sum();
-            println!("{shown}: OK ({} groups, {processes} processes)", config.groups.len());
+            println!(
+                "{shown}: OK ({} groups, {processes} processes)",
+                config.groups.len()
+            );
             0
         }
         Err(e) => {
@@ -153,5 +179,9 @@ pub fn dump(argv0: &str, args: &[String]) -> i32 {
             return EXIT_BAD;
         }
     }
-    if dump::has_error(&doc) { EXIT_BAD } else { 0 }
+    if dump::has_error(&doc) {
+        EXIT_BAD
+    } else {
+        0
+    }
 }

@@ -87,7 +87,11 @@ pub fn scrub(v: Json, from: &str, to: &str) -> Json {
     match v {
         Json::String(s) => Json::String(s.replace(from, to)),
         Json::Array(a) => Json::Array(a.into_iter().map(|x| scrub(x, from, to)).collect()),
-        Json::Object(o) => Json::Object(o.into_iter().map(|(k, x)| (k.replace(from, to), scrub(x, from, to))).collect()),
+        Json::Object(o) => Json::Object(
+            o.into_iter()
+                .map(|(k, x)| (k.replace(from, to), scrub(x, from, to)))
+                .collect(),
+        ),
         other => other,
     }
 }
@@ -117,7 +121,10 @@ fn config_json(c: &Config) -> Map<String, Json> {
             "silent": s.silent, "environment": env_json(s.environment.as_deref().unwrap_or(&[])),
         }),
     );
-    m.insert("servers".into(), Json::Array(c.servers.iter().map(server_json).collect()));
+    m.insert(
+        "servers".into(),
+        Json::Array(c.servers.iter().map(server_json).collect()),
+    );
     m.insert("serverurl".into(), json!(c.serverurl));
     m.insert(
         "rpcinterfaces".into(),
@@ -125,7 +132,8 @@ fn config_json(c: &Config) -> Map<String, Json> {
             c.rpcinterfaces
                 .iter()
                 .map(|r| {
-                    let extras: BTreeMap<&str, &str> = r.extras.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                    let extras: BTreeMap<&str, &str> =
+                        r.extras.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
                     json!({"name": r.name, "factory": r.factory, "extras": extras})
                 })
                 .collect(),
@@ -137,7 +145,11 @@ fn config_json(c: &Config) -> Map<String, Json> {
 
 fn server_json(s: &ServerConfig) -> Json {
     if s.kind == "inet_http_server" {
-        let port: Json = s.port.as_deref().and_then(|p| p.parse::<i64>().ok()).map_or(Json::Null, |p| json!(p));
+        let port: Json = s
+            .port
+            .as_deref()
+            .and_then(|p| p.parse::<i64>().ok())
+            .map_or(Json::Null, |p| json!(p));
         json!({"section": s.section, "type": s.kind, "host": s.host, "port": port,
                "username": s.username, "password": s.password})
     } else {
@@ -154,9 +166,17 @@ fn groups_json(c: &Config) -> Vec<Json> {
         .filter(|g| g.section.starts_with("group:"))
         .map(|g| (g.name.clone(), g.section.clone()))
         .collect();
-    let mut all: Vec<(&GroupConfig, Option<&FcgiGroupConfig>)> =
-        c.groups.iter().map(|g| (g, None)).chain(c.fcgi_groups.iter().map(|f| (&f.group, Some(f)))).collect();
-    all.sort_by(|a, b| a.0.priority.cmp(&b.0.priority).then_with(|| a.0.name.cmp(&b.0.name)));
+    let mut all: Vec<(&GroupConfig, Option<&FcgiGroupConfig>)> = c
+        .groups
+        .iter()
+        .map(|g| (g, None))
+        .chain(c.fcgi_groups.iter().map(|f| (&f.group, Some(f))))
+        .collect();
+    all.sort_by(|a, b| {
+        a.0.priority
+            .cmp(&b.0.priority)
+            .then_with(|| a.0.name.cmp(&b.0.name))
+    });
     all.sort_by(|a, b| a.0.name.cmp(&b.0.name));
     all.into_iter().map(|(g, f)| group_json(g, f, &hetero)).collect()
 }
@@ -165,7 +185,10 @@ fn group_json(g: &GroupConfig, fcgi: Option<&FcgiGroupConfig>, hetero: &BTreeMap
     let mut m = Map::new();
     m.insert("name".into(), json!(g.name));
     m.insert("priority".into(), json!(g.priority));
-    m.insert("processes".into(), Json::Array(g.processes.iter().map(process_json).collect()));
+    m.insert(
+        "processes".into(),
+        Json::Array(g.processes.iter().map(process_json).collect()),
+    );
     if let Some(l) = &g.listener {
         m.insert("type".into(), json!("eventlistener"));
         m.insert("section".into(), json!(format!("eventlistener:{}", g.name)));
@@ -174,7 +197,13 @@ fn group_json(g: &GroupConfig, fcgi: Option<&FcgiGroupConfig>, hetero: &BTreeMap
         m.insert("result_handler".into(), json!(l.result_handler));
     } else if let Some(f) = fcgi {
         m.insert("type".into(), json!("fcgi-program"));
-        m.insert("section".into(), json!(g.processes.first().map_or(g.section.clone(), |p| p.section.clone())));
+        m.insert(
+            "section".into(),
+            json!(g
+                .processes
+                .first()
+                .map_or(g.section.clone(), |p| p.section.clone())),
+        );
         m.insert("socket".into(), json!(f.socket));
         m.insert("socket_owner".into(), json!(f.socket_owner));
         m.insert("socket_mode".into(), json!(f.socket_mode.map(octal)));
@@ -191,7 +220,10 @@ fn group_json(g: &GroupConfig, fcgi: Option<&FcgiGroupConfig>, hetero: &BTreeMap
             }
             m.insert("programs".into(), json!(programs));
         } else {
-            m.insert("section".into(), json!(g.processes.first().map(|p| p.section.clone())));
+            m.insert(
+                "section".into(),
+                json!(g.processes.first().map(|p| p.section.clone())),
+            );
         }
     }
     Json::Object(m)

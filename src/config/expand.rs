@@ -35,7 +35,12 @@ pub fn expand(s: &str, names: &Names, what: &str) -> Result<String, String> {
             repr(&key),
             names.keys().cloned().collect::<Vec<_>>().join(", ")
         ),
-        FmtError::Bad(msg) => format!("Format string {} for {} is badly formatted: {}", repr(s), repr(what), msg),
+        FmtError::Bad(msg) => format!(
+            "Format string {} for {} is badly formatted: {}",
+            repr(s),
+            repr(what),
+            msg
+        ),
     })
 }
 
@@ -162,10 +167,14 @@ fn convert(value: &Name, spec: &Spec, conv: char, at: usize) -> Result<String, F
         ('X', Name::Int(n)) => return Ok(int_text(*n, 16, true, spec)),
         ('o', Name::Int(n)) => return Ok(int_text(*n, 8, false, spec)),
         ('d' | 'i' | 'u', Name::Str(_)) => {
-            return Err(FmtError::Bad(format!("%{conv} format: a real number is required, not str")))
+            return Err(FmtError::Bad(format!(
+                "%{conv} format: a real number is required, not str"
+            )))
         }
         ('x' | 'X' | 'o', Name::Str(_)) => {
-            return Err(FmtError::Bad(format!("%{conv} format: an integer is required, not str")))
+            return Err(FmtError::Bad(format!(
+                "%{conv} format: an integer is required, not str"
+            )))
         }
         ('e' | 'E' | 'f' | 'F' | 'g' | 'G', Name::Str(_)) => {
             return Err(FmtError::Bad("must be real number, not str".into()))
@@ -258,14 +267,26 @@ fn float_text(n: i64, conv: char, spec: &Spec) -> String {
         'e' | 'E' => {
             let t = format!("{x:.prec$e}");
             let t = python_exponent(&t);
-            if conv == 'E' { t.to_uppercase() } else { t }
+            if conv == 'E' {
+                t.to_uppercase()
+            } else {
+                t
+            }
         }
         _ => {
             let t = n.to_string();
-            if conv == 'G' { t.to_uppercase() } else { t }
+            if conv == 'G' {
+                t.to_uppercase()
+            } else {
+                t
+            }
         }
     };
-    let signed = if n >= 0 && spec.sign { format!("+{text}") } else { text };
+    let signed = if n >= 0 && spec.sign {
+        format!("+{text}")
+    } else {
+        text
+    };
     pad(&signed, spec, true)
 }
 
@@ -320,7 +341,10 @@ mod tests {
         let bad = |s: &str, m: &str| {
             assert_eq!(
                 f(s),
-                Err(format!("Format string {} for 'program:a.command' is badly formatted: {m}", repr(s)))
+                Err(format!(
+                    "Format string {} for 'program:a.command' is badly formatted: {m}",
+                    repr(s)
+                ))
             )
         };
         bad("sleep 100%", "incomplete format");

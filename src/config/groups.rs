@@ -9,12 +9,32 @@ use super::ConfigError;
 
 /// The event type names of reference §6.1 (`events=` is case-insensitive).
 pub const EVENT_TYPES: &[&str] = &[
-    "EVENT", "PROCESS_COMMUNICATION", "PROCESS_COMMUNICATION_STDERR", "PROCESS_COMMUNICATION_STDOUT",
-    "PROCESS_GROUP", "PROCESS_GROUP_ADDED", "PROCESS_GROUP_REMOVED", "PROCESS_LOG", "PROCESS_LOG_STDERR",
-    "PROCESS_LOG_STDOUT", "PROCESS_STATE", "PROCESS_STATE_BACKOFF", "PROCESS_STATE_EXITED",
-    "PROCESS_STATE_FATAL", "PROCESS_STATE_RUNNING", "PROCESS_STATE_STARTING", "PROCESS_STATE_STOPPED",
-    "PROCESS_STATE_STOPPING", "PROCESS_STATE_UNKNOWN", "REMOTE_COMMUNICATION", "SUPERVISOR_STATE_CHANGE",
-    "SUPERVISOR_STATE_CHANGE_RUNNING", "SUPERVISOR_STATE_CHANGE_STOPPING", "TICK", "TICK_3600", "TICK_5",
+    "EVENT",
+    "PROCESS_COMMUNICATION",
+    "PROCESS_COMMUNICATION_STDERR",
+    "PROCESS_COMMUNICATION_STDOUT",
+    "PROCESS_GROUP",
+    "PROCESS_GROUP_ADDED",
+    "PROCESS_GROUP_REMOVED",
+    "PROCESS_LOG",
+    "PROCESS_LOG_STDERR",
+    "PROCESS_LOG_STDOUT",
+    "PROCESS_STATE",
+    "PROCESS_STATE_BACKOFF",
+    "PROCESS_STATE_EXITED",
+    "PROCESS_STATE_FATAL",
+    "PROCESS_STATE_RUNNING",
+    "PROCESS_STATE_STARTING",
+    "PROCESS_STATE_STOPPED",
+    "PROCESS_STATE_STOPPING",
+    "PROCESS_STATE_UNKNOWN",
+    "REMOTE_COMMUNICATION",
+    "SUPERVISOR_STATE_CHANGE",
+    "SUPERVISOR_STATE_CHANGE_RUNNING",
+    "SUPERVISOR_STATE_CHANGE_STOPPING",
+    "TICK",
+    "TICK_3600",
+    "TICK_5",
     "TICK_60",
 ];
 
@@ -43,9 +63,15 @@ impl Loader<'_> {
         for section in sections.iter().filter(|s| s.starts_with("group:")) {
             groups.push(self.heterogeneous_group(section, &sections, &mut excluded)?);
         }
-        for section in sections.iter().filter(|s| s.starts_with("program:") && !excluded.contains(s)) {
-            let name = values::process_or_group_name(after_colon(section)).map_err(|m| self.header_error(section, m))?;
-            let priority = self.typed(section, "priority", "999", &self.here_names(), |v| values::integer_in::<i32>(v, "priority"))?;
+        for section in sections
+            .iter()
+            .filter(|s| s.starts_with("program:") && !excluded.contains(s))
+        {
+            let name = values::process_or_group_name(after_colon(section))
+                .map_err(|m| self.header_error(section, m))?;
+            let priority = self.typed(section, "priority", "999", &self.here_names(), |v| {
+                values::integer_in::<i32>(v, "priority")
+            })?;
             let processes = self.processes_from_section(section, &name)?;
             groups.push(GroupConfig {
                 name,
@@ -61,20 +87,33 @@ impl Loader<'_> {
             groups.push(self.listener_pool(section)?);
         }
         let mut fcgi = Vec::new();
-        for section in sections.iter().filter(|s| s.starts_with("fcgi-program:") && !excluded.contains(s)) {
+        for section in sections
+            .iter()
+            .filter(|s| s.starts_with("fcgi-program:") && !excluded.contains(s))
+        {
             fcgi.push(self.fcgi_group(section)?);
         }
         groups.sort_by(|a, b| a.priority.cmp(&b.priority).then_with(|| a.name.cmp(&b.name)));
         Ok((groups, fcgi))
     }
 
-    fn heterogeneous_group(&mut self, section: &str, all: &[String], excluded: &mut Vec<String>) -> Result<GroupConfig, ConfigError> {
-        let name = values::process_or_group_name(after_colon(section)).map_err(|m| self.header_error(section, m))?;
+    fn heterogeneous_group(
+        &mut self,
+        section: &str,
+        all: &[String],
+        excluded: &mut Vec<String>,
+    ) -> Result<GroupConfig, ConfigError> {
+        let name =
+            values::process_or_group_name(after_colon(section)).map_err(|m| self.header_error(section, m))?;
         let here = self.here_names();
         let programs = self.get(section, "programs", &here)?;
         let programs_at = programs.as_ref().map(|(_, v)| v.clone());
-        let programs = programs.map(|(v, _)| values::list_of_strings(&v)).unwrap_or_default();
-        let priority = self.typed(section, "priority", "999", &here, |v| values::integer_in::<i32>(v, "priority"))?;
+        let programs = programs
+            .map(|(v, _)| values::list_of_strings(&v))
+            .unwrap_or_default();
+        let priority = self.typed(section, "priority", "999", &here, |v| {
+            values::integer_in::<i32>(v, "priority")
+        })?;
         let mut processes = Vec::new();
         let mut members = Vec::new();
         // supervisord reuses its loop variable: after the first member, its
@@ -85,7 +124,10 @@ impl Loader<'_> {
             let fcgi_section = format!("fcgi-program:{program}");
             let (has_p, has_f) = (all.contains(&program_section), all.contains(&fcgi_section));
             if !has_p && !has_f {
-                return Err(fail(format!("[{label}] names unknown program or fcgi-program {program}"), programs_at.as_ref()));
+                return Err(fail(
+                    format!("[{label}] names unknown program or fcgi-program {program}"),
+                    programs_at.as_ref(),
+                ));
             }
             if has_p && has_f {
                 return Err(fail(
@@ -112,7 +154,9 @@ impl Loader<'_> {
     fn listener_pool(&mut self, section: &str) -> Result<GroupConfig, ConfigError> {
         let pool = after_colon(section).to_string();
         let here = self.here_names();
-        let priority = self.typed(section, "priority", "-1", &here, |v| values::integer_in::<i32>(v, "priority"))?;
+        let priority = self.typed(section, "priority", "-1", &here, |v| {
+            values::integer_in::<i32>(v, "priority")
+        })?;
         let buffer_size = self.typed(section, "buffer_size", "10", &here, values::integer)?;
         if buffer_size < 1 {
             return Err(fail(
@@ -120,8 +164,12 @@ impl Loader<'_> {
                 self.ini.get(section, "buffer_size"),
             ));
         }
-        let buffer_size = u32::try_from(buffer_size)
-            .map_err(|_| fail(format!("[{section}] buffer_size {buffer_size} is too large"), self.ini.get(section, "buffer_size")))?;
+        let buffer_size = u32::try_from(buffer_size).map_err(|_| {
+            fail(
+                format!("[{section}] buffer_size {buffer_size} is too large"),
+                self.ini.get(section, "buffer_size"),
+            )
+        })?;
         let result_handler = match self.get(section, "result_handler", &here)? {
             Some((v, at)) => {
                 values::entry_point(&v).map_err(|m| fail(m, Some(&at)))?;
@@ -130,15 +178,27 @@ impl Loader<'_> {
             None => "supervisor.dispatchers:default_handler".to_string(),
         };
         let events_at = self.ini.get(section, "events").cloned();
-        let events_text = self.get(section, "events", &here)?.map(|(v, _)| v).unwrap_or_default();
-        let mut events: Vec<String> = values::list_of_strings(&events_text).iter().map(|e| e.to_uppercase()).collect();
+        let events_text = self
+            .get(section, "events", &here)?
+            .map(|(v, _)| v)
+            .unwrap_or_default();
+        let mut events: Vec<String> = values::list_of_strings(&events_text)
+            .iter()
+            .map(|e| e.to_uppercase())
+            .collect();
         events.sort();
         events.dedup();
         if events.is_empty() {
-            return Err(self.header_error(section, format!("[{section}] section requires an \"events\" line")));
+            return Err(self.header_error(
+                section,
+                format!("[{section}] section requires an \"events\" line"),
+            ));
         }
         if let Some(bad) = events.iter().find(|e| !EVENT_TYPES.contains(&e.as_str())) {
-            return Err(fail(format!("Unknown event type {bad} in [{section}] events"), events_at.as_ref()));
+            return Err(fail(
+                format!("Unknown event type {bad} in [{section}] events"),
+                events_at.as_ref(),
+            ));
         }
         if self.typed(section, "redirect_stderr", "false", &here, values::boolean)? {
             return Err(fail(
@@ -155,15 +215,22 @@ impl Loader<'_> {
             section: section.to_string(),
             programs: None,
             priority,
-            listener: Some(ListenerConfig { events, buffer_size, result_handler }),
+            listener: Some(ListenerConfig {
+                events,
+                buffer_size,
+                result_handler,
+            }),
             processes,
         })
     }
 
     fn fcgi_group(&mut self, section: &str) -> Result<FcgiGroupConfig, ConfigError> {
-        let name = values::process_or_group_name(after_colon(section)).map_err(|m| self.header_error(section, m))?;
+        let name =
+            values::process_or_group_name(after_colon(section)).map_err(|m| self.header_error(section, m))?;
         let here = self.here_names();
-        let priority = self.typed(section, "priority", "999", &here, |v| values::integer_in::<i32>(v, "priority"))?;
+        let priority = self.typed(section, "priority", "999", &here, |v| {
+            values::integer_in::<i32>(v, "priority")
+        })?;
         if let Some((user, at)) = self.get(section, "user", &here)? {
             self.check_user(&user).map_err(|m| fail(m, Some(&at)))?;
         }
@@ -179,14 +246,20 @@ impl Loader<'_> {
         };
         let socket_owner = self.get(section, "socket_owner", &here)?.map(|(v, _)| v);
         let socket_mode = match self.get(section, "socket_mode", &here)? {
-            Some((v, at)) => Some(values::octal(&v).map_err(|_| fail(format!("Invalid socket_mode value {v}"), Some(&at)))?),
+            Some((v, at)) => Some(
+                values::octal(&v).map_err(|_| fail(format!("Invalid socket_mode value {v}"), Some(&at)))?,
+            ),
             None => None,
         };
         let mut names = here.clone();
         names.insert("program_name".into(), Name::Str(name.clone()));
         let (socket, at) = match self.get(section, "socket", &names)? {
             Some((v, at)) if !v.is_empty() => (v, at),
-            _ => return Err(self.header_error(section, format!("[{section}] section requires a \"socket\" line"))),
+            _ => {
+                return Err(
+                    self.header_error(section, format!("[{section}] section requires a \"socket\" line"))
+                )
+            }
         };
         let (socket, socket_mode) = self
             .fcgi_socket(&socket, socket_owner.is_some(), socket_mode)
@@ -210,26 +283,47 @@ impl Loader<'_> {
     }
 
     /// `parse_fcgi_socket()`: the socket URL and its mode.
-    fn fcgi_socket(&self, sock: &str, has_owner: bool, mode: Option<u32>) -> Result<(String, Option<u32>), String> {
+    fn fcgi_socket(
+        &self,
+        sock: &str,
+        has_owner: bool,
+        mode: Option<u32>,
+    ) -> Result<(String, Option<u32>), String> {
         if let Some(path) = sock.strip_prefix("unix://") {
             if !path.starts_with('/') {
-                return Err(format!("('Unix socket path %s is not an absolute path', {})", super::pyrepr::repr(path)));
+                return Err(format!(
+                    "('Unix socket path %s is not an absolute path', {})",
+                    super::pyrepr::repr(path)
+                ));
             }
             let path = normalize_path(path, self.home());
             return Ok((format!("unix://{path}"), Some(mode.unwrap_or(0o700))));
         }
         if has_owner || mode.is_some() {
-            return Err("socket_owner and socket_mode params should only be used with a Unix domain socket".into());
+            return Err(
+                "socket_owner and socket_mode params should only be used with a Unix domain socket".into(),
+            );
         }
         let bad = || format!("('Bad socket format %s', {})", super::pyrepr::repr(sock));
         let rest = sock.strip_prefix("tcp://").ok_or_else(bad)?;
         let (host, port) = rest.rsplit_once(':').ok_or_else(bad)?;
-        if host.is_empty() || host.contains(|c: char| c == ':' || c.is_whitespace()) || port.is_empty() || !port.chars().all(|c| c.is_ascii_digit()) {
+        if host.is_empty()
+            || host.contains(|c: char| c == ':' || c.is_whitespace())
+            || port.is_empty()
+            || !port.chars().all(|c| c.is_ascii_digit())
+        {
             return Err(bad());
         }
         let port: i64 = port.parse().map_err(|_| bad())?;
         if !(1..=65535).contains(&port) {
-            return Err(format!("{port} is {} bound", if port < 1 { "below lower (1)" } else { "above upper (65535)" }));
+            return Err(format!(
+                "{port} is {} bound",
+                if port < 1 {
+                    "below lower (1)"
+                } else {
+                    "above upper (65535)"
+                }
+            ));
         }
         Ok((format!("tcp://{}:{port}", host.to_lowercase()), None))
     }

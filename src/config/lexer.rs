@@ -253,7 +253,9 @@ impl<'a> Reader<'a> {
 
     /// Store the key being collected: pieces joined by `\n`, then `rstrip()`.
     fn flush(&mut self) {
-        let Some(cur) = self.current.take() else { return };
+        let Some(cur) = self.current.take() else {
+            return;
+        };
         let joined = cur.pieces.join("\n");
         let value = Value {
             text: joined.trim_end_matches(py_isspace).to_string(),
@@ -272,15 +274,25 @@ impl<'a> Reader<'a> {
 
     fn finish(mut self) -> Result<(), ParseError> {
         self.flush();
-        let Some((first_line, _)) = self.errors.first() else { return Ok(()) };
+        let Some((first_line, _)) = self.errors.first() else {
+            return Ok(());
+        };
         let mut message = format!(
             "Source contains parsing errors: {}",
             crate::config::pyrepr::repr(&self.source.to_string_lossy())
         );
         for (lineno, line) in &self.errors {
-            message.push_str(&format!("\n\t[line {:2}]: {}", lineno, crate::config::pyrepr::repr(line)));
+            message.push_str(&format!(
+                "\n\t[line {:2}]: {}",
+                lineno,
+                crate::config::pyrepr::repr(line)
+            ));
         }
-        Err(ParseError { message, file: self.source.clone(), line: *first_line })
+        Err(ParseError {
+            message,
+            file: self.source.clone(),
+            line: *first_line,
+        })
     }
 }
 
@@ -298,11 +310,16 @@ fn comment_start(line: &str) -> Option<usize> {
         let mut next = Vec::new();
         for (prefix, last) in &positions {
             let from = last.map(|i| i + 1).unwrap_or(0);
-            let Some(rel) = line.get(from..).and_then(|rest| rest.find(*prefix)) else { continue };
+            let Some(rel) = line.get(from..).and_then(|rest| rest.find(*prefix)) else {
+                continue;
+            };
             let index = from + rel;
             next.push((*prefix, Some(index)));
             let after_space = index == 0
-                || line.get(..index).and_then(|s| s.chars().next_back()).is_some_and(py_isspace);
+                || line
+                    .get(..index)
+                    .and_then(|s| s.chars().next_back())
+                    .is_some_and(py_isspace);
             if after_space {
                 found = Some(found.map_or(index, |f: usize| f.min(index)));
             }
@@ -444,7 +461,9 @@ mod tests {
     #[test]
     fn parsing_errors_listed() {
         let mut ini = Ini::default();
-        let err = ini.read("[s]\na=1\nthis line has no equals\nb\n", Path::new("p.conf")).unwrap_err();
+        let err = ini
+            .read("[s]\na=1\nthis line has no equals\nb\n", Path::new("p.conf"))
+            .unwrap_err();
         assert_eq!(
             err.message,
             "Source contains parsing errors: 'p.conf'\n\t[line  3]: 'this line has no equals\\n'\n\t[line  4]: 'b\\n'"

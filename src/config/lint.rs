@@ -4,20 +4,60 @@
 use super::lexer::Ini;
 
 const PROGRAM_KEYS: &[&str] = &[
-    "command", "process_name", "numprocs", "numprocs_start", "priority", "autostart", "autorestart",
-    "startsecs", "startretries", "exitcodes", "stopsignal", "stopwaitsecs", "stopasgroup", "killasgroup",
-    "user", "redirect_stderr", "stdout_logfile", "stdout_logfile_maxbytes", "stdout_logfile_backups",
-    "stdout_capture_maxbytes", "stdout_events_enabled", "stdout_syslog", "stderr_logfile",
-    "stderr_logfile_maxbytes", "stderr_logfile_backups", "stderr_capture_maxbytes",
-    "stderr_events_enabled", "stderr_syslog", "environment", "directory", "umask", "serverurl",
+    "command",
+    "process_name",
+    "numprocs",
+    "numprocs_start",
+    "priority",
+    "autostart",
+    "autorestart",
+    "startsecs",
+    "startretries",
+    "exitcodes",
+    "stopsignal",
+    "stopwaitsecs",
+    "stopasgroup",
+    "killasgroup",
+    "user",
+    "redirect_stderr",
+    "stdout_logfile",
+    "stdout_logfile_maxbytes",
+    "stdout_logfile_backups",
+    "stdout_capture_maxbytes",
+    "stdout_events_enabled",
+    "stdout_syslog",
+    "stderr_logfile",
+    "stderr_logfile_maxbytes",
+    "stderr_logfile_backups",
+    "stderr_capture_maxbytes",
+    "stderr_events_enabled",
+    "stderr_syslog",
+    "environment",
+    "directory",
+    "umask",
+    "serverurl",
     "shutdown_on",
 ];
 const LISTENER_KEYS: &[&str] = &["events", "buffer_size", "result_handler"];
 const FCGI_KEYS: &[&str] = &["socket", "socket_backlog", "socket_owner", "socket_mode"];
 const SUPERVISORD_KEYS: &[&str] = &[
-    "logfile", "logfile_maxbytes", "logfile_backups", "loglevel", "pidfile", "umask", "nodaemon",
-    "silent", "minfds", "minprocs", "nocleanup", "childlogdir", "user", "directory", "strip_ansi",
-    "environment", "identifier",
+    "logfile",
+    "logfile_maxbytes",
+    "logfile_backups",
+    "loglevel",
+    "pidfile",
+    "umask",
+    "nodaemon",
+    "silent",
+    "minfds",
+    "minprocs",
+    "nocleanup",
+    "childlogdir",
+    "user",
+    "directory",
+    "strip_ansi",
+    "environment",
+    "identifier",
 ];
 const GROUP_KEYS: &[&str] = &["programs", "priority"];
 const INCLUDE_KEYS: &[&str] = &["files"];
@@ -54,10 +94,21 @@ fn known_keys(section: &str) -> Option<Vec<&'static str>> {
 
 /// Sections supervisord reads at all (anything else it ignores silently).
 fn recognised(section: &str) -> bool {
-    ["supervisord", "program:", "group:", "eventlistener:", "fcgi-program:", "include", "unix_http_server",
-        "inet_http_server", "supervisorctl", "rpcinterface:", "ctlplugin:"]
-        .iter()
-        .any(|p| section.starts_with(p))
+    [
+        "supervisord",
+        "program:",
+        "group:",
+        "eventlistener:",
+        "fcgi-program:",
+        "include",
+        "unix_http_server",
+        "inet_http_server",
+        "supervisorctl",
+        "rpcinterface:",
+        "ctlplugin:",
+    ]
+    .iter()
+    .any(|p| section.starts_with(p))
 }
 
 /// `FILE:LINE: unknown key 'x' in [s]; did you mean 'y'?` for every unknown key.
@@ -73,12 +124,20 @@ pub fn unknown_keys(ini: &Ini) -> Vec<String> {
             ));
             continue;
         }
-        let Some(known) = known_keys(&section.name) else { continue };
+        let Some(known) = known_keys(&section.name) else {
+            continue;
+        };
         for (key, value) in &section.keys {
             if known.contains(&key.as_str()) {
                 continue;
             }
-            let mut line = format!("{}:{}: unknown key '{}' in [{}]", value.file.display(), value.line, key, section.name);
+            let mut line = format!(
+                "{}:{}: unknown key '{}' in [{}]",
+                value.file.display(),
+                value.line,
+                key,
+                section.name
+            );
             if let Some(best) = closest(key, &known) {
                 line.push_str(&format!("; did you mean '{best}'?"));
             }
@@ -94,7 +153,10 @@ pub fn closest<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
     if key.chars().count() > 64 {
         return None;
     }
-    let (best, distance) = known.iter().map(|k| (*k, edit_distance(key, k))).min_by_key(|(_, d)| *d)?;
+    let (best, distance) = known
+        .iter()
+        .map(|k| (*k, edit_distance(key, k)))
+        .min_by_key(|(_, d)| *d)?;
     let limit = (key.chars().count() / 3).clamp(1, 3);
     (distance <= limit).then_some(best)
 }
@@ -120,7 +182,9 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
     for i in 1..=a.len() {
         for j in 1..=b.len() {
             let cost = usize::from(a.get(i - 1) != b.get(j - 1));
-            let mut v = (get(&d, i - 1, j) + 1).min(get(&d, i, j - 1) + 1).min(get(&d, i - 1, j - 1) + cost);
+            let mut v = (get(&d, i - 1, j) + 1)
+                .min(get(&d, i, j - 1) + 1)
+                .min(get(&d, i - 1, j - 1) + cost);
             if i > 1 && j > 1 && a.get(i - 1) == b.get(j - 2) && a.get(i - 2) == b.get(j - 1) {
                 v = v.min(get(&d, i - 2, j - 2) + 1);
             }
@@ -146,11 +210,16 @@ mod tests {
     #[test]
     fn lint_lines() {
         let mut ini = Ini::default();
-        ini.read("[program:web]\ncommand=x\nautorestrat=true\n[programs:x]\n", std::path::Path::new("f.conf")).unwrap();
+        ini.read(
+            "[program:web]\ncommand=x\nautorestrat=true\n[programs:x]\n",
+            std::path::Path::new("f.conf"),
+        )
+        .unwrap();
         assert_eq!(
             unknown_keys(&ini),
             vec![
-                "f.conf:3: unknown key 'autorestrat' in [program:web]; did you mean 'autorestart'?".to_string(),
+                "f.conf:3: unknown key 'autorestrat' in [program:web]; did you mean 'autorestart'?"
+                    .to_string(),
                 "f.conf:4: section [programs:x] is not a supervisord section and is ignored".to_string(),
             ]
         );

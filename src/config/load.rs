@@ -35,7 +35,11 @@ pub struct Outcome {
 pub fn realize(source: &MainSource, opts: &LoadOptions) -> Outcome {
     let mut loader = Loader::new(opts);
     let result = loader.run(source);
-    Outcome { result, warnings: loader.warnings, infos: loader.infos }
+    Outcome {
+        result,
+        warnings: loader.warnings,
+        infos: loader.infos,
+    }
 }
 
 pub(crate) struct Loader<'a> {
@@ -54,12 +58,20 @@ pub(crate) struct Loader<'a> {
 
 /// Where an error points: the offending value, else nothing.
 pub(crate) fn fail(message: impl Into<String>, at: Option<&Value>) -> ConfigError {
-    ConfigError { message: message.into(), file: at.map(|v| v.file.clone()), line: at.map(|v| v.line) }
+    ConfigError {
+        message: message.into(),
+        file: at.map(|v| v.file.clone()),
+        line: at.map(|v| v.line),
+    }
 }
 
 impl<'a> Loader<'a> {
     fn new(opts: &'a LoadOptions) -> Self {
-        let environ = opts.env.iter().map(|(k, v)| (format!("ENV_{k}"), Name::Str(v.clone()))).collect();
+        let environ = opts
+            .env
+            .iter()
+            .map(|(k, v)| (format!("ENV_{k}"), Name::Str(v.clone())))
+            .collect();
         Loader {
             opts,
             ini: Ini::default(),
@@ -73,7 +85,11 @@ impl<'a> Loader<'a> {
     }
 
     pub(crate) fn home(&self) -> Option<&str> {
-        self.opts.env.iter().find(|(k, _)| k == "HOME").map(|(_, v)| v.as_str())
+        self.opts
+            .env
+            .iter()
+            .find(|(k, _)| k == "HOME")
+            .map(|(_, v)| v.as_str())
     }
 
     pub(crate) fn host_node_name(&self) -> Name {
@@ -90,7 +106,10 @@ impl<'a> Loader<'a> {
         let rpcinterfaces = self.rpcinterfaces()?;
         let (mut groups, mut fcgi_groups) = self.process_groups()?;
         let global_env = supervisord.environment.clone().unwrap_or_default();
-        for group in groups.iter_mut().chain(fcgi_groups.iter_mut().map(|f| &mut f.group)) {
+        for group in groups
+            .iter_mut()
+            .chain(fcgi_groups.iter_mut().map(|f| &mut f.group))
+        {
             for p in group.processes.iter_mut() {
                 p.environment = merge_env(&global_env, &p.environment);
             }
@@ -120,10 +139,15 @@ impl<'a> Loader<'a> {
                 if !path.exists() {
                     return Err(fail(format!("could not find config file {shown}"), None));
                 }
-                let text = read_text(path, &shown)?.ok_or_else(|| fail(format!("could not read config file {shown}"), None))?;
+                let text = read_text(path, &shown)?
+                    .ok_or_else(|| fail(format!("could not read config file {shown}"), None))?;
                 self.configfile = shown.clone();
                 self.here = paths::dirname(&paths::abspath(&shown));
-                self.here = if self.here.is_empty() { "/".into() } else { self.here.clone() };
+                self.here = if self.here.is_empty() {
+                    "/".into()
+                } else {
+                    self.here.clone()
+                };
                 self.parse_into(&text, path)
             }
             MainSource::Fragment(piece) => {
@@ -131,14 +155,21 @@ impl<'a> Loader<'a> {
                 let main = dir.join("supervisord.conf");
                 self.configfile = main.to_string_lossy().into_owned();
                 self.here = dir.to_string_lossy().into_owned();
-                let text = format!("[supervisord]\n\n[include]\nfiles = {}\n", piece.to_string_lossy());
+                let text = format!(
+                    "[supervisord]\n\n[include]\nfiles = {}\n",
+                    piece.to_string_lossy()
+                );
                 self.parse_into(&text, &main)
             }
         }
     }
 
     fn parse_into(&mut self, text: &str, source: &Path) -> Result<(), ConfigError> {
-        self.ini.read(text, source).map_err(|e| ConfigError { message: e.message, file: Some(e.file), line: Some(e.line) })
+        self.ini.read(text, source).map_err(|e| ConfigError {
+            message: e.message,
+            file: Some(e.file),
+            line: Some(e.line),
+        })
     }
 
     /// `[include] files=`: whitespace-separated globs relative to the main
@@ -150,7 +181,10 @@ impl<'a> Loader<'a> {
         let here = self.here.clone();
         self.ini.expand_here(&here);
         let Some(value) = self.ini.get("include", "files").cloned() else {
-            return Err(fail(".ini file has [include] section, but no files setting", None));
+            return Err(fail(
+                ".ini file has [include] section, but no files setting",
+                None,
+            ));
         };
         let mut names = self.environ.clone();
         names.insert("here".into(), Name::Str(here.clone()));
@@ -160,12 +194,14 @@ impl<'a> Loader<'a> {
             let pattern = paths::join(&here, pattern);
             let mut matches = paths::glob(&pattern);
             if matches.is_empty() {
-                self.warnings.push(format!("No file matches via include \"{pattern}\""));
+                self.warnings
+                    .push(format!("No file matches via include \"{pattern}\""));
                 continue;
             }
             matches.sort();
             for filename in matches {
-                self.infos.push(format!("Included extra file \"{filename}\" during parsing"));
+                self.infos
+                    .push(format!("Included extra file \"{filename}\" during parsing"));
                 self.read_included(&filename)?;
                 let dir = paths::dirname(&paths::abspath(&filename));
                 self.ini.expand_here(&dir);
@@ -177,7 +213,9 @@ impl<'a> Loader<'a> {
     /// `parser.read(filename)`: an unreadable file is skipped silently.
     fn read_included(&mut self, filename: &str) -> Result<(), ConfigError> {
         let path = PathBuf::from(filename);
-        let Some(text) = read_text(&path, filename)? else { return Ok(()) };
+        let Some(text) = read_text(&path, filename)? else {
+            return Ok(());
+        };
         let before: Vec<String> = self.ini.section_names();
         self.parse_into(&text, &path)?;
         for name in self.ini.section_names() {
@@ -196,10 +234,18 @@ impl<'a> Loader<'a> {
     }
 
     /// `parser.saneget(section, key)`: the expanded value and where it was.
-    pub(crate) fn get(&self, section: &str, key: &str, extra: &Names) -> Result<Option<(String, Value)>, ConfigError> {
-        let Some(value) = self.ini.get(section, key) else { return Ok(None) };
+    pub(crate) fn get(
+        &self,
+        section: &str,
+        key: &str,
+        extra: &Names,
+    ) -> Result<Option<(String, Value)>, ConfigError> {
+        let Some(value) = self.ini.get(section, key) else {
+            return Ok(None);
+        };
         let names = self.names_with(extra);
-        let text = expand(&value.text, &names, &format!("{section}.{key}")).map_err(|m| fail(m, Some(value)))?;
+        let text =
+            expand(&value.text, &names, &format!("{section}.{key}")).map_err(|m| fail(m, Some(value)))?;
         Ok(Some((text, value.clone())))
     }
 
@@ -225,7 +271,9 @@ impl<'a> Loader<'a> {
         if dir.is_empty() || !self.opts.host_checks || paths::is_dir(&dir) {
             return Ok(nv);
         }
-        Err(format!("The directory named as part of the path {v} does not exist"))
+        Err(format!(
+            "The directory named as part of the path {v} does not exist"
+        ))
     }
 
     /// `existing_directory()`.
@@ -238,27 +286,44 @@ impl<'a> Loader<'a> {
     }
 
     pub(crate) fn check_user(&self, user: &str) -> Result<(), String> {
-        if self.opts.host_checks { paths::check_user(user) } else { Ok(()) }
+        if self.opts.host_checks {
+            paths::check_user(user)
+        } else {
+            Ok(())
+        }
     }
 
     fn supervisord_section(&mut self) -> Result<SupervisordConfig, ConfigError> {
         let mut here = Names::new();
         here.insert("here".into(), Name::Str(self.here.clone()));
         let s = "supervisord";
-        let minfds = self.typed(s, "minfds", "1024", &here, |v| values::integer_in::<u64>(v, "minfds"))?;
-        let minprocs = self.typed(s, "minprocs", "200", &here, |v| values::integer_in::<u64>(v, "minprocs"))?;
+        let minfds = self.typed(s, "minfds", "1024", &here, |v| {
+            values::integer_in::<u64>(v, "minfds")
+        })?;
+        let minprocs = self.typed(s, "minprocs", "200", &here, |v| {
+            values::integer_in::<u64>(v, "minprocs")
+        })?;
         let directory = match self.get(s, "directory", &here)? {
             Some((v, at)) => Some(self.existing_directory(&v).map_err(|m| fail(m, Some(&at)))?),
             None => None,
         };
         let user = self.get(s, "user", &here)?.map(|(v, _)| v);
         let umask = self.typed(s, "umask", "022", &here, values::octal)?;
-        let logfile = self.typed(s, "logfile", "supervisord.log", &here, |v| self.existing_dirpath(v))?;
+        let logfile = self.typed(s, "logfile", "supervisord.log", &here, |v| {
+            self.existing_dirpath(v)
+        })?;
         let logfile_maxbytes = self.typed(s, "logfile_maxbytes", "50MB", &here, values::byte_size)?;
-        let logfile_backups = self.typed(s, "logfile_backups", "10", &here, |v| values::integer_in::<u32>(v, "logfile_backups"))?;
+        let logfile_backups = self.typed(s, "logfile_backups", "10", &here, |v| {
+            values::integer_in::<u32>(v, "logfile_backups")
+        })?;
         let loglevel = self.typed(s, "loglevel", "info", &here, values::logging_level)?;
-        let pidfile = self.typed(s, "pidfile", "supervisord.pid", &here, |v| self.existing_dirpath(v))?;
-        let identifier = self.get(s, "identifier", &here)?.map(|(v, _)| v).unwrap_or_else(|| "supervisor".into());
+        let pidfile = self.typed(s, "pidfile", "supervisord.pid", &here, |v| {
+            self.existing_dirpath(v)
+        })?;
+        let identifier = self
+            .get(s, "identifier", &here)?
+            .map(|(v, _)| v)
+            .unwrap_or_else(|| "supervisor".into());
         let nodaemon = self.typed(s, "nodaemon", "false", &here, values::boolean)?;
         let silent = self.typed(s, "silent", "false", &here, values::boolean)?;
         let tempdir = self.tempdir();
@@ -283,7 +348,11 @@ impl<'a> Loader<'a> {
             strip_ansi,
             identifier,
             childlogdir,
-            environment: if environment.is_empty() { None } else { Some(environment) },
+            environment: if environment.is_empty() {
+                None
+            } else {
+                Some(environment)
+            },
         })
     }
 
@@ -291,7 +360,13 @@ impl<'a> Loader<'a> {
     fn tempdir(&self) -> String {
         ["TMPDIR", "TEMP", "TMP"]
             .iter()
-            .find_map(|k| self.opts.env.iter().find(|(n, v)| n == k && !v.is_empty()).map(|(_, v)| v.clone()))
+            .find_map(|k| {
+                self.opts
+                    .env
+                    .iter()
+                    .find(|(n, v)| n == k && !v.is_empty())
+                    .map(|(_, v)| v.clone())
+            })
             .unwrap_or_else(|| "/tmp".into())
     }
 
@@ -318,9 +393,14 @@ impl<'a> Loader<'a> {
         let mut out = Vec::new();
         let none = Names::new();
         for section in self.ini.section_names() {
-            let Some(name) = section.strip_prefix("rpcinterface:") else { continue };
+            let Some(name) = section.strip_prefix("rpcinterface:") else {
+                continue;
+            };
             let Some((factory, at)) = self.get(&section, FACTORY, &none)? else {
-                return Err(fail(format!("section [{section}] does not specify a {FACTORY}"), None));
+                return Err(fail(
+                    format!("section [{section}] does not specify a {FACTORY}"),
+                    None,
+                ));
             };
             values::entry_point(&factory).map_err(|m| fail(m, Some(&at)))?;
             let mut extras = Vec::new();
@@ -331,7 +411,11 @@ impl<'a> Loader<'a> {
                     }
                 }
             }
-            out.push(RpcInterfaceConfig { name: name.to_string(), factory, extras });
+            out.push(RpcInterfaceConfig {
+                name: name.to_string(),
+                factory,
+                extras,
+            });
         }
         Ok(out)
     }
@@ -351,12 +435,20 @@ impl<'a> Loader<'a> {
     }
 
     pub(crate) fn section_file(&self, section: &str) -> String {
-        self.section_to_file.get(section).cloned().unwrap_or_else(|| self.configfile.clone())
+        self.section_to_file
+            .get(section)
+            .cloned()
+            .unwrap_or_else(|| self.configfile.clone())
     }
 
     /// supervisord's suffix for errors inside a program-like section.
     pub(crate) fn in_section(&self, section: &str, mut e: ConfigError) -> ConfigError {
-        e.message = format!("{} in section {} (file: {})", e.message, repr(section), repr(&self.section_file(section)));
+        e.message = format!(
+            "{} in section {} (file: {})",
+            e.message,
+            repr(section),
+            repr(&self.section_file(section))
+        );
         if e.file.is_none() {
             if let Some(s) = self.ini.section(section) {
                 e.file = Some(s.file.clone());
@@ -374,12 +466,18 @@ pub(crate) fn normalize_path(v: &str, home: Option<&str>) -> String {
 
 /// Read a file as UTF-8 text. `Ok(None)`: could not be opened.
 fn read_text(path: &Path, shown: &str) -> Result<Option<String>, ConfigError> {
-    let Ok(bytes) = std::fs::read(path) else { return Ok(None) };
+    let Ok(bytes) = std::fs::read(path) else {
+        return Ok(None);
+    };
     match String::from_utf8(bytes) {
         Ok(text) => Ok(Some(text)),
         Err(e) => {
             let valid = e.utf8_error().valid_up_to();
-            let line = e.as_bytes().get(..valid).map_or(0, |b| b.iter().filter(|c| **c == b'\n').count()) + 1;
+            let line = e
+                .as_bytes()
+                .get(..valid)
+                .map_or(0, |b| b.iter().filter(|c| **c == b'\n').count())
+                + 1;
             Err(ConfigError {
                 message: format!("{shown} is not a UTF-8 text file (invalid byte at offset {valid})"),
                 file: Some(path.to_path_buf()),
@@ -406,10 +504,18 @@ fn fallback_serverurl(servers: &[ServerConfig]) -> Option<String> {
     if let Some(unix) = servers.iter().find(|s| s.kind == "unix_http_server") {
         return unix.file.as_ref().map(|f| format!("unix://{f}"));
     }
-    servers.iter().filter(|s| s.kind == "inet_http_server").last().map(|s| {
-        let host = s.host.clone().filter(|h| !h.is_empty()).unwrap_or_else(|| "localhost".into());
-        format!("http://{}:{}", host, s.port.clone().unwrap_or_default())
-    })
+    servers
+        .iter()
+        .filter(|s| s.kind == "inet_http_server")
+        .last()
+        .map(|s| {
+            let host = s
+                .host
+                .clone()
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| "localhost".into());
+            format!("http://{}:{}", host, s.port.clone().unwrap_or_default())
+        })
 }
 
 /// The part after the first `:` of a section name.

@@ -59,7 +59,11 @@ impl LoadOptions {
     /// This process's environment and host name, with host checks on: what
     /// the runtime and `rinit check` use.
     pub fn from_host() -> Self {
-        LoadOptions { env: process_env(), host_node_name: host_node_name(), host_checks: true }
+        LoadOptions {
+            env: process_env(),
+            host_node_name: host_node_name(),
+            host_checks: true,
+        }
     }
 }
 
@@ -77,7 +81,12 @@ pub fn host_node_name() -> String {
     if unsafe { libc::uname(&mut u) } != 0 {
         return String::new();
     }
-    let bytes: Vec<u8> = u.nodename.iter().take_while(|c| **c != 0).map(|c| *c as u8).collect();
+    let bytes: Vec<u8> = u
+        .nodename
+        .iter()
+        .take_while(|c| **c != 0)
+        .map(|c| *c as u8)
+        .collect();
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
@@ -136,6 +145,9 @@ mod tests {
                 "/etc/supervisor/supervisord.conf"
             ]
         );
-        assert_eq!(search_paths(Path::new("rinit")).first().map(String::as_str), Some("etc/supervisord.conf"));
+        assert_eq!(
+            search_paths(Path::new("rinit")).first().map(String::as_str),
+            Some("etc/supervisord.conf")
+        );
     }
 }

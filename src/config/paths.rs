@@ -5,20 +5,34 @@ use std::path::Path;
 
 /// `os.path.expanduser`: `~` and `~/x` from `$HOME`, `~name` from /etc/passwd.
 pub fn expanduser(v: &str, home: Option<&str>) -> String {
-    let Some(rest) = v.strip_prefix('~') else { return v.to_string() };
+    let Some(rest) = v.strip_prefix('~') else {
+        return v.to_string();
+    };
     let (user, tail) = match rest.find('/') {
         Some(i) => (rest.get(..i).unwrap_or(""), rest.get(i..).unwrap_or("")),
         None => (rest, ""),
     };
     let dir = if user.is_empty() {
-        home.map(str::to_string).or_else(|| passwd_home_of_uid(nix::unistd::getuid().as_raw()))
+        home.map(str::to_string)
+            .or_else(|| passwd_home_of_uid(nix::unistd::getuid().as_raw()))
     } else {
-        passwd_entries().into_iter().find(|e| e.name == user).map(|e| e.home)
+        passwd_entries()
+            .into_iter()
+            .find(|e| e.name == user)
+            .map(|e| e.home)
     };
     match dir {
         Some(d) => {
-            let d = if d.len() > 1 { d.trim_end_matches('/').to_string() } else { d };
-            if d.is_empty() { format!("/{}", tail.trim_start_matches('/')) } else { format!("{d}{tail}") }
+            let d = if d.len() > 1 {
+                d.trim_end_matches('/').to_string()
+            } else {
+                d
+            };
+            if d.is_empty() {
+                format!("/{}", tail.trim_start_matches('/'))
+            } else {
+                format!("{d}{tail}")
+            }
         }
         None => v.to_string(),
     }
@@ -51,7 +65,11 @@ pub fn normpath(p: &str) -> String {
         }
     }
     let joined = format!("{initial}{}", parts.join("/"));
-    if joined.is_empty() { ".".into() } else { joined }
+    if joined.is_empty() {
+        ".".into()
+    } else {
+        joined
+    }
 }
 
 /// `os.path.abspath` (against the current directory).
@@ -59,7 +77,9 @@ pub fn abspath(p: &str) -> String {
     if p.starts_with('/') {
         return normpath(p);
     }
-    let cwd = std::env::current_dir().map(|c| c.to_string_lossy().into_owned()).unwrap_or_else(|_| "/".into());
+    let cwd = std::env::current_dir()
+        .map(|c| c.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| "/".into());
     normpath(&join(&cwd, p))
 }
 
@@ -68,7 +88,11 @@ pub fn dirname(p: &str) -> String {
     match p.rfind('/') {
         Some(i) => {
             let head = p.get(..=i).unwrap_or("");
-            if head.chars().all(|c| c == '/') { head.to_string() } else { head.trim_end_matches('/').to_string() }
+            if head.chars().all(|c| c == '/') {
+                head.to_string()
+            } else {
+                head.trim_end_matches('/').to_string()
+            }
         }
         None => String::new(),
     }
@@ -97,7 +121,9 @@ pub struct PasswdEntry {
 }
 
 pub fn passwd_entries() -> Vec<PasswdEntry> {
-    let text = std::fs::read("/etc/passwd").map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+    let text = std::fs::read("/etc/passwd")
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
     text.lines()
         .filter_map(|line| {
             let f: Vec<&str> = line.split(':').collect();
@@ -111,7 +137,10 @@ pub fn passwd_entries() -> Vec<PasswdEntry> {
 }
 
 fn passwd_home_of_uid(uid: u32) -> Option<String> {
-    passwd_entries().into_iter().find(|e| e.uid == uid).map(|e| e.home)
+    passwd_entries()
+        .into_iter()
+        .find(|e| e.uid == uid)
+        .map(|e| e.home)
 }
 
 /// `name_to_uid()`: a name or numeric uid that must exist in /etc/passwd.
@@ -137,7 +166,9 @@ pub fn check_user(name: &str) -> Result<(), String> {
 
 /// `name_to_gid()` against /etc/group.
 pub fn check_group(name: &str) -> Result<(), String> {
-    let text = std::fs::read("/etc/group").map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+    let text = std::fs::read("/etc/group")
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
     let groups: Vec<(String, Option<i64>)> = text
         .lines()
         .filter_map(|l| {
@@ -162,7 +193,11 @@ fn has_magic(s: &str) -> bool {
 pub fn glob(pattern: &str) -> Vec<String> {
     if !has_magic(pattern) {
         let exists = std::fs::symlink_metadata(pattern).is_ok();
-        let ok = if pattern.ends_with('/') { is_dir(pattern) } else { exists };
+        let ok = if pattern.ends_with('/') {
+            is_dir(pattern)
+        } else {
+            exists
+        };
         return if ok { vec![pattern.to_string()] } else { Vec::new() };
     }
     let (dir, base) = split(pattern);
@@ -199,7 +234,11 @@ fn split(p: &str) -> (String, String) {
         Some(i) => {
             let head = p.get(..=i).unwrap_or("");
             let tail = p.get(i + 1..).unwrap_or("");
-            let head = if head.chars().all(|c| c == '/') { head.to_string() } else { head.trim_end_matches('/').to_string() };
+            let head = if head.chars().all(|c| c == '/') {
+                head.to_string()
+            } else {
+                head.trim_end_matches('/').to_string()
+            };
             (head, tail.to_string())
         }
         None => (String::new(), p.to_string()),
@@ -209,7 +248,11 @@ fn split(p: &str) -> (String, String) {
 fn list_dir(d: &str) -> Vec<String> {
     let dir = if d.is_empty() { "." } else { d };
     std::fs::read_dir(dir)
-        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
         .unwrap_or_default()
 }
 

@@ -50,12 +50,24 @@ struct Stream {
 impl Loader<'_> {
     /// All instances of a section, with supervisord's
     /// ` in section '…' (file: '…')` suffix on every error.
-    pub(crate) fn processes_from_section(&mut self, section: &str, group: &str) -> Result<Vec<ProcessConfig>, ConfigError> {
-        self.processes_inner(section, group).map_err(|e| self.in_section(section, e))
+    pub(crate) fn processes_from_section(
+        &mut self,
+        section: &str,
+        group: &str,
+    ) -> Result<Vec<ProcessConfig>, ConfigError> {
+        self.processes_inner(section, group)
+            .map_err(|e| self.in_section(section, e))
     }
 
     fn processes_inner(&mut self, section: &str, group: &str) -> Result<Vec<ProcessConfig>, ConfigError> {
-        let header = self.ini.section(section).map(|s| Origin { file: s.file.clone(), line: s.line }).unwrap_or_default();
+        let header = self
+            .ini
+            .section(section)
+            .map(|s| Origin {
+                file: s.file.clone(),
+                line: s.line,
+            })
+            .unwrap_or_default();
         let program_name = values::process_or_group_name(after_colon(section)).map_err(|m| fail(m, None))?;
         let mut names = Names::new();
         names.insert("here".into(), Name::Str(self.here.clone()));
@@ -66,7 +78,10 @@ impl Loader<'_> {
         let numprocs = common.numprocs;
         if numprocs > MAX_NUMPROCS {
             let at = self.ini.get(section, "numprocs");
-            return Err(fail(format!("numprocs={numprocs} is more than rinit supports ({MAX_NUMPROCS})"), at));
+            return Err(fail(
+                format!("numprocs={numprocs} is more than rinit supports ({MAX_NUMPROCS})"),
+                at,
+            ));
         }
         // Like supervisord, the per-instance names accumulate in one map: an
         // instance sees the previous instance's `ENV_*` program variables.
@@ -86,13 +101,21 @@ impl Loader<'_> {
 
     fn common_options(&self, section: &str, names: &Names) -> Result<Common, ConfigError> {
         let s = section;
-        let priority = self.typed(s, "priority", "999", names, |v| values::integer_in::<i32>(v, "priority"))?;
+        let priority = self.typed(s, "priority", "999", names, |v| {
+            values::integer_in::<i32>(v, "priority")
+        })?;
         let autostart = self.typed(s, "autostart", "true", names, values::boolean)?;
         let autorestart = self.typed(s, "autorestart", "unexpected", names, values::auto_restart)?;
-        let startsecs = self.typed(s, "startsecs", "1", names, |v| values::integer_in::<u64>(v, "startsecs"))?;
-        let startretries = self.typed(s, "startretries", "3", names, |v| values::integer_in::<u32>(v, "startretries"))?;
+        let startsecs = self.typed(s, "startsecs", "1", names, |v| {
+            values::integer_in::<u64>(v, "startsecs")
+        })?;
+        let startretries = self.typed(s, "startretries", "3", names, |v| {
+            values::integer_in::<u32>(v, "startretries")
+        })?;
         let stopsignal = self.typed(s, "stopsignal", "TERM", names, values::signal_number)?;
-        let stopwaitsecs = self.typed(s, "stopwaitsecs", "10", names, |v| values::integer_in::<u64>(v, "stopwaitsecs"))?;
+        let stopwaitsecs = self.typed(s, "stopwaitsecs", "10", names, |v| {
+            values::integer_in::<u64>(v, "stopwaitsecs")
+        })?;
         let stopasgroup = self.typed(s, "stopasgroup", "false", names, values::boolean)?;
         let default_kill = if stopasgroup { "true" } else { "false" };
         let killasgroup = self.typed(s, "killasgroup", default_kill, names, values::boolean)?;
@@ -101,10 +124,14 @@ impl Loader<'_> {
         let numprocs = self.typed(s, "numprocs", "1", names, values::integer)?;
         let numprocs_start = self.typed(s, "numprocs_start", "0", names, values::integer)?;
         let environment = self.raw(section, "environment", "");
-        let stdout_capture_maxbytes = self.typed(s, "stdout_capture_maxbytes", "0", names, values::byte_size)?;
-        let stdout_events_enabled = self.typed(s, "stdout_events_enabled", "false", names, values::boolean)?;
-        let stderr_capture_maxbytes = self.typed(s, "stderr_capture_maxbytes", "0", names, values::byte_size)?;
-        let stderr_events_enabled = self.typed(s, "stderr_events_enabled", "false", names, values::boolean)?;
+        let stdout_capture_maxbytes =
+            self.typed(s, "stdout_capture_maxbytes", "0", names, values::byte_size)?;
+        let stdout_events_enabled =
+            self.typed(s, "stdout_events_enabled", "false", names, values::boolean)?;
+        let stderr_capture_maxbytes =
+            self.typed(s, "stderr_capture_maxbytes", "0", names, values::byte_size)?;
+        let stderr_events_enabled =
+            self.typed(s, "stderr_events_enabled", "false", names, values::boolean)?;
         let serverurl = self.get(s, "serverurl", names)?.map(|(v, _)| v);
         let serverurl = serverurl.filter(|v| !super::load::strip(v).eq_ignore_ascii_case("auto"));
         let user = match self.get(s, "user", names)? {
@@ -127,7 +154,10 @@ impl Loader<'_> {
             ));
         }
         if stopasgroup && !killasgroup {
-            return Err(fail("Cannot set stopasgroup=true and killasgroup=false", self.ini.get(section, "killasgroup")));
+            return Err(fail(
+                "Cannot set stopasgroup=true and killasgroup=false",
+                self.ini.get(section, "killasgroup"),
+            ));
         }
         let shutdown_on = self.typed(s, "shutdown_on", "never", names, values::shutdown_on)?;
         Ok(Common {
@@ -196,12 +226,20 @@ impl Loader<'_> {
             };
         }
         let Some((command, _)) = self.get(section, "command", names)? else {
-            return Err(fail(format!("program section {section} does not specify a command"), None));
+            return Err(fail(
+                format!("program section {section} does not specify a command"),
+                None,
+            ));
         };
         let (template, template_at) = &c.process_name;
         let name = expand(template, names, "process_name").map_err(|m| fail(m, template_at.as_ref()))?;
         let to_u32 = |n: i64, key: &str| {
-            u32::try_from(n).map_err(|_| fail(format!("invalid value for {key}: {n} is out of range"), self.ini.get(section, key)))
+            u32::try_from(n).map_err(|_| {
+                fail(
+                    format!("invalid value for {key}: {n} is out of range"),
+                    self.ini.get(section, key),
+                )
+            })
         };
         Ok(ProcessConfig {
             name,
@@ -254,7 +292,9 @@ impl Loader<'_> {
             Some((once, at)) => {
                 let twice = expand(&once, names, &lf_key).map_err(|m| fail(m, Some(&at)))?;
                 match values::log_name(&twice) {
-                    LogName::Path(p) => LogName::Path(self.existing_dirpath(&p).map_err(|m| fail(m, Some(&at)))?),
+                    LogName::Path(p) => {
+                        LogName::Path(self.existing_dirpath(&p).map_err(|m| fail(m, Some(&at)))?)
+                    }
                     other => other,
                 }
             }
@@ -263,7 +303,13 @@ impl Loader<'_> {
         let backups = self.typed(section, &format!("{k}_logfile_backups"), "10", names, |v| {
             values::integer_in::<u32>(v, "logfile_backups")
         })?;
-        let maxbytes = self.typed(section, &format!("{k}_logfile_maxbytes"), "50MB", names, values::byte_size)?;
+        let maxbytes = self.typed(
+            section,
+            &format!("{k}_logfile_maxbytes"),
+            "50MB",
+            names,
+            values::byte_size,
+        )?;
         let sy_key = format!("{k}_syslog");
         let mut syslog = self.typed(section, &sy_key, "false", names, values::boolean)?;
         if name == LogName::Syslog {
@@ -289,6 +335,12 @@ impl Loader<'_> {
                 (Some(p), dest)
             }
         };
-        Ok(Stream { logfile, dest, backups, maxbytes, syslog })
+        Ok(Stream {
+            logfile,
+            dest,
+            backups,
+            maxbytes,
+            syslog,
+        })
     }
 }

@@ -76,7 +76,9 @@ impl Loader<'_> {
             None => None,
         };
         let chmod = match self.get(section, "chmod", &none)? {
-            Some((v, at)) => values::octal(&v).map_err(|_| fail(format!("Invalid chmod value {v}"), Some(&at)))?,
+            Some((v, at)) => {
+                values::octal(&v).map_err(|_| fail(format!("Invalid chmod value {v}"), Some(&at)))?
+            }
             None => 0o700,
         };
         Ok(ServerConfig {

@@ -25,7 +25,10 @@ fn parse_int(s: &str, radix: u32) -> Option<i64> {
         _ => (false, t),
     };
     let body = if radix == 8 {
-        body.strip_prefix("0o").or_else(|| body.strip_prefix("0O")).map(|b| b.strip_prefix('_').unwrap_or(b)).unwrap_or(body)
+        body.strip_prefix("0o")
+            .or_else(|| body.strip_prefix("0O"))
+            .map(|b| b.strip_prefix('_').unwrap_or(b))
+            .unwrap_or(body)
     } else {
         body
     };
@@ -52,7 +55,11 @@ pub fn boolean(s: &str) -> Result<bool, String> {
 /// `byte_size()`: an int with an optional `kb`/`mb`/`gb` suffix (powers of 1024).
 pub fn byte_size(s: &str) -> Result<u64, String> {
     let v = s.to_lowercase();
-    let (number, factor) = match v.len().checked_sub(2).and_then(|i| v.get(i..).map(|suffix| (i, suffix))) {
+    let (number, factor) = match v
+        .len()
+        .checked_sub(2)
+        .and_then(|i| v.get(i..).map(|suffix| (i, suffix)))
+    {
         Some((i, "kb")) => (v.get(..i).unwrap_or(""), 1u64 << 10),
         Some((i, "mb")) => (v.get(..i).unwrap_or(""), 1u64 << 20),
         Some((i, "gb")) => (v.get(..i).unwrap_or(""), 1u64 << 30),
@@ -60,7 +67,8 @@ pub fn byte_size(s: &str) -> Result<u64, String> {
     };
     let n = integer(number)?;
     let n = u64::try_from(n).map_err(|_| format!("invalid byte size {}: negative", repr(s)))?;
-    n.checked_mul(factor).ok_or_else(|| format!("invalid byte size {}: too large", repr(s)))
+    n.checked_mul(factor)
+        .ok_or_else(|| format!("invalid byte size {}: too large", repr(s)))
 }
 
 /// `octal_type()`: `int(arg, 8)`.
@@ -72,17 +80,49 @@ pub fn octal(s: &str) -> Result<u32, String> {
 
 /// The Linux signal names Python's `signal` module knows (with `SIG`).
 const SIGNAL_NAMES: &[(&str, i32)] = &[
-    ("SIGHUP", 1), ("SIGINT", 2), ("SIGQUIT", 3), ("SIGILL", 4), ("SIGTRAP", 5),
-    ("SIGABRT", 6), ("SIGIOT", 6), ("SIGBUS", 7), ("SIGFPE", 8), ("SIGKILL", 9),
-    ("SIGUSR1", 10), ("SIGSEGV", 11), ("SIGUSR2", 12), ("SIGPIPE", 13), ("SIGALRM", 14),
-    ("SIGTERM", 15), ("SIGSTKFLT", 16), ("SIGCHLD", 17), ("SIGCLD", 17), ("SIGCONT", 18),
-    ("SIGSTOP", 19), ("SIGTSTP", 20), ("SIGTTIN", 21), ("SIGTTOU", 22), ("SIGURG", 23),
-    ("SIGXCPU", 24), ("SIGXFSZ", 25), ("SIGVTALRM", 26), ("SIGPROF", 27), ("SIGWINCH", 28),
-    ("SIGIO", 29), ("SIGPOLL", 29), ("SIGPWR", 30), ("SIGSYS", 31), ("SIGRTMIN", 34),
+    ("SIGHUP", 1),
+    ("SIGINT", 2),
+    ("SIGQUIT", 3),
+    ("SIGILL", 4),
+    ("SIGTRAP", 5),
+    ("SIGABRT", 6),
+    ("SIGIOT", 6),
+    ("SIGBUS", 7),
+    ("SIGFPE", 8),
+    ("SIGKILL", 9),
+    ("SIGUSR1", 10),
+    ("SIGSEGV", 11),
+    ("SIGUSR2", 12),
+    ("SIGPIPE", 13),
+    ("SIGALRM", 14),
+    ("SIGTERM", 15),
+    ("SIGSTKFLT", 16),
+    ("SIGCHLD", 17),
+    ("SIGCLD", 17),
+    ("SIGCONT", 18),
+    ("SIGSTOP", 19),
+    ("SIGTSTP", 20),
+    ("SIGTTIN", 21),
+    ("SIGTTOU", 22),
+    ("SIGURG", 23),
+    ("SIGXCPU", 24),
+    ("SIGXFSZ", 25),
+    ("SIGVTALRM", 26),
+    ("SIGPROF", 27),
+    ("SIGWINCH", 28),
+    ("SIGIO", 29),
+    ("SIGPOLL", 29),
+    ("SIGPWR", 30),
+    ("SIGSYS", 31),
+    ("SIGRTMIN", 34),
     ("SIGRTMAX", 64),
     // The handler/mask constants also start with SIG and are accepted by
     // supervisord's getattr lookup.
-    ("SIG_DFL", 0), ("SIG_IGN", 1), ("SIG_BLOCK", 0), ("SIG_UNBLOCK", 1), ("SIG_SETMASK", 2),
+    ("SIG_DFL", 0),
+    ("SIG_IGN", 1),
+    ("SIG_BLOCK", 0),
+    ("SIG_UNBLOCK", 1),
+    ("SIG_SETMASK", 2),
 ];
 
 /// `signal_number()`: a name (any case, optional `SIG`) or a number that is
@@ -92,7 +132,11 @@ pub fn signal_number(s: &str) -> Result<i32, String> {
         Ok(n) => n,
         Err(_) => {
             let upper = py_strip(s).to_uppercase();
-            let name = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
+            let name = if upper.starts_with("SIG") {
+                upper
+            } else {
+                format!("SIG{upper}")
+            };
             match SIGNAL_NAMES.iter().find(|(n, _)| *n == name) {
                 Some((_, v)) => i64::from(*v),
                 None => return Err(format!("value {} is not a valid signal name", repr(s))),
@@ -151,7 +195,10 @@ pub fn shutdown_on(s: &str) -> Result<super::model::ShutdownOn, String> {
         "fatal" => Ok(ShutdownOn::Fatal),
         "unexpected" => Ok(ShutdownOn::Unexpected),
         "any" => Ok(ShutdownOn::Any),
-        _ => Err(format!("invalid 'shutdown_on' value {} (expected never, fatal, unexpected or any)", repr(s))),
+        _ => Err(format!(
+            "invalid 'shutdown_on' value {} (expected never, fatal, unexpected or any)",
+            repr(s)
+        )),
     }
 }
 
@@ -169,7 +216,11 @@ pub fn process_or_group_name(s: &str) -> Result<String, String> {
     let t = py_strip(s);
     for c in [' ', ':', '/'] {
         if t.contains(c) {
-            return Err(format!("Invalid name: {} because of character: {}", repr(s), repr(&c.to_string())));
+            return Err(format!(
+                "Invalid name: {} because of character: {}",
+                repr(s),
+                repr(&c.to_string())
+            ));
         }
     }
     Ok(t.to_string())
@@ -220,7 +271,10 @@ pub fn inet_address(s: &str) -> Result<(String, i64), String> {
             }
             (host.to_lowercase(), port_number(port)?)
         }
-        None => (String::new(), port_number(s).map_err(|_| format!("not a valid port number: {} ", repr(s)))?),
+        None => (
+            String::new(),
+            port_number(s).map_err(|_| format!("not a valid port number: {} ", repr(s)))?,
+        ),
     };
     let host = if host == "*" { String::new() } else { host };
     Ok((host, port))
@@ -276,7 +330,9 @@ fn env_tokens(s: &str) -> Result<Vec<String>, String> {
         if c == '\'' || c == '"' {
             let mut token = c.to_string();
             loop {
-                let Some(&q) = chars.get(i) else { return Err("No closing quotation".into()) };
+                let Some(&q) = chars.get(i) else {
+                    return Err("No closing quotation".into());
+                };
                 i += 1;
                 token.push(q);
                 if q == c {
@@ -343,7 +399,10 @@ mod tests {
     fn ints() {
         assert_eq!(integer(" 1_000 "), Ok(1000));
         assert_eq!(integer("-5"), Ok(-5));
-        assert_eq!(integer("abc"), Err("invalid literal for int() with base 10: 'abc'".into()));
+        assert_eq!(
+            integer("abc"),
+            Err("invalid literal for int() with base 10: 'abc'".into())
+        );
         assert!(integer("1__0").is_err());
         assert!(integer("_1").is_err());
         assert!(integer("").is_err());
@@ -362,15 +421,24 @@ mod tests {
         assert_eq!(byte_size("50MB"), Ok(52428800));
         assert_eq!(byte_size("10 KB"), Ok(10240));
         assert_eq!(byte_size("0"), Ok(0));
-        assert_eq!(byte_size("10XB"), Err("invalid literal for int() with base 10: '10xb'".into()));
-        assert_eq!(byte_size("1.5MB"), Err("invalid literal for int() with base 10: '1.5'".into()));
+        assert_eq!(
+            byte_size("10XB"),
+            Err("invalid literal for int() with base 10: '10xb'".into())
+        );
+        assert_eq!(
+            byte_size("1.5MB"),
+            Err("invalid literal for int() with base 10: '1.5'".into())
+        );
     }
 
     #[test]
     fn octals() {
         assert_eq!(octal("022"), Ok(0o22));
         assert_eq!(octal("0o22"), Ok(0o22));
-        assert_eq!(octal("999"), Err("999 can not be converted to an octal type".into()));
+        assert_eq!(
+            octal("999"),
+            Err("999 can not be converted to an octal type".into())
+        );
     }
 
     #[test]
@@ -379,8 +447,14 @@ mod tests {
         assert_eq!(signal_number(" sigkill "), Ok(9));
         assert_eq!(signal_number("RTMIN"), Ok(34));
         assert_eq!(signal_number("9"), Ok(9));
-        assert_eq!(signal_number("FOO"), Err("value 'FOO' is not a valid signal name".into()));
-        assert_eq!(signal_number("40"), Err("value '40' is not a valid signal number".into()));
+        assert_eq!(
+            signal_number("FOO"),
+            Err("value 'FOO' is not a valid signal name".into())
+        );
+        assert_eq!(
+            signal_number("40"),
+            Err("value '40' is not a valid signal number".into())
+        );
         assert_eq!(signal_name(6), Some("ABRT"));
         assert_eq!(signal_name(29), Some("IO"));
     }
@@ -390,7 +464,10 @@ mod tests {
         assert_eq!(exit_codes("0, 2"), Ok(vec![0, 2]));
         assert_eq!(exit_codes(""), Ok(vec![]));
         for bad in ["0,256", "zero", "1,,2", "0;1", "-1"] {
-            assert_eq!(exit_codes(bad), Err(format!("not a valid list of exit codes: '{bad}'")));
+            assert_eq!(
+                exit_codes(bad),
+                Err(format!("not a valid list of exit codes: '{bad}'"))
+            );
         }
     }
 
@@ -406,7 +483,13 @@ mod tests {
     fn environment_lists() {
         assert_eq!(
             env("A=\"x y\",B=plain,C='single, quoted',D=with:colon/and.dot-plus+(paren),E=\"\""),
-            pairs(&[("A", "x y"), ("B", "plain"), ("C", "single, quoted"), ("D", "with:colon/and.dot-plus+(paren)"), ("E", "")])
+            pairs(&[
+                ("A", "x y"),
+                ("B", "plain"),
+                ("C", "single, quoted"),
+                ("D", "with:colon/and.dot-plus+(paren)"),
+                ("E", "")
+            ])
         );
         assert_eq!(env("A=1;B=2"), pairs(&[("A", "1"), ("B", "2")]));
         assert_eq!(env("A=$HOME"), pairs(&[("A", "$")]));
@@ -415,7 +498,10 @@ mod tests {
         assert_eq!(env("A=1,"), pairs(&[("A", "1")]));
         assert_eq!(env("A =1"), pairs(&[("A", "1")]));
         for bad in ["A=1 B=2", "A=foo@bar", "A=x=y", "A=", "A=1,,B=2", "A=1,B"] {
-            assert_eq!(env(bad), Err(format!("Unexpected end of key/value pairs in value '{bad}'")));
+            assert_eq!(
+                env(bad),
+                Err(format!("Unexpected end of key/value pairs in value '{bad}'"))
+            );
         }
         assert_eq!(env("A=\"open"), Err("No closing quotation".into()));
     }
@@ -423,8 +509,14 @@ mod tests {
     #[test]
     fn names() {
         assert_eq!(process_or_group_name(" a "), Ok("a".into()));
-        assert_eq!(process_or_group_name("a b"), Err("Invalid name: 'a b' because of character: ' '".into()));
-        assert_eq!(process_or_group_name("a:b"), Err("Invalid name: 'a:b' because of character: ':'".into()));
+        assert_eq!(
+            process_or_group_name("a b"),
+            Err("Invalid name: 'a b' because of character: ' '".into())
+        );
+        assert_eq!(
+            process_or_group_name("a:b"),
+            Err("Invalid name: 'a:b' because of character: ':'".into())
+        );
     }
 
     #[test]
