@@ -600,20 +600,25 @@ fn second_term_during_a_slow_stop_sends_sigkill_at_once() {
     let (_d, mut r) = start(
         "term2",
         "",
-        "[program:noterm]\ncommand=sh -c 'trap \"\" TERM; exec sleep 1000'\nstopwaitsecs=30\n",
+        "[program:noterm]\ncommand=sh -c 'trap \"\" TERM; exec sleep 1000'\nstopwaitsecs=30\npriority=900\n\
+         [program:low]\ncommand=sh -c 'trap \"\" TERM; exec sleep 1000'\nstopwaitsecs=30\npriority=1\n",
     );
     r.wait_rec("INFO success: noterm {*}", WAIT);
+    r.wait_rec("INFO success: low {*}", WAIT);
+    wait_exec(&r, r.ns_pid_of("low"), "sleep");
     let pid = r.ns_pid_of("noterm");
     wait_exec(&r, pid, "sleep");
     r.signal(libc::SIGTERM);
-    r.wait_rec("INFO waiting for noterm to die", WAIT);
+    r.wait_rec("INFO waiting for low, noterm to die", WAIT);
     std::thread::sleep(Duration::from_millis(200));
     r.signal(libc::SIGTERM);
     assert_eq!(r.wait_exit(secs(5)), 0, "{}", dump(&r));
+    // The second request skips every remaining stopwaitsecs, also for the
+    // lower-priority batch that was still waiting its turn (rinit.md §3.3).
     let kill_line = format!("WARN killing 'noterm' ({pid}) with SIGKILL");
     let got = assert_sequence(
         &r.lines(),
-        &["WARN received {*}", "WARN killing {*}", "{*} stopped: {*}"],
+        &["WARN received {*}", "WARN killing 'noterm'{*}", "{*} stopped: noterm {*}"],
         &[
             "WARN received SIGTERM indicating exit request",
             "WARN received SIGTERM indicating exit request",
@@ -623,6 +628,9 @@ fn second_term_during_a_slow_stop_sends_sigkill_at_once() {
     );
     let d = got[2].ms - got[1].ms;
     assert!(d <= 100, "SIGKILL {d} ms after the second SIGTERM:\n{}", dump(&r));
+    let low = select(&r.recs(), &["WARN stopped: low (terminated by SIGKILL)"]);
+    assert_eq!(low.len(), 1, "{}", dump(&r));
+    assert!(low[0].ms - got[1].ms <= 200, "low stopped {} ms after the second SIGTERM", low[0].ms - got[1].ms);
 }
 
 // ---------------------------------------------------------------------------
@@ -876,4 +884,26 @@ fn not_pid1_rinit_survives_signals_32_to_34() {
 
 fn captures_opt(pattern: &str, text: &str) -> Option<i64> {
     matches(pattern, text).then(|| captures(pattern, text)[0])
+}
+
+#[test]
+fn usr2_reopens_logs_and_other_signals_are_ignored() {
+    let (_d, mut r) = start("othersigs", "", "[program:sleeper]\ncommand=sleep 1000\nstartsecs=0\n");
+    r.wait_rec("INFO success: sleeper {*}", WAIT);
+    r.signal(libc::SIGUSR2);
+    r.wait_rec("INFO supervisord logreopen", WAIT);
+    assert_sequence(
+        &r.lines(),
+        &["{*} received {*}", "{*}logreopen{*}"],
+        &["INFO received SIGUSR2 indicating log reopen request", "INFO supervisord logreopen"],
+    );
+    // Everything else catchable is ignored (rinit.md §3.3): nothing stops.
+    for sig in [libc::SIGUSR1, libc::SIGALRM, libc::SIGPWR, libc::SIGWINCH, libc::SIGCONT, libc::SIGTSTP, 34, 40, 64] {
+        r.signal(sig);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(r.running(), "rinit ended:\n{}", dump(&r));
+    assert_eq!(r.count("{*} exited: {*}") + r.count("{*} stopped: {*}"), 0, "{}", dump(&r));
+    assert_eq!(status_field(r.host_pid, "State").map(|s| s.starts_with('S')), Some(true), "rinit is not sleeping");
+    term_and_expect_0(&mut r);
 }

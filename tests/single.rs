@@ -349,3 +349,23 @@ fn signals_32_and_33_are_forwarded_not_fatal_to_rinit() {
         assert_eq!(st.code(), Some(128 + sig), "signal {sig}: rinit ended with {st} (expected the child's 128+{sig})");
     }
 }
+
+#[test]
+fn orphans_are_reaped_when_not_pid1() {
+    // Not PID 1, rinit is a child subreaper: a double-forked orphan comes
+    // back to it and must not stay a zombie.
+    let mut s = Single::start(&["sh", "-c", "( sleep 0.2 & echo orphan=$! ); echo spawned; sleep 1.5"]);
+    let orphan: i32 = s.out.wait_until(WAIT, "the orphan", |l| {
+        l.iter().find_map(|x| x.strip_prefix("orphan=").and_then(|p| p.parse().ok()))
+    });
+    let kid = poll(WAIT, "rinit's child", || children(s.pid()).first().copied());
+    s.pgid = Some(kid);
+    poll(WAIT, "the orphan to be re-parented to rinit", || {
+        match read_proc(orphan) {
+            None => Some(()), // already reaped
+            Some(p) => (p.ppid == s.pid() && p.state != 'Z').then_some(()),
+        }
+    });
+    poll(Duration::from_secs(2), "the orphan to be reaped", || read_proc(orphan).is_none().then_some(()));
+    assert_eq!(s.wait_exit(WAIT), 0);
+}
