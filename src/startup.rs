@@ -77,11 +77,10 @@ pub fn supervise(argv0: &str, opts: &Opts) -> i32 {
 }
 
 fn load_config(argv0: &str, opts: &Opts) -> Result<Config, i32> {
+    // supervisord's two lines, with the place of the error in front of
+    // its text (`Error: FILE:LINE: message`).
     let fail = |e: &config::ConfigError| {
-        eprintln!("Error: {}", e.message);
-        if let (Some(f), Some(l)) = (&e.file, e.line) {
-            eprintln!("  at {}:{}", f.display(), l);
-        }
+        eprintln!("Error: {e}");
         eprintln!("For help, use {argv0} -h");
         2
     };
@@ -89,14 +88,7 @@ fn load_config(argv0: &str, opts: &Opts) -> Result<Config, i32> {
         Some(c) => PathBuf::from(c),
         None => config::locate(Path::new(argv0)).map_err(|e| fail(&e))?,
     };
-    let lopts = LoadOptions {
-        env: std::env::vars_os()
-            .map(|(k, v)| (k.to_string_lossy().into_owned(), v.to_string_lossy().into_owned()))
-            .collect(),
-        host_node_name: hostname(),
-        host_checks: true,
-    };
-    config::load(&path, &lopts).map_err(|e| fail(&e))
+    config::load(&path, &LoadOptions::from_host()).map_err(|e| fail(&e))
 }
 
 /// supervisord's command-line flags win over the file.
@@ -199,14 +191,4 @@ fn write_pidfile(path: &str, pid: i32, logger: &mut Logger) -> Option<String> {
             None
         }
     }
-}
-
-fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: buf is writable for its length.
-    if unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } != 0 {
-        return "localhost".to_string();
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
 }

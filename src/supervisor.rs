@@ -62,9 +62,7 @@ impl Supervisor {
             logger,
             sig,
             epoch: Instant::now(),
-            base_env: std::env::vars_os()
-                .map(|(k, v)| (k.to_string_lossy().into_owned(), v.to_string_lossy().into_owned()))
-                .collect(),
+            base_env: crate::config::process_env(),
             shutdown: None,
             pidfile,
             no_children: false,
