@@ -907,3 +907,68 @@ fn usr2_reopens_logs_and_other_signals_are_ignored() {
     assert_eq!(status_field(r.host_pid, "State").map(|s| s.starts_with('S')), Some(true), "rinit is not sleeping");
     term_and_expect_0(&mut r);
 }
+
+#[test]
+fn child_setup_group_env_directory_umask_stdin() {
+    let dir = TempDir::new("setup");
+    let work = dir.join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let conf = config(
+        &dir,
+        "",
+        &format!(
+            "[program:envtest]\ncommand=sh -c 'echo \"env:$SUPERVISOR_ENABLED:$SUPERVISOR_PROCESS_NAME:$SUPERVISOR_GROUP_NAME:$FOO\"; echo \"pwd:$(pwd)\"; echo \"umask:$(umask)\"; exec sleep 1000'\n\
+             directory={}\numask=027\nenvironment=FOO=\"bar baz\"\n",
+            work.display()
+        ),
+    );
+    let mut r = Rinit::start(&dir, &conf);
+    r.wait_output(|l| l.starts_with("umask:"), "the program's report", WAIT);
+    let lines = r.lines();
+    assert!(lines.iter().any(|l| l == "env:1:envtest:envtest:bar baz"), "{lines:?}");
+    assert!(lines.iter().any(|l| *l == format!("pwd:{}", work.display())), "{lines:?}");
+    assert!(lines.iter().any(|l| l == "umask:0027"), "{lines:?}");
+    let ns = r.ns_pid_of("envtest");
+    wait_exec(&r, ns, "sleep");
+    let h = r.host_of(ns);
+    let p = read_proc(h).unwrap();
+    assert_eq!(p.pgrp, h, "the program leads its own process group");
+    let sid = |pid: i32| -> String {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap().rsplit(')').next().unwrap().split_whitespace().nth(3).unwrap().to_string()
+    };
+    assert_eq!(sid(h), sid(r.host_pid), "same session as rinit (setpgid, not setsid)");
+    let stdin = std::fs::read_link(format!("/proc/{h}/fd/0")).unwrap();
+    assert_eq!(stdin, std::path::PathBuf::from("/dev/null"), "stdin");
+    term_and_expect_0(&mut r);
+}
+
+#[test]
+fn second_term_during_the_final_phase_kills_leftovers_at_once() {
+    // rinit.md §3.3: a second exit request "skips every remaining
+    // stopwaitsecs: SIGKILL goes to every process group at once" — also the
+    // groups of leftover daemons that are in their 1 s TERM→KILL grace.
+    let (_d, mut r) = start(
+        "daemons2",
+        "",
+        &format!("[program:spawner]\ncommand={}\n", fixture("daemons.sh")),
+    );
+    let stubborn = r.wait_output(|l| l.starts_with("stubborn="), "the daemons", WAIT)["stubborn=".len()..].parse::<i32>().unwrap();
+    r.wait_rec("INFO success: spawner {*}", WAIT);
+    wait_exec(&r, stubborn, "sleep");
+    r.signal(libc::SIGTERM);
+    r.wait_rec("WARN stopped: spawner (terminated by SIGTERM)", WAIT);
+    std::thread::sleep(Duration::from_millis(100));
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait_exit(secs(10)), 0, "{}", dump(&r));
+    let got = assert_sequence(
+        &r.lines(),
+        &["WARN received {*}", &format!("INFO reaped unknown pid {stubborn} {{*}}")],
+        &[
+            "WARN received SIGTERM indicating exit request",
+            "WARN received SIGTERM indicating exit request",
+            &format!("INFO reaped unknown pid {stubborn} (terminated by SIGKILL)"),
+        ],
+    );
+    let d = got[2].ms - got[1].ms;
+    assert!(d <= 200, "the TERM-ignoring daemon was SIGKILLed {d} ms after the second SIGTERM:\n{}", dump(&r));
+}
