@@ -972,3 +972,33 @@ fn second_term_during_the_final_phase_kills_leftovers_at_once() {
     let d = got[2].ms - got[1].ms;
     assert!(d <= 200, "the TERM-ignoring daemon was SIGKILLed {d} ms after the second SIGTERM:\n{}", dump(&r));
 }
+
+#[test]
+fn exec_failure_prints_supervisors_child_lines_and_exits_127() {
+    let dir = TempDir::new("enoexec");
+    // Executable, found at lookup time, but not a valid executable format.
+    let bad = dir.write("badbin", "\u{7f}ELF-not-really\n", true);
+    let conf = config(&dir, "", &format!("[program:badbin]\ncommand={}\nstartretries=0\n", bad.display()));
+    let mut r = Rinit::start(&dir, &conf);
+    assert_eq!(r.wait_exit(WAIT), 1, "FATAL → 1:\n{}", dump(&r));
+    let lines = r.lines();
+    let want = format!("supervisor: couldn't exec {}: ENOEXEC", bad.display());
+    let i = lines.iter().position(|l| *l == want).unwrap_or_else(|| panic!("no {want:?}:\n{}", dump(&r)));
+    assert_eq!(lines.get(i + 1).map(String::as_str), Some("supervisor: child process was not spawned"), "{}", dump(&r));
+    assert_sequence(
+        &lines,
+        &["{*}badbin{*}"],
+        &[
+            "INFO spawned: 'badbin' with pid {N}",
+            "WARN exited: badbin (exit status 127; not expected)",
+            "INFO gave up: badbin entered FATAL state, too many start retries too quickly",
+        ],
+    );
+}
+
+#[test]
+fn only_autostart_false_programs_means_nothing_to_run_exit_0() {
+    let (_d, mut r) = start("noauto", "", "[program:manual]\ncommand=sleep 1000\nautostart=false\n");
+    assert_eq!(r.wait_exit(WAIT), 0, "{}", dump(&r));
+    assert_eq!(r.count("INFO spawned: {*}"), 0, "{}", dump(&r));
+}
