@@ -369,3 +369,21 @@ fn orphans_are_reaped_when_not_pid1() {
     poll(Duration::from_secs(2), "the orphan to be reaped", || read_proc(orphan).is_none().then_some(()));
     assert_eq!(s.wait_exit(WAIT), 0);
 }
+
+#[test]
+fn on_a_tty_the_childs_group_is_the_foreground_group() {
+    // /proc/PID/stat fields 5 and 8: pgrp and tpgid (the terminal's
+    // foreground group). `sh` has no space in its name, so fields split.
+    let ptyrun = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/runtime/ptyrun.py");
+    let out = Command::new("python3")
+        .args([ptyrun, BIN, "--", "sh", "-c", "read -r a b c d pgrp f g tpgid rest < /proc/$$/stat; echo \"pid=$$ pgrp=$pgrp tpgid=$tpgid\"; exit 5"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("python3");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(5), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    let line = text.lines().find(|l| l.starts_with("pid=")).unwrap_or_else(|| panic!("{text}"));
+    let v: Vec<&str> = line.split(' ').map(|kv| kv.split('=').nth(1).unwrap()).collect();
+    assert_eq!(v[1], v[0], "the child leads its own process group: {line}");
+    assert_eq!(v[2], v[0], "the child's group is the terminal's foreground group: {line}");
+}
