@@ -1002,3 +1002,28 @@ fn only_autostart_false_programs_means_nothing_to_run_exit_0() {
     assert_eq!(r.wait_exit(WAIT), 0, "{}", dump(&r));
     assert_eq!(r.count("INFO spawned: {*}"), 0, "{}", dump(&r));
 }
+
+#[test]
+fn no_respawn_during_shutdown_while_an_earlier_batch_is_stopping() {
+    // reference §2.1/§2.2: once shutdown has begun, no automatic spawn of any
+    // kind (autorestart, BACKOFF retry) happens — also for processes whose
+    // priority batch has not been stopped yet.
+    let (_d, mut r) = start(
+        "norespawn",
+        "",
+        "[program:slow]\ncommand=sh -c 'trap \"\" TERM; exec sleep 1000'\npriority=900\nstopwaitsecs=3\n\
+         [program:crashy]\ncommand=sh -c 'sleep 1.6; exit 1'\npriority=1\nautorestart=true\n\
+         [program:flappy]\ncommand=sh -c 'exit 1'\npriority=2\nstartretries=10\n",
+    );
+    r.wait_rec("INFO success: slow {*}", WAIT);
+    r.wait_rec("INFO success: crashy {*}", WAIT);
+    wait_exec(&r, r.ns_pid_of("slow"), "sleep");
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait_exit(secs(15)), 0, "{}", dump(&r));
+    let recs = r.recs();
+    let term = recs.iter().position(|x| x.text() == "WARN received SIGTERM indicating exit request").unwrap();
+    let late: Vec<String> =
+        recs[term..].iter().filter(|x| matches("INFO spawned: {*}", &x.text())).map(Rec::text).collect();
+    assert!(late.is_empty(), "spawned during shutdown: {late:?}\n{}", dump(&r));
+    assert_eq!(r.count("WARN exited: crashy (exit status 1; not expected)"), 1, "{}", dump(&r));
+}
