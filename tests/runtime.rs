@@ -1027,3 +1027,24 @@ fn no_respawn_during_shutdown_while_an_earlier_batch_is_stopping() {
     assert!(late.is_empty(), "spawned during shutdown: {late:?}\n{}", dump(&r));
     assert_eq!(r.count("WARN exited: crashy (exit status 1; not expected)"), 1, "{}", dump(&r));
 }
+
+#[test]
+fn shutdown_signals_the_whole_group_not_just_the_main_pid() {
+    // rinit.md §3.4: at shutdown the stop signal goes to the program's whole
+    // process group whatever stopasgroup says (default false here). The
+    // wrapper only exits once its child is gone; signalling the main pid
+    // alone would leave it waiting until the SIGKILL after stopwaitsecs.
+    let (_d, mut r) = start("wwrapper", "", &format!("[program:wrapper]\ncommand={}\n", fixture("waiting_wrapper.sh")));
+    let line = r.wait_output(|l| l.starts_with("wrapper child="), "the wrapper's child", WAIT);
+    let child: i32 = line["wrapper child=".len()..].parse().unwrap();
+    r.wait_rec("INFO success: wrapper {*}", WAIT);
+    wait_exec(&r, child, "sleep");
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait_exit(secs(15)), 0, "{}", dump(&r));
+    let got = assert_sequence(
+        &r.lines(),
+        &["WARN received {*}", "{*} stopped: {*}", "WARN killing {*}"],
+        &["WARN received SIGTERM indicating exit request", "INFO stopped: wrapper (exit status 0)"],
+    );
+    assert!(got[1].ms - got[0].ms <= 500, "the wrapper took {} ms to stop:\n{}", got[1].ms - got[0].ms, dump(&r));
+}
