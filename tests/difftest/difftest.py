@@ -174,7 +174,11 @@ class Run:
             argv = [self.binary, "-n", "-c", conf]
         else:
             argv = [self.binary, "-c", conf]
-        prefix = ["prlimit", "--core=0"]
+        # setpriv: if this script dies, unshare gets SIGKILL, and through
+        # --kill-child the whole namespace goes with it (no leaked processes).
+        # (pdeathsig follows the forking thread: the pool's workers live
+        # until every run is over.)
+        prefix = ["setpriv", "--pdeathsig", "KILL", "prlimit", "--core=0"]
         for k, v in self.sc.get("rlimits", {}).items():
             prefix.append("--%s=%s" % (k, v))
         cmd = prefix + ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child"] + argv
@@ -187,7 +191,7 @@ class Run:
                                      start_new_session=True)
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
-        # find the namespace's PID 1: the child of unshare (prlimit execs unshare)
+        # find the namespace's PID 1: the child of unshare (setpriv and prlimit exec)
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline and self.pid1 is None:
             for d in os.listdir("/proc"):
