@@ -758,6 +758,18 @@ def print_times(scenarios, results):
     for (name, i, label) in sorted(table, key=lambda k: (order.get(k[0], 0), k[1])):
         row = table[(name, i, label)]
         print("| %s | %s | %s | %s |" % (name, label, med(row.get("supervisord")), med(row.get("rinit"))))
+    # summary: median over every scenario of each kind of action
+    kinds = {}
+    for (name, i, label), row in table.items():
+        kind = "start -> first spawn" if label == "start" else \
+            "signal to the init -> reaction" if label.startswith("init ") else \
+            "kill a process -> reaction" if label.startswith("kill ") else None
+        if kind:
+            for init, v in row.items():
+                kinds.setdefault(kind, {}).setdefault(init, []).extend(v)
+    print("| **all scenarios** | | | |")
+    for kind in sorted(kinds):
+        print("| *median* | %s | %s | %s |" % (kind, med(kinds[kind].get("supervisord")), med(kinds[kind].get("rinit"))))
     sys.stdout.flush()
 
 
