@@ -433,9 +433,8 @@ impl Process {
     /// group gets the signals (rinit.md §3.4).
     pub fn stop(&mut self, now: Millis, shutdown: bool, out: &mut Vec<Action>) {
         if shutdown {
-            self.halted = true;
+            self.halt();
             self.signal_group = true;
-            self.restart_at = None;
         }
         match self.state {
             State::Running | State::Starting => {
@@ -469,6 +468,13 @@ impl Process {
             }
             _ => {}
         }
+    }
+
+    /// Shutdown has begun: no automatic start of any kind from now on, even
+    /// before this process's priority batch is stopped (reference §2.1).
+    pub fn halt(&mut self) {
+        self.halted = true;
+        self.restart_at = None;
     }
 
     /// A second exit request during shutdown: SIGKILL now, no more waiting.

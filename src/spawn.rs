@@ -18,6 +18,7 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::config::{LogDest, ProcessConfig};
+use crate::signals;
 use crate::users::{py_repr, UserDb};
 
 /// Why a spawn failed before or at fork; `Display` is supervisord's
@@ -902,85 +903,6 @@ fn child_fail_errno(plan: &ChildPlan, what: &[u8], arg: &[u8]) -> ! {
     child_fail(plan, &[prefix, what, arg, b": ", name, b"\n"], 126)
 }
 
-/// Highest signal number on Linux (SIGRTMAX).
-const MAX_SIGNAL: libc::c_int = 64;
-
-fn set_disposition(sig: libc::c_int, handler: libc::sighandler_t) -> bool {
-    // SAFETY: a zeroed sigaction is valid; we set handler, empty mask, no flags.
-    unsafe {
-        let mut sa: libc::sigaction = std::mem::zeroed();
-        sa.sa_sigaction = handler;
-        libc::sigemptyset(&mut sa.sa_mask);
-        libc::sigaction(sig, &sa, std::ptr::null_mut()) == 0
-    }
-}
-
-/// The kernel's `struct sigaction` where its layout is known: handler,
-/// flags, restorer (these architectures define SA_RESTORER), mask.
-#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-#[repr(C)]
-struct KernelSigaction {
-    handler: usize,
-    flags: libc::c_ulong,
-    restorer: usize,
-    mask: u64,
-}
-
-/// SIG_DFL straight through `rt_sigaction`, for the numbers libc refuses
-/// to touch (32-34, reserved for its threads and timers). They can still
-/// arrive ignored from whoever started rinit (measured: under `cargo test`
-/// 32 and 33 are SIG_IGN), and SIG_IGN survives exec.
-#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-fn raw_default_disposition(sig: libc::c_int) {
-    let sa = KernelSigaction {
-        handler: 0,
-        flags: 0,
-        restorer: 0,
-        mask: 0,
-    };
-    // SAFETY: a valid kernel sigaction; the old action is not requested.
-    let _ = unsafe {
-        libc::syscall(
-            libc::SYS_rt_sigaction,
-            sig,
-            &sa as *const KernelSigaction,
-            std::ptr::null_mut::<KernelSigaction>(),
-            std::mem::size_of::<u64>(),
-        )
-    };
-}
-
-#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-fn raw_default_disposition(_sig: libc::c_int) {}
-
-/// Every signal back to its default action. Ignored signals survive `exec`
-/// (SIGPIPE and SIGXFSZ from the Rust runtime and supervisord's Python are
-/// the classic leak, peers.md §4.1); handlers would run rinit's code in the
-/// child until exec. A failure can only be libc refusing a reserved number,
-/// which then goes to the kernel directly.
-fn reset_signal_dispositions() {
-    for sig in 1..=MAX_SIGNAL {
-        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
-            continue;
-        }
-        if !set_disposition(sig, libc::SIG_DFL) {
-            raw_default_disposition(sig);
-        }
-    }
-}
-
-/// rinit blocks the signals it reads through signalfd; the mask is
-/// inherited across fork and exec, so the child must clear it or it would
-/// never see SIGTERM. Done last, once dispositions are default, so no
-/// rinit handler can run in the child.
-fn unblock_all_signals() {
-    // SAFETY: sigset operations on a local set.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        let _ = libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
-    }
-}
 
 /// Make the child's (new) group the terminal's foreground group, like a job
 /// control shell. `tcsetpgrp` from a background group raises SIGTTOU, hence
@@ -988,10 +910,10 @@ fn unblock_all_signals() {
 /// another session) leaves the child in the background, which is what a
 /// plain `docker run` without `-t` means anyway.
 fn make_foreground(tty: RawFd) {
-    let _ = set_disposition(libc::SIGTTOU, libc::SIG_IGN);
+    let _ = signals::set_disposition(libc::SIGTTOU, libc::SIG_IGN);
     // SAFETY: plain system calls.
     let _ = unsafe { libc::tcsetpgrp(tty, libc::getpid()) };
-    let _ = set_disposition(libc::SIGTTOU, libc::SIG_DFL);
+    let _ = signals::set_disposition(libc::SIGTTOU, libc::SIG_DFL);
 }
 
 /// Install the plan's fds as 0, 1, 2. Every source is first copied above 2,
@@ -1153,7 +1075,7 @@ fn drop_privileges(plan: &ChildPlan) {
 /// first, then process group and terminal, stdio, fds, identity, directory,
 /// umask, and the mask last.
 fn run_child(plan: &ChildPlan) -> ! {
-    reset_signal_dispositions();
+    signals::reset_dispositions();
     // SAFETY: plain system call.
     if unsafe { libc::setpgid(0, 0) } != 0 {
         child_fail_errno(plan, b"couldn't setpgid", b"");
@@ -1176,7 +1098,7 @@ fn run_child(plan: &ChildPlan) -> ! {
         // SAFETY: umask cannot fail.
         unsafe { libc::umask(mask) };
     }
-    unblock_all_signals();
+    signals::unblock_all();
     exec(plan)
 }
 

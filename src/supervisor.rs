@@ -28,6 +28,8 @@ struct Shutdown {
     /// Set once every program has stopped and leftovers got SIGTERM.
     final_term_at: Option<Millis>,
     final_kill_sent: bool,
+    /// A second exit request arrived: no more grace periods.
+    hurry: bool,
 }
 
 pub struct Supervisor {
@@ -285,6 +287,9 @@ impl Supervisor {
     }
 
     fn begin_shutdown(&mut self, status: i32) {
+        for p in &mut self.procs {
+            p.halt();
+        }
         let mut order: Vec<usize> = (0..self.procs.len()).collect();
         // Highest priority number first; within it, reverse start order.
         order.sort_by(|a, b| self.group_priority[*b].cmp(&self.group_priority[*a]).then(b.cmp(a)));
@@ -304,6 +309,7 @@ impl Supervisor {
             last_waiting_log: None,
             final_term_at: None,
             final_kill_sent: false,
+            hurry: false,
         });
         self.advance_shutdown();
     }
@@ -383,7 +389,7 @@ impl Supervisor {
         let now = self.now();
         let Some(sd) = self.shutdown.as_ref() else { return };
         let Some(t) = sd.final_term_at else { return };
-        if !sd.final_kill_sent && now >= t + FINAL_KILL_AFTER {
+        if !sd.final_kill_sent && (sd.hurry || now >= t + FINAL_KILL_AFTER) {
             let n = self.signal_leftovers(libc::SIGKILL);
             if n > 0 {
                 let msg = format!("sending SIGKILL to {n} remaining process(es)");
@@ -423,8 +429,13 @@ impl Supervisor {
         }
     }
 
-    /// A second exit request: SIGKILL every process group now.
+    /// A second exit request: SIGKILL every process group now, and skip the
+    /// leftovers' grace period.
     fn kill_everything_now(&mut self) {
+        if let Some(sd) = self.shutdown.as_mut() {
+            sd.hurry = true;
+        }
+        self.final_phase();
         let now = self.now();
         for i in 0..self.procs.len() {
             let mut out = Vec::new();
