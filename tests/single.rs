@@ -387,3 +387,25 @@ fn on_a_tty_the_childs_group_is_the_foreground_group() {
     assert_eq!(v[1], v[0], "the child leads its own process group: {line}");
     assert_eq!(v[2], v[0], "the child's group is the terminal's foreground group: {line}");
 }
+
+#[test]
+fn pid1_with_a_dirty_launcher_still_forwards_term_and_child_state_is_clean() {
+    // rinit inherits every signal blocked and ignored (and fds 3, 9): it
+    // must still receive and forward TERM, and its child must start clean.
+    let a = vec!["--".to_string(), "sh".into(), "-c".into(), TERM_TRAPPING_PARENT.into()];
+    let inner = ["python3", DIRTY_EXEC, "--block-all", "--ignore-all", "--extra-fds", "--"].map(String::from).to_vec();
+    let mut r = Rinit::launch(Launch { inner_prefix: inner, rinit_args: a, ..Launch::default() });
+    let gc = r.host_of(grandchild(&r.out));
+    poll(WAIT, "the grandchild to exec sleep", || read_proc(gc).filter(|p| p.comm == "sleep"));
+    // The child (sh); its background grandchild has INT and QUIT ignored by
+    // the shell itself (POSIX), so it is not the one to look at.
+    let kids = children(r.host_pid);
+    assert_eq!(kids.len(), 1, "rinit's children: {kids:?}");
+    let c = kids[0];
+    assert_eq!(status_field(c, "SigBlk").as_deref(), Some("0000000000000000"), "child SigBlk");
+    assert_eq!(status_field(c, "SigIgn").as_deref(), Some("0000000000000000"), "child SigIgn");
+    assert_eq!(fds(c), [0, 1, 2].into_iter().collect(), "child fds");
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait_exit(WAIT), 0, "{:?}", r.lines());
+    assert!(r.lines().iter().any(|l| l == "grandchild-gone"), "{:?}", r.lines());
+}
