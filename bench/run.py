@@ -201,7 +201,8 @@ def markdown(res, names, rinit, table):
     out.append("## Inits\n")
     for n, e in res["inits"].items():
         ver = ", ".join(f"{x['package']} {x.get('version') or '?'}" for x in e["packages"])
-        out.append(f"- **{n}**: `{e['binaries'][0]['path']}`" + (f" ({ver})" if ver else "") +
+        path = e["binaries"][0]["path"].replace(ROOT + "/", "")
+        out.append(f"- **{n}**: `{path}`" + (f" ({ver})" if ver else "") +
                    (f"; {e['notes']}" if e["notes"] else ""))
     out.append("\n" + METHOD.format(**p))
     return "\n".join(out) + "\n"

@@ -136,10 +136,14 @@ def build_table(res):
     out = []
     for row in rows(res["params"]):
         if row.key == "size_bytes":
-            per = {n: {"n": 1, "missing": 0, "samples": [b["bytes"]], "median": b["bytes"],
-                       "min": b["bytes"], "max": b["bytes"], "linkage": b["linkage"]}
-                   for n, e in res["inits"].items() if n in names
-                   for b in e["binaries"][:1] if not b.get("missing")}
+            # the ratio uses every file sized (supervisord: its script + python3)
+            per = {}
+            for n, e in res["inits"].items():
+                bs = [b for b in e["binaries"] if not b.get("missing")]
+                if n in names and bs:
+                    total = sum(b["bytes"] for b in bs)
+                    per[n] = {"n": 1, "missing": 0, "samples": [total], "median": total,
+                              "min": total, "max": total, "linkage": bs[0]["linkage"]}
         else:
             per = res["metrics"].get(row.key)
         if not per:
@@ -149,11 +153,10 @@ def build_table(res):
         for n in names:
             r["cells"][n] = cell(per.get(n), row.dec, row.none_text)
             if row.key == "size_bytes" and n in per:
-                r["cells"][n] += f", {per[n]['linkage']}"
-                extra = res["inits"][n]["binaries"][1:]
-                for b in extra:
-                    if not b.get("missing"):
-                        r["cells"][n] += f" + {b['path'].rsplit('/', 1)[-1]} {b['bytes']:,}"
+                bs = [b for b in res["inits"][n]["binaries"] if not b.get("missing")]
+                r["cells"][n] = " + ".join(
+                    (f"{b['path'].rsplit('/', 1)[-1]} " if len(bs) > 1 else "") +
+                    f"{b['bytes']:,}, {b['linkage']}" for b in bs)
             if row.ratio and rinit and n != rinit and not n.startswith("rinit"):
                 rr = ratio(per.get(rinit), per.get(n))
                 if rr is not None:
