@@ -614,9 +614,7 @@ def run_one(sc, init, binary, run_no, keep, record):
            "problems": problems, "lines": lines, "expected": expected,
            "elapsed": time.monotonic() - t_start, "times": reaction_times(run),
            "other": run.other, "rundir": run.rundir, "exit": run.proc.returncode if run.proc else None}
-    if problems and keep:
-        pass
-    else:
+    if not (problems and keep):
         run.remove_rundir()
     return res
 
