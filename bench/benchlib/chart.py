@@ -119,7 +119,7 @@ def fmt(r):
         return f"{r:,.0f}"
     if r >= 0.1:
         return f"{r:.2f}"
-    return f"{r:.2g}" if r >= 0.001 else f"{r:.0e}"
+    return f"{r:.2g}"
 
 
 def draw(path, res, title):

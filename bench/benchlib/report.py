@@ -114,7 +114,7 @@ def fmt_ratio(r):
         return f"{r:,.0f}"
     if r >= 0.1:
         return f"{r:.2f}"
-    return f"{r:.2g}" if r >= 0.001 else f"{r:.1e}"
+    return f"{r:.2g}"
 
 
 def check_goal(row, stats, res):
