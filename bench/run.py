@@ -165,7 +165,8 @@ def markdown(res, names, rinit, table):
     m = res["machine"]
     p = res["params"]
     out = [f"# rinit benchmark{' (--quick)' if res['quick'] else ''}\n",
-           f"`{res['command']}` on {res['date']} ({res['elapsed_s']:.0f} s). "
+           f"`{res['command']}` on {res['date']} ({res['elapsed_s']:.0f} s)"
+           + (f", repository at {res['repo_commit']}" if res.get("repo_commit") else "") + ". "
            f"{m['os']}, kernel {m['kernel']}, {m['cpus']} x {m['cpu']}; 1-min load "
            f"average {res['loadavg_start'][0]} at start, {res['loadavg_end'][0]} at end.\n",
            "Each init runs as PID 1 of a fresh PID namespace "
@@ -331,10 +332,13 @@ def main():
             shutil.rmtree(tmp, ignore_errors=True)
 
     params = {k: getattr(M.P, k) for k in dir(M.P) if not k.startswith("_")}
+    git = subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"],
+                         capture_output=True, text=True).stdout.strip()
     res = {
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "elapsed_s": time.monotonic() - t0,
         "quick": args.quick,
+        "repo_commit": git or None,
         "command": "python3 bench/run.py" + "".join(
             f" {a}" if " " not in a else f" '{a}'" for a in sys.argv[1:]),
         "machine": sysinfo.machine(),
