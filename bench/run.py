@@ -105,6 +105,9 @@ class Run:
         p0 = cpu_pressure_us()
         try:
             sample = fn(self.ctx, init)
+        except M.Skip as e:
+            log(f"  {init.name}: skipped ({e})")
+            return
         except Exception as e:  # keep going: one broken init must not stop the run
             stop_all()
             self.errors.append({"metric": metric, "init": init.name,

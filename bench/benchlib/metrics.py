@@ -40,6 +40,10 @@ class Failure(Exception):
     pass
 
 
+class Skip(Exception):
+    """Not applicable to this init (not an error)."""
+
+
 @dataclass
 class Ctx:
     helper: str
@@ -299,6 +303,9 @@ def instructions(ctx, init):
     valgrind = shutil.which("valgrind")
     if not valgrind:
         raise Failure("valgrind not installed")
+    with open(init.binary, "rb") as fh:
+        if fh.read(2) == b"#!":
+            raise Skip("a script: callgrind would count its interpreter")
     wd = ctx.workdir(init)
     f = os.path.join(wd, "startup")
     out = os.path.join(wd, "callgrind.out")
