@@ -236,6 +236,9 @@ impl Process {
             return;
         }
         self.pid = Some(pid);
+        // `now` is after the fork: startsecs and the 1-s restart guard count
+        // from the moment the process exists.
+        self.laststart = Some(now);
         self.outcome = Outcome::None;
         log(out, Level::Info, format!("spawned: '{}' with pid {}", self.cfg.name, pid));
         if self.cfg.startsecs == 0 {
@@ -929,6 +932,28 @@ mod tests {
         s.start();
         s.exit(Exit::Code(3), 0);
         assert_eq!(s.shutdowns, vec![3]);
+    }
+
+    #[test]
+    fn halted_process_is_not_respawned_before_its_stop() {
+        // Regression: a later priority batch was respawned during shutdown.
+        let mut c = cfg("crashy");
+        c.autorestart = AutoRestart::True;
+        let mut s = Sim::new(c);
+        s.start();
+        s.advance_to(2000);
+        s.p.halt();
+        s.exit(Exit::Code(1), 0);
+        s.advance_to(10_000);
+        assert_eq!(s.p.state, State::Exited);
+        assert!(s.p.is_settled());
+        // BACKOFF retries stop too.
+        let mut s = Sim::new(cfg("flappy"));
+        s.start();
+        s.exit(Exit::Code(1), 0);
+        s.p.halt();
+        s.advance_to(10_000);
+        assert_eq!(s.p.state, State::Backoff);
     }
 
     #[test]
