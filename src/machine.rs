@@ -200,13 +200,13 @@ impl Process {
                 best = Some(best.map_or(t, |b| b.min(t)));
             }
         };
+        // A deadline that `tick` would not act on must not be reported, or
+        // the event loop would spin on it (a halted BACKOFF at shutdown).
+        let may_start = !self.halted && self.cleanup.is_none();
         match self.state {
-            State::Starting | State::Backoff | State::Stopping => consider(self.delay),
-            State::Exited => {
-                if self.cleanup.is_none() {
-                    consider(self.restart_at)
-                }
-            }
+            State::Starting | State::Stopping => consider(self.delay),
+            State::Backoff if may_start => consider(self.delay),
+            State::Exited if may_start => consider(self.restart_at),
             _ => {}
         }
         consider(self.cleanup.map(|c| c.kill_at));
@@ -952,6 +952,7 @@ mod tests {
         s.start();
         s.exit(Exit::Code(1), 0);
         s.p.halt();
+        assert_eq!(s.p.next_deadline(), None, "no deadline the loop would spin on");
         s.advance_to(10_000);
         assert_eq!(s.p.state, State::Backoff);
     }

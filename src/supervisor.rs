@@ -250,8 +250,11 @@ impl Supervisor {
     }
 
     fn spawn(&mut self, i: usize, out: &mut Vec<Action>) {
+        let result = spawn::spawn_program(&self.procs[i].cfg, &self.base_env);
+        // The time after the fork: the 1-s guard between spawns is measured
+        // from when the process really started, as the log line shows it.
         let now = self.now();
-        match spawn::spawn_program(&self.procs[i].cfg, &self.base_env) {
+        match result {
             Ok(pid) => {
                 self.by_pid.insert(pid, i);
                 self.procs[i].spawned(now, pid, out);

@@ -1048,3 +1048,35 @@ fn shutdown_signals_the_whole_group_not_just_the_main_pid() {
     );
     assert!(got[1].ms - got[0].ms <= 500, "the wrapper took {} ms to stop:\n{}", got[1].ms - got[0].ms, dump(&r));
 }
+
+/// rinit's user+system CPU time in clock ticks, from /proc/PID/stat.
+fn cpu_ticks(pid: i32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = after.split_whitespace().collect();
+    // Fields 14 and 15 of stat; `after` starts at field 3.
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+#[test]
+fn no_busy_loop_while_a_halted_backoff_waits_for_its_batch() {
+    // Regression: once shutdown halted a BACKOFF process, its retry deadline
+    // stayed due and the event loop spun on a zero poll timeout until the
+    // process's priority batch was stopped.
+    let (_d, mut r) = start(
+        "nospin",
+        "",
+        "[program:slow]\ncommand=sh -c 'trap \"\" TERM; exec sleep 1000'\npriority=900\nstopwaitsecs=3\n\
+         [program:flappy]\ncommand=sh -c 'exit 1'\npriority=2\nstartretries=100\n",
+    );
+    r.wait_rec("INFO success: slow {*}", WAIT);
+    wait_exec(&r, r.ns_pid_of("slow"), "sleep");
+    r.wait_nth("WARN exited: flappy {*}", 2, WAIT);
+    r.signal(libc::SIGTERM);
+    std::thread::sleep(Duration::from_millis(300));
+    let before = cpu_ticks(r.host_pid);
+    std::thread::sleep(Duration::from_millis(2000));
+    let used = cpu_ticks(r.host_pid) - before;
+    assert!(used <= 10, "rinit used {used} clock ticks of CPU in 2 s while waiting to stop 'slow'");
+    assert_eq!(r.wait_exit(secs(15)), 0, "{}", dump(&r));
+}
