@@ -59,6 +59,7 @@ pub struct Logger {
     out_fd: i32,
     file_path: Option<PathBuf>,
     file: Option<File>,
+    file_is_regular: bool,
     maxbytes: u64,
     backups: u32,
 }
@@ -71,7 +72,7 @@ impl Logger {
     }
 
     pub fn to_fd(out_fd: i32, level: Level) -> Logger {
-        Logger { level, to_stdout: true, out_fd, file_path: None, file: None, maxbytes: 0, backups: 0 }
+        Logger { level, to_stdout: true, out_fd, file_path: None, file: None, file_is_regular: false, maxbytes: 0, backups: 0 }
     }
 
     /// Set the destinations from the configuration. Returns the error text
@@ -96,9 +97,13 @@ impl Logger {
     /// Close and reopen the log file (SIGUSR2, after external rotation).
     pub fn reopen(&mut self) -> Result<(), String> {
         self.file = None;
+        self.file_is_regular = false;
         let Some(path) = self.file_path.clone() else { return Ok(()) };
         match open_append(&path) {
             Ok(f) => {
+                // Only a regular file can grow to `maxbytes`: /dev/null or a
+                // pipe needs no size check after every record.
+                self.file_is_regular = f.metadata().map(|m| m.file_type().is_file()).unwrap_or(false);
                 self.file = Some(f);
                 Ok(())
             }
@@ -128,7 +133,7 @@ impl Logger {
     /// supervisord's rotation: `f` → `f.1` → … → `f.{backups}`, only for
     /// regular files (a pipe or a tty has no size: no `Illegal seek` here).
     fn rotate_if_due(&mut self) {
-        if self.maxbytes == 0 {
+        if self.maxbytes == 0 || !self.file_is_regular {
             return;
         }
         let (Some(f), Some(path)) = (self.file.as_ref(), self.file_path.clone()) else { return };

@@ -73,7 +73,7 @@ pub fn supervise(argv0: &str, opts: &Opts) -> i32 {
     }
     let pidfile = write_pidfile(&cfg.supervisord.pidfile, pid, &mut logger);
     logger.log(Level::Info, &format!("rinit started with pid {pid}"));
-    Supervisor::new(&cfg, logger, sig, pidfile).run()
+    Supervisor::new(cfg, logger, sig, pidfile).run()
 }
 
 fn load_config(argv0: &str, opts: &Opts) -> Result<Config, i32> {

@@ -48,12 +48,14 @@ pub struct Supervisor {
 }
 
 impl Supervisor {
-    pub fn new(config: &Config, logger: Logger, sig: SignalFd, pidfile: Option<String>) -> Supervisor {
+    /// Takes the config by value: with `numprocs=1000` a second copy of
+    /// every process's settings would double rinit's memory.
+    pub fn new(config: Config, logger: Logger, sig: SignalFd, pidfile: Option<String>) -> Supervisor {
         let mut procs = Vec::new();
         let mut group_priority = Vec::new();
-        for g in &config.groups {
-            for p in &g.processes {
-                procs.push(Process::new(p.clone()));
+        for g in config.groups {
+            for p in g.processes {
+                procs.push(Process::new(p));
                 group_priority.push(g.priority);
             }
         }
