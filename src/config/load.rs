@@ -243,6 +243,11 @@ impl<'a> Loader<'a> {
         let Some(value) = self.ini.get(section, key) else {
             return Ok(None);
         };
+        // Python's `text % names` leaves a string without `%` unchanged, and
+        // most values have none: skip building the names map for them.
+        if !value.text.contains('%') {
+            return Ok(Some((value.text.clone(), value.clone())));
+        }
         let names = self.names_with(extra);
         let text =
             expand(&value.text, &names, &format!("{section}.{key}")).map_err(|m| fail(m, Some(value)))?;
