@@ -197,6 +197,8 @@ def markdown(res, names, rinit, table):
                    "in which a runnable task waited for a CPU), median (max): " + "; ".join(
                        f"{k} {v['median']:.0f}% ({v['max']:.0f}%)"
                        for k, v in psi.items() if "median" in v) + ".\n")
+    for note in res.get("notes", []):
+        out.append(f"Note: {note}\n")
     if res["errors"]:
         out.append("\n**Errors during the run:**\n")
         out += [f"- {e['metric']} / {e['init']}: {e['error']}" for e in res["errors"]]
@@ -318,6 +320,8 @@ def main():
     if not live:
         sys.exit("no init to run")
 
+    git = subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"],
+                         capture_output=True, text=True).stdout.strip()
     tmp = tempfile.mkdtemp(prefix="rinit-bench-")
     ctx = M.Ctx(helper=build_helper(), sleep=shutil.which("sleep"), tmp=tmp)
     t0 = time.monotonic()
@@ -335,8 +339,6 @@ def main():
             shutil.rmtree(tmp, ignore_errors=True)
 
     params = {k: getattr(M.P, k) for k in dir(M.P) if not k.startswith("_")}
-    git = subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"],
-                         capture_output=True, text=True).stdout.strip()
     res = {
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "elapsed_s": time.monotonic() - t0,
