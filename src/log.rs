@@ -60,6 +60,8 @@ pub struct Logger {
     file_path: Option<PathBuf>,
     file: Option<File>,
     file_is_regular: bool,
+    /// Records kept back while rinit signals its programs (`hold`).
+    held: Option<Vec<String>>,
     maxbytes: u64,
     backups: u32,
 }
@@ -72,7 +74,7 @@ impl Logger {
     }
 
     pub fn to_fd(out_fd: i32, level: Level) -> Logger {
-        Logger { level, to_stdout: true, out_fd, file_path: None, file: None, file_is_regular: false, maxbytes: 0, backups: 0 }
+        Logger { level, to_stdout: true, out_fd, file_path: None, file: None, file_is_regular: false, held: None, maxbytes: 0, backups: 0 }
     }
 
     /// Set the destinations from the configuration. Returns the error text
@@ -99,6 +101,11 @@ impl Logger {
         self.file = None;
         self.file_is_regular = false;
         let Some(path) = self.file_path.clone() else { return Ok(()) };
+        if path == std::path::Path::new("/dev/null") {
+            // The usual container setting: writing there would be a wasted
+            // system call per record.
+            return Ok(());
+        }
         match open_append(&path) {
             Ok(f) => {
                 // Only a regular file can grow to `maxbytes`: /dev/null or a
@@ -115,11 +122,32 @@ impl Logger {
         level >= self.level
     }
 
+    /// Keep records back until `release`: they are formatted then (with
+    /// their own time), so order and text are unchanged.
+    pub fn hold(&mut self) {
+        if self.held.is_none() {
+            self.held = Some(Vec::new());
+        }
+    }
+
+    pub fn release(&mut self) {
+        for record in self.held.take().unwrap_or_default() {
+            self.write_record(&record);
+        }
+    }
+
     pub fn log(&mut self, level: Level, msg: &str) {
         if !self.enabled(level) {
             return;
         }
-        let record = format!("{} {} {}\n", timestamp(), level.code(), msg);
+        if let Some(held) = self.held.as_mut() {
+            held.push(format!("{} {} {}\n", timestamp(), level.code(), msg));
+            return;
+        }
+        self.write_record(&format!("{} {} {}\n", timestamp(), level.code(), msg));
+    }
+
+    fn write_record(&mut self, record: &str) {
         if self.to_stdout {
             write_all_fd(self.out_fd, record.as_bytes());
         }
@@ -240,6 +268,20 @@ mod tests {
         assert!(!l.enabled(Level::Debg));
         assert_eq!(Level::from_config("WARN"), Some(Level::Warn));
         assert_eq!(Level::from_config("warning"), None);
+    }
+
+    #[test]
+    fn held_records_keep_their_order() {
+        let mut l = Logger::stdout(Level::Info);
+        l.hold();
+        l.log(Level::Warn, "first");
+        l.log(Level::Debg, "filtered");
+        l.log(Level::Info, "second");
+        let held = l.held.clone().unwrap();
+        assert_eq!(held.len(), 2);
+        assert!(held[0].ends_with(" WARN first\n") && held[1].ends_with(" INFO second\n"));
+        l.release();
+        assert!(l.held.is_none());
     }
 
     #[test]

@@ -190,6 +190,10 @@ impl Supervisor {
     fn on_signal(&mut self, sig: i32) {
         match sig {
             libc::SIGTERM | libc::SIGINT | libc::SIGQUIT => {
+                // The programs get their stop signals before the records
+                // describing them are written: `docker stop` should not
+                // wait on rinit's own stdout.
+                self.logger.hold();
                 let msg = format!("received {} indicating exit request", signal_name(sig));
                 self.logger.log(Level::Warn, &msg);
                 if self.shutdown.is_some() {
@@ -197,6 +201,7 @@ impl Supervisor {
                 } else {
                     self.begin_shutdown(0);
                 }
+                self.logger.release();
             }
             libc::SIGHUP => {
                 if self.shutdown.is_some() {
@@ -377,7 +382,10 @@ impl Supervisor {
 
     fn begin_final_phase(&mut self) {
         let now = self.now();
-        let signalled = self.signal_leftovers(libc::SIGTERM);
+        // With no child left there is no descendant either (orphans are
+        // re-parented to rinit): no need to scan /proc.
+        self.reap();
+        let signalled = if self.no_children { 0 } else { self.signal_leftovers(libc::SIGTERM) };
         if signalled > 0 {
             // Usually members of a group that got its stop signal a moment
             // ago and are dying already: their `reaped` lines tell the rest.
