@@ -34,6 +34,7 @@ from benchlib.nsrun import UNSHARE, read, stop_all  # noqa: E402
 
 DEFAULT_RINIT = [os.path.join(ROOT, "target", t, "release", "rinit")
                  for t in ("x86_64-unknown-linux-musl", "x86_64-unknown-linux-gnu")]
+DEFAULT_RINIT_MIN = os.path.join(ROOT, "target", "min", "x86_64-unknown-linux-musl", "release", "rinit")
 
 # metric name -> (function, who runs it: "all" or "supervisors")
 METRICS = {
@@ -275,6 +276,8 @@ def main():
     ap.add_argument("--quick", action="store_true",
                     help="one repetition of everything, small numbers (smoke test, < 3 min)")
     ap.add_argument("--rinit", help="rinit binary (default: target/{musl,gnu}/release/rinit)")
+    ap.add_argument("--rinit-min", help="minimal build of rinit, shown beside it "
+                    "(default: target/min/x86_64-unknown-linux-musl/release/rinit, from bench/build-min.sh)")
     ap.add_argument("--only", help="comma-separated metrics (" + ",".join(METRICS) +
                     ") and/or inits (rinit,'rinit --',tini,dumb-init,catatonit,supervisord)")
     ap.add_argument("--out", default=os.path.join(HERE, "results"), help="output directory")
@@ -298,7 +301,9 @@ def main():
         reps = {k: 1 for k in reps}
         for k, v in QUICK.items():
             setattr(M.P, k, v)
-    inits = all_inits(rinit)
+    rinit_min = args.rinit_min or DEFAULT_RINIT_MIN
+    rinit_min = os.path.abspath(rinit_min) if os.path.exists(rinit_min) else None
+    inits = all_inits(rinit, rinit_min)
     which = list(METRICS)
     if args.only:
         toks = [t.strip() for t in args.only.split(",") if t.strip()]

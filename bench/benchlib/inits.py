@@ -108,15 +108,20 @@ def rinit_config(path):
 
 # -- the table ----------------------------------------------------------------
 
-def all_inits(rinit):
+def all_inits(rinit, rinit_min=None):
     """rinit (config mode) first: it is the column every ratio is taken against."""
     skip = "" if rinit and os.access(rinit, os.X_OK) else \
         f"no rinit binary ({rinit or 'none given'}); build it or pass --rinit PATH"
+    skip_min = "" if rinit_min and os.access(rinit_min, os.X_OK) else \
+        "no minimal build; make one with bench/build-min.sh or pass --rinit-min PATH"
     return [
         Init("rinit", "supervisor", rinit, rinit_config(rinit), is_rinit=True, skip=skip,
              notes="config mode: `rinit -c supervisord.conf`; every ratio is rinit/peer"),
         Init("rinit --", "single", rinit, single(rinit), skip=skip,
              notes="single-program mode: `rinit -- CMD ARGS` (shown, no ratio, no goal)"),
+        Init("rinit min", "supervisor", rinit_min or "", rinit_config(rinit_min), skip=skip_min,
+             notes="config mode, the same code built by `bench/build-min.sh` (std rebuilt with "
+                   "panic=immediate-abort, non-PIE; shown, no ratio, no goal)"),
         Init("tini", "single", "/usr/bin/tini-static", single("/usr/bin/tini-static"),
              packages=["tini"], notes="Debian's static build (tini-static)"),
         Init("dumb-init", "single", "/usr/bin/dumb-init", single("/usr/bin/dumb-init"),
