@@ -523,50 +523,9 @@ fn log(out: &mut Vec<Action>, level: Level, msg: String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{LogDest, Origin};
 
     fn cfg(name: &str) -> ProcessConfig {
-        ProcessConfig {
-            name: name.into(),
-            group: name.into(),
-            section: format!("program:{name}"),
-            origin: Origin::default(),
-            command: "x".into(),
-            numprocs: 1,
-            numprocs_start: 0,
-            process_num: 0,
-            priority: 999,
-            autostart: true,
-            startsecs: 1,
-            startretries: 3,
-            autorestart: AutoRestart::Unexpected,
-            exitcodes: vec![0],
-            stopsignal: libc::SIGTERM,
-            stopwaitsecs: 10,
-            stopasgroup: false,
-            killasgroup: false,
-            user: None,
-            directory: None,
-            umask: None,
-            redirect_stderr: false,
-            stdout_logfile: None,
-            stderr_logfile: None,
-            stdout: LogDest::Inherit,
-            stderr: LogDest::Inherit,
-            stdout_logfile_maxbytes: 0,
-            stdout_logfile_backups: 0,
-            stdout_capture_maxbytes: 0,
-            stdout_events_enabled: false,
-            stdout_syslog: false,
-            stderr_logfile_maxbytes: 0,
-            stderr_logfile_backups: 0,
-            stderr_capture_maxbytes: 0,
-            stderr_events_enabled: false,
-            stderr_syslog: false,
-            environment: vec![],
-            serverurl: None,
-            shutdown_on: ShutdownOn::Never,
-        }
+        ProcessConfig::for_test(name, "x")
     }
 
     /// A fake world: a clock and pids, driving one process.

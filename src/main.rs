@@ -8,6 +8,7 @@ mod cli;
 mod config;
 mod log;
 mod machine;
+mod pyrepr;
 mod signals;
 mod single;
 mod spawn;

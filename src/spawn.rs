@@ -19,7 +19,8 @@ use std::path::{Path, PathBuf};
 
 use crate::config::{LogDest, ProcessConfig};
 use crate::signals;
-use crate::users::{py_repr, UserDb};
+use crate::pyrepr::repr as py_repr;
+use crate::users::UserDb;
 
 /// Why a spawn failed before or at fork; `Display` is supervisord's
 /// `spawnerr:` reason text, verbatim (reference §1.5.2). supervisord formats
@@ -1155,51 +1156,15 @@ fn exec_search(plan: &ChildPlan, candidates: &[CString]) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{AutoRestart, Origin, ShutdownOn};
     use crate::users::tests::tempdir::Dir;
     use std::os::unix::fs::symlink;
 
     fn pc(name: &str, command: &str) -> ProcessConfig {
         ProcessConfig {
-            name: name.to_string(),
             group: format!("{name}-group"),
-            section: format!("program:{name}"),
-            origin: Origin::default(),
-            command: command.to_string(),
-            numprocs: 1,
-            numprocs_start: 0,
-            process_num: 0,
-            priority: 999,
-            autostart: true,
-            startsecs: 1,
-            startretries: 3,
-            autorestart: AutoRestart::Unexpected,
-            exitcodes: vec![0],
-            stopsignal: libc::SIGTERM,
-            stopwaitsecs: 10,
-            stopasgroup: false,
-            killasgroup: false,
-            user: None,
-            directory: None,
-            umask: None,
-            redirect_stderr: false,
-            stdout_logfile: None,
-            stderr_logfile: None,
             stdout: LogDest::Null,
             stderr: LogDest::Null,
-            stdout_logfile_maxbytes: 0,
-            stdout_logfile_backups: 0,
-            stdout_capture_maxbytes: 0,
-            stdout_events_enabled: false,
-            stdout_syslog: false,
-            stderr_logfile_maxbytes: 0,
-            stderr_logfile_backups: 0,
-            stderr_capture_maxbytes: 0,
-            stderr_events_enabled: false,
-            stderr_syslog: false,
-            environment: Vec::new(),
-            serverurl: None,
-            shutdown_on: ShutdownOn::Never,
+            ..ProcessConfig::for_test(name, command)
         }
     }
 

@@ -14,6 +14,8 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use crate::pyrepr::repr as py_repr;
+
 pub const PASSWD_PATH: &str = "/etc/passwd";
 pub const GROUP_PATH: &str = "/etc/group";
 
@@ -201,59 +203,6 @@ fn supplementary_groups(group_text: &str, user: &str, primary: u32) -> Vec<u32> 
     groups
 }
 
-/// Python's `repr()` of a str, for messages supervisord formats with `%r`.
-pub fn py_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if py_printable(c) => out.push(c),
-            c => {
-                let v = c as u32;
-                if v <= 0xff {
-                    out.push_str(&format!("\\x{v:02x}"));
-                } else if v <= 0xffff {
-                    out.push_str(&format!("\\u{v:04x}"));
-                } else {
-                    out.push_str(&format!("\\U{v:08x}"));
-                }
-            }
-        }
-    }
-    out.push(quote);
-    out
-}
-
-/// Python's `str.isprintable()` for one character. Exact for ASCII and
-/// Latin-1; beyond that it knows the separators, format characters and
-/// private-use ranges that realistically appear in a config file, and
-/// treats the rest as printable (a wrong guess only changes how an error
-/// message quotes an exotic character).
-fn py_printable(c: char) -> bool {
-    let v = c as u32;
-    !matches!(v,
-        0x00..=0x1f | 0x7f..=0xa0 | 0xad
-        | 0x600..=0x605 | 0x61c | 0x6dd | 0x70f | 0x890..=0x891 | 0x8e2
-        | 0x1680 | 0x180e
-        | 0x2000..=0x200f | 0x2028..=0x202f | 0x205f..=0x2064 | 0x2066..=0x206f
-        | 0x3000 | 0xd800..=0xf8ff | 0xfeff | 0xfff9..=0xfffb
-        | 0xf0000..=0x10ffff | 0xe0001 | 0xe0020..=0xe007f
-    )
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -412,26 +361,4 @@ nogroup:x:65534:
         assert_eq!(u.groups.first(), Some(&0));
     }
 
-    #[test]
-    fn repr_matches_python() {
-        // Expected values produced by python3 repr().
-        let cases: &[(&str, &str)] = &[
-            ("abc", "'abc'"),
-            ("it's", "\"it's\""),
-            ("a\"b", "'a\"b'"),
-            ("a'b\"c", "'a\\'b\"c'"),
-            ("back\\slash", "'back\\\\slash'"),
-            ("tab\tnl\ncr\r", "'tab\\tnl\\ncr\\r'"),
-            ("\x01\x7f", "'\\x01\\x7f'"),
-            ("caf\u{e9}", "'caf\u{e9}'"),
-            ("\u{a0}\u{ad}", "'\\xa0\\xad'"),
-            ("\u{2028}", "'\\u2028'"),
-            ("\u{10ffff}", "'\\U0010ffff'"),
-            ("snow\u{2603}", "'snow\u{2603}'"),
-            ("", "''"),
-        ];
-        for (input, want) in cases {
-            assert_eq!(&py_repr(input), want, "repr of {input:?}");
-        }
-    }
 }

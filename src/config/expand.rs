@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::pyrepr::repr;
+use crate::pyrepr::repr;
 
 /// A value an expansion name stands for (`process_num` and `numprocs` are ints).
 #[derive(Debug, Clone, PartialEq)]

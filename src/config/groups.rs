@@ -293,7 +293,7 @@ impl Loader<'_> {
             if !path.starts_with('/') {
                 return Err(format!(
                     "('Unix socket path %s is not an absolute path', {})",
-                    super::pyrepr::repr(path)
+                    crate::pyrepr::repr(path)
                 ));
             }
             let path = normalize_path(path, self.home());
@@ -304,7 +304,7 @@ impl Loader<'_> {
                 "socket_owner and socket_mode params should only be used with a Unix domain socket".into(),
             );
         }
-        let bad = || format!("('Bad socket format %s', {})", super::pyrepr::repr(sock));
+        let bad = || format!("('Bad socket format %s', {})", crate::pyrepr::repr(sock));
         let rest = sock.strip_prefix("tcp://").ok_or_else(bad)?;
         let (host, port) = rest.rsplit_once(':').ok_or_else(bad)?;
         if host.is_empty()

@@ -205,9 +205,9 @@ impl<'a> Reader<'a> {
             return Err(ParseError {
                 message: format!(
                     "File contains no section headers.\nfile: {}, line: {}\n{}",
-                    crate::config::pyrepr::repr(&self.source.to_string_lossy()),
+                    crate::pyrepr::repr(&self.source.to_string_lossy()),
                     lineno,
-                    crate::config::pyrepr::repr(line)
+                    crate::pyrepr::repr(line)
                 ),
                 file: self.source.clone(),
                 line: lineno,
@@ -279,13 +279,13 @@ impl<'a> Reader<'a> {
         };
         let mut message = format!(
             "Source contains parsing errors: {}",
-            crate::config::pyrepr::repr(&self.source.to_string_lossy())
+            crate::pyrepr::repr(&self.source.to_string_lossy())
         );
         for (lineno, line) in &self.errors {
             message.push_str(&format!(
                 "\n\t[line {:2}]: {}",
                 lineno,
-                crate::config::pyrepr::repr(line)
+                crate::pyrepr::repr(line)
             ));
         }
         Err(ParseError {

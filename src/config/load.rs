@@ -9,7 +9,7 @@ use super::expand::{expand, Name, Names};
 use super::lexer::{py_strip, Ini, Value};
 use super::model::*;
 use super::paths;
-use super::pyrepr::repr;
+use crate::pyrepr::repr;
 use super::values;
 use super::{ConfigError, LoadOptions};
 

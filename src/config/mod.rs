@@ -15,7 +15,6 @@ mod load;
 pub mod model;
 mod paths;
 mod process;
-mod pyrepr;
 mod servers;
 mod values;
 

@@ -204,3 +204,51 @@ pub struct FcgiGroupConfig {
     pub socket_mode: Option<u32>,
     pub socket_backlog: Option<i64>,
 }
+
+#[cfg(test)]
+impl ProcessConfig {
+    /// A `[program:NAME]` with supervisord's defaults, for unit tests.
+    pub fn for_test(name: &str, command: &str) -> ProcessConfig {
+        ProcessConfig {
+            name: name.to_string(),
+            group: name.to_string(),
+            section: format!("program:{name}"),
+            origin: Origin::default(),
+            command: command.to_string(),
+            numprocs: 1,
+            numprocs_start: 0,
+            process_num: 0,
+            priority: 999,
+            autostart: true,
+            startsecs: 1,
+            startretries: 3,
+            autorestart: AutoRestart::Unexpected,
+            exitcodes: vec![0],
+            stopsignal: 15,
+            stopwaitsecs: 10,
+            stopasgroup: false,
+            killasgroup: false,
+            user: None,
+            directory: None,
+            umask: None,
+            redirect_stderr: false,
+            stdout_logfile: None,
+            stderr_logfile: None,
+            stdout: LogDest::Inherit,
+            stderr: LogDest::Inherit,
+            stdout_logfile_maxbytes: 0,
+            stdout_logfile_backups: 0,
+            stdout_capture_maxbytes: 0,
+            stdout_events_enabled: false,
+            stdout_syslog: false,
+            stderr_logfile_maxbytes: 0,
+            stderr_logfile_backups: 0,
+            stderr_capture_maxbytes: 0,
+            stderr_events_enabled: false,
+            stderr_syslog: false,
+            environment: Vec::new(),
+            serverurl: None,
+            shutdown_on: ShutdownOn::Never,
+        }
+    }
+}

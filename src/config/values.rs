@@ -2,7 +2,7 @@
 //! supervisord's exact `ValueError` text so `rinit check` and the oracle agree.
 
 use super::lexer::py_strip;
-use super::pyrepr::repr;
+use crate::pyrepr::repr;
 
 /// Python `int(s)` (base 10): blanks around, one sign, `_` between digits.
 pub fn integer(s: &str) -> Result<i64, String> {
