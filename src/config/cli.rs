@@ -93,22 +93,29 @@ Print the resolved configuration as JSON in the supervisord oracle's schema.\n\
 --auto: main, or fragment when FILE has no [supervisord] section.\n\
 Exit 0 when accepted, 2 when refused (the JSON then carries \"error\").";
 
-/// `rinit check ARGS…` (ARGS after the word `check`). Returns the exit status.
-pub fn check(argv0: &str, args: &[String]) -> i32 {
-    let args = match parse_args(args, false) {
-        Ok(a) => a,
-        Err(m) => return usage_error("check", &m),
-    };
+/// What `check` and `dump` share: their arguments and the config path, or
+/// the exit status when there is nothing more to do (usage error, `--help`,
+/// no config found).
+fn prologue(argv0: &str, args: &[String], cmd: &str, help: &str) -> Result<(Args, PathBuf), i32> {
+    let args = parse_args(args, cmd == "dump").map_err(|m| usage_error(cmd, &m))?;
     if args.help {
-        println!("{CHECK_HELP}");
-        return 0;
+        println!("{help}");
+        return Err(0);
     }
-    let path = match config_path(argv0, &args) {
-        Ok(p) => p,
+    match config_path(argv0, &args) {
+        Ok(p) => Ok((args, p)),
         Err(e) => {
             eprintln!("{e}");
-            return EXIT_BAD;
+            Err(EXIT_BAD)
         }
+    }
+}
+
+/// `rinit check ARGS…` (ARGS after the word `check`). Returns the exit status.
+pub fn check(argv0: &str, args: &[String]) -> i32 {
+    let (args, path) = match prologue(argv0, args, "check", CHECK_HELP) {
+        Ok(ap) => ap,
+        Err(status) => return status,
     };
     let shown = path.display().to_string();
     let outcome = realize(&MainSource::File(path.clone()), &options(&args));
@@ -154,20 +161,9 @@ pub fn check(argv0: &str, args: &[String]) -> i32 {
 
 /// `rinit dump ARGS…` (ARGS after the word `dump`). Returns the exit status.
 pub fn dump(argv0: &str, args: &[String]) -> i32 {
-    let args = match parse_args(args, true) {
-        Ok(a) => a,
-        Err(m) => return usage_error("dump", &m),
-    };
-    if args.help {
-        println!("{DUMP_HELP}");
-        return 0;
-    }
-    let path = match config_path(argv0, &args) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("{e}");
-            return EXIT_BAD;
-        }
+    let (args, path) = match prologue(argv0, args, "dump", DUMP_HELP) {
+        Ok(ap) => ap,
+        Err(status) => return status,
     };
     // The oracle always reads the absolute path of the file it is given.
     let path = PathBuf::from(paths::abspath(&path.to_string_lossy()));
