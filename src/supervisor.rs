@@ -338,7 +338,7 @@ impl Supervisor {
                     b.iter().any(|&i| !self.procs[i].state.is_stopped_class())
                 });
             if busy {
-                self.log_waiting(false);
+                self.log_waiting();
                 return;
             }
             let Some(batch) = sd.batches.get(sd.next_batch).cloned() else {
@@ -354,19 +354,18 @@ impl Supervisor {
                 self.procs[i].stop(now, true, &mut out);
                 self.perform(i, out);
             }
-            self.log_waiting(true);
+            self.log_waiting();
         }
     }
 
     /// `waiting for a, b to die`: at the first stop, then every 3 s.
-    fn log_waiting(&mut self, first_batch: bool) {
+    fn log_waiting(&mut self) {
         let now = self.now();
         let Some(sd) = self.shutdown.as_mut() else { return };
         let due = match sd.last_waiting_log {
             None => true,
             Some(t) => now >= t + WAITING_LOG_EVERY,
         };
-        let _ = first_batch;
         if !due {
             return;
         }
