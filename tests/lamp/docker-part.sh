@@ -48,17 +48,7 @@ dkill() {
     say "docker exec kill $pid ($label)"
     t=$(now)
     docker exec "$CID" kill "$pid"
-    local back=0
-    for _ in $(seq 100); do
-        if ! docker exec "$CID" kill -0 "$pid" 2>/dev/null && dpages_ok; then back=1; break; fi
-        sleep 0.05
-    done
-    local dt; dt=$(since "$t")
-    if [ $back = 1 ] && awk -v d="$dt" 'BEGIN { exit !(d <= 2.0) }'; then
-        ok "docker exec kill $label: the site answers again within 2 s (${dt} s)"
-    else
-        bad "docker exec kill $label: the site answers again within 2 s (back=$back after ${dt} s)"
-    fi
+    await_recovery "docker exec kill $label" "$t" "$pid" dpages_ok docker exec "$CID"
     for _ in $(seq 60); do dlogs | tail -n +$((n + 1)) | grep -q "success: $prog entered RUNNING" && break; sleep 0.1; done
     out=$(dlogs | tail -n +$((n + 1)))
     got=$(echo "$out" | grep -oE "exited: $prog \(($exit_ere)\)" | head -n1)

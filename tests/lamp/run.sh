@@ -128,6 +128,22 @@ wait_line() {
     done
     return 1
 }
+# await_recovery WHAT T0 PID PAGES_CHECK EXEC...: after a kill at T0, wait (5 s at
+# most) until PID is gone (checked through EXEC: nsx, or docker exec CID) and
+# PAGES_CHECK passes; the check is that this took 2 s at most.
+await_recovery() {
+    local what=$1 t=$2 pid=$3 pages=$4 back=0 dt; shift 4
+    for _ in $(seq 100); do
+        if ! "$@" kill -0 "$pid" 2>/dev/null && "$pages"; then back=1; break; fi
+        sleep 0.05
+    done
+    dt=$(since "$t")
+    if [ $back = 1 ] && awk -v d="$dt" 'BEGIN { exit !(d <= 2.0) }'; then
+        ok "$what: the site answers again within 2 s (${dt} s)"
+    else
+        bad "$what: the site answers again within 2 s (back=$back after ${dt} s)"
+    fi
+}
 show_tail() { echo "---- init output since the last step ----"; log_since "$1" | tail -n "${2:-25}"; echo "----"; }
 
 up=0
@@ -164,17 +180,7 @@ if [ $up = 1 ]; then
         say "kill $pid ($label, pid in the namespace)"
         t=$(now)
         nsx kill -s "$sig" "$pid"
-        local back=0
-        for _ in $(seq 100); do
-            if ! nsx kill -0 "$pid" 2>/dev/null && pages_ok; then back=1; break; fi
-            sleep 0.05
-        done
-        local dt; dt=$(since "$t")
-        if [ $back = 1 ] && awk -v d="$dt" 'BEGIN { exit !(d <= 2.0) }'; then
-            ok "kill $label: the site answers again within 2 s (${dt} s)"
-        else
-            bad "kill $label: the site answers again within 2 s (back=$back after ${dt} s)"
-        fi
+        await_recovery "kill $label" "$t" "$pid" pages_ok nsx
         wait_line "$off" 6 "success: $prog entered RUNNING state" || true
         sleep 0.3
         out=$(log_since "$off")
