@@ -4,6 +4,8 @@ import math
 import struct
 import zlib
 
+from .report import fmt_number
+
 _FONT_SRC = """
 A .###. #...# #...# ##### #...# #...# #...#
 B ####. #...# #...# ####. #...# #...# ####.
@@ -114,14 +116,6 @@ def text_w(s, scale=2):
     return 6 * scale * len(s)
 
 
-def fmt(r):
-    if r >= 100:
-        return f"{r:,.0f}"
-    if r >= 0.1:
-        return f"{r:.2f}"
-    return f"{r:.2g}"
-
-
 def draw(path, res, title):
     """One group of bars per headline metric (rows with a chart label and at
     least one ratio), one bar per peer; x = rinit/peer on a log scale, bars
@@ -172,7 +166,7 @@ def draw(path, res, title):
                 v = 0.0
             xv = x_of(v if v != 0 else 10.0 ** lo)
             cv.rect(min(x1, xv), y, max(x1, xv) + 1, y + bar_h, c)
-            txt = "never" if v == 0 else ("inf" if v == float("inf") else fmt(v))
+            txt = "never" if v == 0 else ("inf" if v == float("inf") else fmt_number(v))
             tx = xv + 6 if v >= 1 else xv - text_w(txt) - 6
             if tx < left:
                 tx = max(x1, xv) + 6

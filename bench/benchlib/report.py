@@ -110,6 +110,11 @@ def fmt_ratio(r):
         return "0"
     if r == float("inf"):
         return "∞"
+    return fmt_number(r)
+
+
+def fmt_number(r):
+    """A ratio with as many digits as it needs (also the chart's labels)."""
     if r >= 100:
         return f"{r:,.0f}"
     if r >= 0.1:
