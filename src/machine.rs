@@ -192,6 +192,12 @@ impl Process {
         self.cleanup.map(|c| c.pgid)
     }
 
+    /// An automatic (re)start may happen: no shutdown, and no leftover
+    /// process group still being stopped.
+    fn may_start(&self) -> bool {
+        !self.halted && self.cleanup.is_none()
+    }
+
     /// The earliest time this process needs `tick`.
     pub fn next_deadline(&self) -> Option<Millis> {
         let mut best: Option<Millis> = None;
@@ -202,7 +208,7 @@ impl Process {
         };
         // A deadline that `tick` would not act on must not be reported, or
         // the event loop would spin on it (a halted BACKOFF at shutdown).
-        let may_start = !self.halted && self.cleanup.is_none();
+        let may_start = self.may_start();
         match self.state {
             State::Starting | State::Stopping => consider(self.delay),
             State::Backoff if may_start => consider(self.delay),
@@ -409,12 +415,8 @@ impl Process {
         let due = |t: Option<Millis>| t.is_some_and(|t| now >= t);
         match self.state {
             State::Starting if due(self.delay) => self.promote(out),
-            State::Backoff if due(self.delay) && !self.halted && self.cleanup.is_none() => {
-                self.begin_spawn(now, out)
-            }
-            State::Exited if due(self.restart_at) && !self.halted && self.cleanup.is_none() => {
-                self.begin_spawn(now, out)
-            }
+            State::Backoff if due(self.delay) && self.may_start() => self.begin_spawn(now, out),
+            State::Exited if due(self.restart_at) && self.may_start() => self.begin_spawn(now, out),
             State::Stopping if due(self.delay) => {
                 // T12, repeated every stopwaitsecs.
                 if let Some(pid) = self.pid {
@@ -498,7 +500,8 @@ impl Process {
     pub fn is_settled(&self) -> bool {
         match self.state {
             State::Stopped | State::Fatal => true,
-            State::Exited => self.restart_at.is_none() || self.halted,
+            // `halt` clears `restart_at`, so a halted EXITED is settled too.
+            State::Exited => self.restart_at.is_none(),
             _ => false,
         }
     }
