@@ -144,25 +144,12 @@ pub fn set_child_subreaper() -> io::Result<()> {
     }
 }
 
-/// Symbolic errno for messages (`ESRCH`, `EPERM` …).
+/// Symbolic errno for messages (`ESRCH`, `EPERM` …), from spawn's table.
 pub fn errno_name(e: &io::Error) -> String {
-    let name = match e.raw_os_error() {
-        Some(libc::EPERM) => "EPERM",
-        Some(libc::ENOENT) => "ENOENT",
-        Some(libc::ESRCH) => "ESRCH",
-        Some(libc::EINTR) => "EINTR",
-        Some(libc::EIO) => "EIO",
-        Some(libc::EBADF) => "EBADF",
-        Some(libc::ECHILD) => "ECHILD",
-        Some(libc::EAGAIN) => "EAGAIN",
-        Some(libc::ENOMEM) => "ENOMEM",
-        Some(libc::EACCES) => "EACCES",
-        Some(libc::EINVAL) => "EINVAL",
-        Some(libc::EMFILE) => "EMFILE",
-        Some(libc::ENFILE) => "ENFILE",
-        _ => return e.to_string(),
-    };
-    name.to_string()
+    match e.raw_os_error() {
+        Some(n) => crate::spawn::errno_text(n),
+        None => e.to_string(),
+    }
 }
 
 #[cfg(test)]
