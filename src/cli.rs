@@ -54,7 +54,9 @@ pub fn parse(argv0: &str, args: &[String]) -> Result<Mode, String> {
                 return Ok(v);
             }
             *i += 1;
-            args.get(*i).cloned().ok_or_else(|| usage(argv0, &format!("option {flag} requires a value")))
+            args.get(*i)
+                .cloned()
+                .ok_or_else(|| usage(argv0, &format!("option {flag} requires a value")))
         };
         match flag {
             "--" if !alias => {
@@ -94,7 +96,10 @@ fn usage(argv0: &str, msg: &str) -> String {
 }
 
 fn base(argv0: &str) -> &str {
-    Path::new(argv0).file_name().and_then(|n| n.to_str()).unwrap_or("rinit")
+    Path::new(argv0)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("rinit")
 }
 
 fn version(alias: bool) -> String {
@@ -146,21 +151,35 @@ mod tests {
     fn single_mode_takes_everything_after_dashes() {
         assert_eq!(
             parse("rinit", &s(&["-v", "--", "sh", "-c", "exit 3"])),
-            Ok(Mode::Single { argv: s(&["sh", "-c", "exit 3"]), verbose: true })
+            Ok(Mode::Single {
+                argv: s(&["sh", "-c", "exit 3"]),
+                verbose: true
+            })
         );
     }
 
     #[test]
     fn supervisord_command_line_is_accepted_under_its_name() {
-        let m = parse("/usr/bin/supervisord", &s(&["-n", "-c", "/etc/supervisor/supervisord.conf", "-e", "debug"]));
-        let Ok(Mode::Supervise(o)) = m else { panic!("{m:?}") };
+        let m = parse(
+            "/usr/bin/supervisord",
+            &s(&["-n", "-c", "/etc/supervisor/supervisord.conf", "-e", "debug"]),
+        );
+        let Ok(Mode::Supervise(o)) = m else {
+            panic!("{m:?}")
+        };
         assert_eq!(o.config.as_deref(), Some("/etc/supervisor/supervisord.conf"));
         assert_eq!(o.loglevel.as_deref(), Some("debug"));
-        assert_eq!(parse("supervisord", &s(&["-v"])), Ok(Mode::Version("4.2.5".into())));
-        assert_eq!(parse("supervisord", &s(&["--configuration=/x.conf"])).map(|m| match m {
-            Mode::Supervise(o) => o.config,
-            _ => None,
-        }), Ok(Some("/x.conf".into())));
+        assert_eq!(
+            parse("supervisord", &s(&["-v"])),
+            Ok(Mode::Version("4.2.5".into()))
+        );
+        assert_eq!(
+            parse("supervisord", &s(&["--configuration=/x.conf"])).map(|m| match m {
+                Mode::Supervise(o) => o.config,
+                _ => None,
+            }),
+            Ok(Some("/x.conf".into()))
+        );
     }
 
     #[test]
@@ -174,7 +193,10 @@ mod tests {
 
     #[test]
     fn subcommands() {
-        assert_eq!(parse("rinit", &s(&["check", "-c", "x"])), Ok(Mode::Check(s(&["-c", "x"]))));
+        assert_eq!(
+            parse("rinit", &s(&["check", "-c", "x"])),
+            Ok(Mode::Check(s(&["-c", "x"])))
+        );
         assert_eq!(parse("rinit", &s(&["dump"])), Ok(Mode::Dump(vec![])));
     }
 }

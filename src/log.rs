@@ -74,7 +74,17 @@ impl Logger {
     }
 
     pub fn to_fd(out_fd: i32, level: Level) -> Logger {
-        Logger { level, to_stdout: true, out_fd, file_path: None, file: None, file_is_regular: false, held: None, maxbytes: 0, backups: 0 }
+        Logger {
+            level,
+            to_stdout: true,
+            out_fd,
+            file_path: None,
+            file: None,
+            file_is_regular: false,
+            held: None,
+            maxbytes: 0,
+            backups: 0,
+        }
     }
 
     /// Set the destinations from the configuration. Returns the error text
@@ -100,7 +110,9 @@ impl Logger {
     pub fn reopen(&mut self) -> Result<(), String> {
         self.file = None;
         self.file_is_regular = false;
-        let Some(path) = self.file_path.clone() else { return Ok(()) };
+        let Some(path) = self.file_path.clone() else {
+            return Ok(());
+        };
         if path == std::path::Path::new("/dev/null") {
             // The usual container setting: writing there would be a wasted
             // system call per record.
@@ -164,7 +176,9 @@ impl Logger {
         if self.maxbytes == 0 || !self.file_is_regular {
             return;
         }
-        let (Some(f), Some(path)) = (self.file.as_ref(), self.file_path.clone()) else { return };
+        let (Some(f), Some(path)) = (self.file.as_ref(), self.file_path.clone()) else {
+            return;
+        };
         let Ok(meta) = f.metadata() else { return };
         if !meta.file_type().is_file() || meta.size() < self.maxbytes {
             return;
@@ -223,7 +237,10 @@ pub fn write_all_fd(fd: i32, mut buf: &[u8]) {
 /// Local time as `YYYY-MM-DD HH:MM:SS,mmm` (TZ and /etc/localtime honoured
 /// by the C library's `localtime_r`).
 pub fn timestamp() -> String {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: ts is a valid out-pointer.
     unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
     // SAFETY: an all-zero tm is a valid value to be overwritten.
@@ -291,7 +308,8 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("a.log");
         let mut l = Logger::stdout(Level::Info);
-        l.configure(Level::Info, true, Some(path.clone()), 100, 2).unwrap();
+        l.configure(Level::Info, true, Some(path.clone()), 100, 2)
+            .unwrap();
         for i in 0..20 {
             l.log(Level::Info, &format!("line {i} with some padding text"));
         }

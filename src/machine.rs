@@ -131,7 +131,10 @@ pub enum Action {
 pub enum Outcome {
     /// Never ended (still running, or never started).
     None,
-    Exited { exit: Exit, expected: bool },
+    Exited {
+        exit: Exit,
+        expected: bool,
+    },
     /// Could not be spawned at all (command not found …).
     SpawnFailed,
 }
@@ -246,7 +249,11 @@ impl Process {
         // from the moment the process exists.
         self.laststart = Some(now);
         self.outcome = Outcome::None;
-        log(out, Level::Info, format!("spawned: '{}' with pid {}", self.cfg.name, pid));
+        log(
+            out,
+            Level::Info,
+            format!("spawned: '{}' with pid {}", self.cfg.name, pid),
+        );
         if self.cfg.startsecs == 0 {
             // supervisord promotes on its next iteration, before it reaps:
             // `success` always precedes `exited` for startsecs=0.
@@ -300,7 +307,10 @@ impl Process {
         log(
             out,
             Level::Info,
-            format!("gave up: {} entered FATAL state, too many start retries too quickly", self.cfg.name),
+            format!(
+                "gave up: {} entered FATAL state, too many start retries too quickly",
+                self.cfg.name
+            ),
         );
         if !self.halted && self.cfg.shutdown_on != ShutdownOn::Never {
             let status = match self.outcome {
@@ -328,7 +338,11 @@ impl Process {
             }
             State::Starting => {
                 // T5: died before startsecs, whatever the code.
-                log(out, Level::Warn, format!("exited: {} ({}; not expected)", name, exit.describe()));
+                log(
+                    out,
+                    Level::Warn,
+                    format!("exited: {} ({}; not expected)", name, exit.describe()),
+                );
                 self.outcome = Outcome::Exited { exit, expected };
                 self.policy_on_exit(exit, expected, out);
                 self.enter_backoff(now, out);
@@ -338,9 +352,16 @@ impl Process {
             }
             State::Running => {
                 // T8.
-                let (level, word) =
-                    if expected { (Level::Info, "expected") } else { (Level::Warn, "not expected") };
-                log(out, level, format!("exited: {} ({}; {})", name, exit.describe(), word));
+                let (level, word) = if expected {
+                    (Level::Info, "expected")
+                } else {
+                    (Level::Warn, "not expected")
+                };
+                log(
+                    out,
+                    level,
+                    format!("exited: {} ({}; {})", name, exit.describe(), word),
+                );
                 self.state = State::Exited;
                 self.backoff = 0;
                 self.outcome = Outcome::Exited { exit, expected };
@@ -372,7 +393,9 @@ impl Process {
             ShutdownOn::Never | ShutdownOn::Fatal => false,
         };
         if fire {
-            out.push(Action::Shutdown { status: exit.as_status() });
+            out.push(Action::Shutdown {
+                status: exit.as_status(),
+            });
         }
     }
 
@@ -393,8 +416,15 @@ impl Process {
                 pgid
             ),
         );
-        out.push(Action::Kill { pid: pgid, sig: self.cfg.stopsignal, group: true });
-        self.cleanup = Some(Cleanup { pgid, kill_at: now + self.cfg.stopwaitsecs * SECOND });
+        out.push(Action::Kill {
+            pid: pgid,
+            sig: self.cfg.stopsignal,
+            group: true,
+        });
+        self.cleanup = Some(Cleanup {
+            pgid,
+            kill_at: now + self.cfg.stopwaitsecs * SECOND,
+        });
     }
 
     /// The process group being cleaned up has no member left.
@@ -408,8 +438,15 @@ impl Process {
     pub fn tick(&mut self, now: Millis, out: &mut Vec<Action>) {
         if let Some(c) = self.cleanup {
             if now >= c.kill_at {
-                out.push(Action::Kill { pid: c.pgid, sig: libc::SIGKILL, group: true });
-                self.cleanup = Some(Cleanup { pgid: c.pgid, kill_at: now + self.cfg.stopwaitsecs * SECOND });
+                out.push(Action::Kill {
+                    pid: c.pgid,
+                    sig: libc::SIGKILL,
+                    group: true,
+                });
+                self.cleanup = Some(Cleanup {
+                    pgid: c.pgid,
+                    kill_at: now + self.cfg.stopwaitsecs * SECOND,
+                });
             }
         }
         let due = |t: Option<Millis>| t.is_some_and(|t| now >= t);
@@ -420,7 +457,11 @@ impl Process {
             State::Stopping if due(self.delay) => {
                 // T12, repeated every stopwaitsecs.
                 if let Some(pid) = self.pid {
-                    log(out, Level::Warn, format!("killing '{}' ({}) with SIGKILL", self.cfg.name, pid));
+                    log(
+                        out,
+                        Level::Warn,
+                        format!("killing '{}' ({}) with SIGKILL", self.cfg.name, pid),
+                    );
                     out.push(self.kill_action(pid, libc::SIGKILL, self.cfg.killasgroup));
                 }
                 self.delay = Some(now + self.cfg.stopwaitsecs * SECOND);
@@ -430,7 +471,11 @@ impl Process {
     }
 
     fn kill_action(&self, pid: i32, sig: i32, group_by_config: bool) -> Action {
-        Action::Kill { pid, sig, group: group_by_config || self.signal_group }
+        Action::Kill {
+            pid,
+            sig,
+            group: group_by_config || self.signal_group,
+        }
     }
 
     /// A stop request. `shutdown` means rinit is ending: no automatic start
@@ -457,7 +502,11 @@ impl Process {
                         signal_name(self.cfg.stopsignal)
                     ),
                 );
-                out.push(Action::Kill { pid, sig: self.cfg.stopsignal, group });
+                out.push(Action::Kill {
+                    pid,
+                    sig: self.cfg.stopsignal,
+                    group,
+                });
                 self.state = State::Stopping;
                 self.delay = Some(now + self.cfg.stopwaitsecs * SECOND);
             }
@@ -467,7 +516,11 @@ impl Process {
                 self.backoff = 0;
             }
             State::Backoff => {
-                log(out, Level::Debg, format!("Attempted to kill {}, which is in BACKOFF state.", self.cfg.name));
+                log(
+                    out,
+                    Level::Debg,
+                    format!("Attempted to kill {}, which is in BACKOFF state.", self.cfg.name),
+                );
                 self.state = State::Stopped;
                 self.delay = None;
             }
@@ -486,13 +539,25 @@ impl Process {
     pub fn kill_now(&mut self, now: Millis, out: &mut Vec<Action>) {
         if self.state == State::Stopping {
             if let Some(pid) = self.pid {
-                log(out, Level::Warn, format!("killing '{}' ({}) with SIGKILL", self.cfg.name, pid));
-                out.push(Action::Kill { pid, sig: libc::SIGKILL, group: true });
+                log(
+                    out,
+                    Level::Warn,
+                    format!("killing '{}' ({}) with SIGKILL", self.cfg.name, pid),
+                );
+                out.push(Action::Kill {
+                    pid,
+                    sig: libc::SIGKILL,
+                    group: true,
+                });
                 self.delay = Some(now + self.cfg.stopwaitsecs * SECOND);
             }
         }
         if let Some(c) = self.cleanup {
-            out.push(Action::Kill { pid: c.pgid, sig: libc::SIGKILL, group: true });
+            out.push(Action::Kill {
+                pid: c.pgid,
+                sig: libc::SIGKILL,
+                group: true,
+            });
         }
     }
 
@@ -545,7 +610,15 @@ mod tests {
 
     impl Sim {
         fn new(c: ProcessConfig) -> Sim {
-            Sim { p: Process::new(c), now: 0, next_pid: 100, fail: None, log: vec![], kills: vec![], shutdowns: vec![] }
+            Sim {
+                p: Process::new(c),
+                now: 0,
+                next_pid: 100,
+                fail: None,
+                log: vec![],
+                kills: vec![],
+                shutdowns: vec![],
+            }
         }
 
         fn run(&mut self, mut acts: Vec<Action>) {
@@ -641,8 +714,16 @@ mod tests {
         assert_eq!(spawn_times, vec![0, 1010, 3020, 6030]);
         assert_eq!(s.p.state, State::Fatal);
         let log = s.take_log();
-        assert_eq!(log.iter().filter(|l| *l == "WARN exited: exit0 (exit status 0; not expected)").count(), 4);
-        assert_eq!(log.last().unwrap(), "INFO gave up: exit0 entered FATAL state, too many start retries too quickly");
+        assert_eq!(
+            log.iter()
+                .filter(|l| *l == "WARN exited: exit0 (exit status 0; not expected)")
+                .count(),
+            4
+        );
+        assert_eq!(
+            log.last().unwrap(),
+            "INFO gave up: exit0 entered FATAL state, too many start retries too quickly"
+        );
     }
 
     #[test]
@@ -672,7 +753,9 @@ mod tests {
         assert_eq!(s.p.state, State::Fatal);
         let log = s.take_log();
         assert_eq!(log.len(), 5);
-        assert!(log[..4].iter().all(|l| l == "INFO spawnerr: can't find command '/nonexistent'"));
+        assert!(log[..4]
+            .iter()
+            .all(|l| l == "INFO spawnerr: can't find command '/nonexistent'"));
         assert!(log[4].starts_with("INFO gave up: nocmd"));
     }
 
@@ -702,7 +785,10 @@ mod tests {
             if exit == Exit::Code(0) {
                 assert_eq!(line, "INFO exited: p (exit status 0; expected)");
             } else {
-                assert!(line.starts_with("WARN exited: p (") && line.ends_with("; not expected)"), "{line}");
+                assert!(
+                    line.starts_with("WARN exited: p (") && line.ends_with("; not expected)"),
+                    "{line}"
+                );
             }
         }
     }
@@ -763,7 +849,10 @@ mod tests {
         assert_eq!(s.p.state, State::Stopped);
         let log = s.take_log();
         assert_eq!(log[1], "WARN killing 'noterm' (101) with SIGKILL");
-        assert_eq!(log.last().unwrap(), "WARN stopped: noterm (terminated by SIGKILL)");
+        assert_eq!(
+            log.last().unwrap(),
+            "WARN stopped: noterm (terminated by SIGKILL)"
+        );
     }
 
     #[test]
@@ -850,7 +939,10 @@ mod tests {
         s.advance_to(3000);
         s.exit(Exit::Code(0), 1);
         s.advance_to(5000);
-        assert_eq!(s.kills, vec![(101, libc::SIGTERM, true), (101, libc::SIGKILL, true)]);
+        assert_eq!(
+            s.kills,
+            vec![(101, libc::SIGTERM, true), (101, libc::SIGKILL, true)]
+        );
         let mut a = vec![];
         s.p.group_gone(s.now, &mut a);
         s.run(a);
@@ -863,7 +955,12 @@ mod tests {
             (ShutdownOn::Any, Exit::Code(0), true, Some(0)),
             (ShutdownOn::Unexpected, Exit::Code(0), true, None),
             (ShutdownOn::Unexpected, Exit::Code(4), true, Some(4)),
-            (ShutdownOn::Unexpected, Exit::Signal { sig: 9, core: false }, true, Some(137)),
+            (
+                ShutdownOn::Unexpected,
+                Exit::Signal { sig: 9, core: false },
+                true,
+                Some(137),
+            ),
             (ShutdownOn::Fatal, Exit::Code(4), true, None),
             (ShutdownOn::Never, Exit::Code(4), true, None),
         ] {
@@ -922,9 +1019,18 @@ mod tests {
     #[test]
     fn exit_descriptions_match_supervisord() {
         assert_eq!(Exit::Code(3).describe(), "exit status 3");
-        assert_eq!(Exit::Signal { sig: 9, core: false }.describe(), "terminated by SIGKILL");
-        assert_eq!(Exit::Signal { sig: 11, core: true }.describe(), "terminated by SIGSEGV (core dumped)");
-        assert_eq!(Exit::Signal { sig: 40, core: false }.describe(), "terminated by signal 40");
+        assert_eq!(
+            Exit::Signal { sig: 9, core: false }.describe(),
+            "terminated by SIGKILL"
+        );
+        assert_eq!(
+            Exit::Signal { sig: 11, core: true }.describe(),
+            "terminated by SIGSEGV (core dumped)"
+        );
+        assert_eq!(
+            Exit::Signal { sig: 40, core: false }.describe(),
+            "terminated by signal 40"
+        );
     }
 
     #[test]

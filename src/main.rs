@@ -20,7 +20,9 @@ mod users;
 use cli::Mode;
 
 fn main() {
-    let argv: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
+    let argv: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     let argv0 = argv.first().cloned().unwrap_or_else(|| "rinit".to_string());
     let rest = argv.get(1..).unwrap_or(&[]);
     let code = match cli::parse(&argv0, rest) {

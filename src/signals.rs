@@ -32,7 +32,13 @@ impl SignalFd {
         let mask = ALL_SIGNALS;
         // SAFETY: rt_sigprocmask with a valid 8-byte kernel sigset.
         let rc = unsafe {
-            libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK, &mask as *const u64, 0usize, KERNEL_SIGSET_SIZE)
+            libc::syscall(
+                libc::SYS_rt_sigprocmask,
+                libc::SIG_SETMASK,
+                &mask as *const u64,
+                0usize,
+                KERNEL_SIGSET_SIZE,
+            )
         };
         if rc != 0 {
             return Err(io::Error::last_os_error());
@@ -87,7 +93,11 @@ impl Drop for SignalFd {
 
 /// Wait until the signalfd is readable or `timeout_ms` passes (-1: forever).
 pub fn poll_readable(fd: i32, timeout_ms: i32) {
-    let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
     // SAFETY: one valid pollfd. EINTR cannot happen with every signal
     // blocked, and any other error just ends this wait early.
     unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
@@ -121,7 +131,12 @@ struct KernelSigaction {
 /// survives exec.
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 fn raw_default_disposition(sig: libc::c_int) {
-    let sa = KernelSigaction { handler: 0, flags: 0, restorer: 0, mask: 0 };
+    let sa = KernelSigaction {
+        handler: 0,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
     // SAFETY: a valid kernel sigaction; the old action is not requested.
     let _ = unsafe {
         libc::syscall(
@@ -157,6 +172,12 @@ pub fn unblock_all() {
     let empty: u64 = 0;
     // SAFETY: rt_sigprocmask with a valid 8-byte kernel sigset.
     let _ = unsafe {
-        libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK, &empty as *const u64, 0usize, KERNEL_SIGSET_SIZE)
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_SETMASK,
+            &empty as *const u64,
+            0usize,
+            KERNEL_SIGSET_SIZE,
+        )
     };
 }

@@ -35,7 +35,10 @@ pub fn run(argv: &[String], verbose: bool) -> i32 {
             if s == libc::SIGCHLD {
                 continue;
             }
-            logger.log(Level::Debg, &format!("forwarding {} to process group {}", signal_name(s), child));
+            logger.log(
+                Level::Debg,
+                &format!("forwarding {} to process group {}", signal_name(s), child),
+            );
             // The group may be gone already; the reap below will tell.
             let _ = sys::kill(child, s, true);
         }
@@ -45,12 +48,16 @@ pub fn run(argv: &[String], verbose: bool) -> i32 {
                     logger.log(Level::Debg, &format!("exited: {} ({})", name, r.exit.describe()));
                     return r.exit.as_status();
                 }
-                Ok(Some(r)) => {
-                    logger.log(Level::Debg, &format!("reaped unknown pid {} ({})", r.pid, r.exit.describe()))
-                }
+                Ok(Some(r)) => logger.log(
+                    Level::Debg,
+                    &format!("reaped unknown pid {} ({})", r.pid, r.exit.describe()),
+                ),
                 Ok(None) => break,
                 Err(e) => {
-                    logger.log(Level::Crit, &format!("waitpid error {}: the child is gone", sys::errno_name(&e)));
+                    logger.log(
+                        Level::Crit,
+                        &format!("waitpid error {}: the child is gone", sys::errno_name(&e)),
+                    );
                     return 1;
                 }
             }

@@ -18,8 +18,8 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::config::{LogDest, ProcessConfig};
-use crate::signals;
 use crate::pyrepr::repr as py_repr;
+use crate::signals;
 use crate::users::UserDb;
 
 /// Why a spawn failed before or at fork; `Display` is supervisord's
@@ -903,7 +903,6 @@ fn child_fail_errno(plan: &ChildPlan, what: &[u8], arg: &[u8]) -> ! {
     };
     child_fail(plan, &[prefix, what, arg, b": ", name, b"\n"], 126)
 }
-
 
 /// Make the child's (new) group the terminal's foreground group, like a job
 /// control shell. `tcsetpgrp` from a background group raises SIGTTOU, hence

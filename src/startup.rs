@@ -21,7 +21,11 @@ pub fn supervise(argv0: &str, opts: &Opts) -> i32 {
         }
     };
     let pid = sys::getpid();
-    let subreaper = if pid != 1 { sys::set_child_subreaper().err() } else { None };
+    let subreaper = if pid != 1 {
+        sys::set_child_subreaper().err()
+    } else {
+        None
+    };
     let mut cfg = match load_config(argv0, opts) {
         Ok(c) => c,
         Err(code) => return code,
@@ -42,16 +46,23 @@ pub fn supervise(argv0: &str, opts: &Opts) -> i32 {
     let mut logger = Logger::stdout(Level::Info);
     let level = Level::from_config(&cfg.supervisord.loglevel).unwrap_or(Level::Info);
     let logfile = log_file_path(&cfg.supervisord.logfile);
-    if let Err(e) =
-        logger.configure(level, cfg.supervisord.silent, logfile, cfg.supervisord.logfile_maxbytes, cfg.supervisord.logfile_backups)
-    {
+    if let Err(e) = logger.configure(
+        level,
+        cfg.supervisord.silent,
+        logfile,
+        cfg.supervisord.logfile_maxbytes,
+        cfg.supervisord.logfile_backups,
+    ) {
         logger.log(Level::Crit, &e);
     }
     for w in &cfg.warnings {
         logger.log(Level::Warn, w);
     }
     if !cfg.lint.is_empty() {
-        logger.log(Level::Warn, &format!("config: {} (see 'rinit check')", cfg.lint.join("; ")));
+        logger.log(
+            Level::Warn,
+            &format!("config: {} (see 'rinit check')", cfg.lint.join("; ")),
+        );
     }
     for i in &cfg.infos {
         logger.log(Level::Info, i);
@@ -60,16 +71,28 @@ pub fn supervise(argv0: &str, opts: &Opts) -> i32 {
         logger.log(level, &msg);
     }
     if let Some(e) = subreaper {
-        logger.log(Level::Warn, &format!("cannot become a child subreaper, orphans will not be reaped: {e}"));
+        logger.log(
+            Level::Warn,
+            &format!("cannot become a child subreaper, orphans will not be reaped: {e}"),
+        );
     }
     // The listener protocol needs its own runtime (a later issue): a pool
     // started without it would read EOF on stdin and crash-loop.
     for g in cfg.groups.iter().filter(|g| g.kind == GroupKind::EventListener) {
-        logger.log(Level::Warn, &format!("[{}] not started: rinit does not support event listeners yet", g.section));
+        logger.log(
+            Level::Warn,
+            &format!(
+                "[{}] not started: rinit does not support event listeners yet",
+                g.section
+            ),
+        );
     }
     cfg.groups.retain(|g| g.kind != GroupKind::EventListener);
     for s in &cfg.servers {
-        logger.log(Level::Info, &format!("[{}] ignored: rinit has no control interface", s.section));
+        logger.log(
+            Level::Info,
+            &format!("[{}] ignored: rinit has no control interface", s.section),
+        );
     }
     let pidfile = write_pidfile(&cfg.supervisord.pidfile, pid, &mut logger);
     logger.log(Level::Info, &format!("rinit started with pid {pid}"));
@@ -134,15 +157,24 @@ fn drop_privileges(spec: &str) -> Result<u32, String> {
     let groups: Vec<libc::gid_t> = user.groups.clone();
     // SAFETY: the pointer and length describe `groups`.
     if unsafe { libc::setgroups(groups.len(), groups.as_ptr()) } != 0 {
-        return Err(format!("Could not set groups of effective user: {}", std::io::Error::last_os_error()));
+        return Err(format!(
+            "Could not set groups of effective user: {}",
+            std::io::Error::last_os_error()
+        ));
     }
     // SAFETY: plain system calls.
     if unsafe { libc::setgid(user.gid) } != 0 {
-        return Err(format!("Could not set group id of effective user: {}", std::io::Error::last_os_error()));
+        return Err(format!(
+            "Could not set group id of effective user: {}",
+            std::io::Error::last_os_error()
+        ));
     }
     // SAFETY: plain system call.
     if unsafe { libc::setuid(user.uid) } != 0 {
-        return Err(format!("Could not set user id of effective user: {}", std::io::Error::last_os_error()));
+        return Err(format!(
+            "Could not set user id of effective user: {}",
+            std::io::Error::last_os_error()
+        ));
     }
     Ok(user.uid)
 }
@@ -154,7 +186,10 @@ fn raise_limits(cfg: &Config) -> Vec<(Level, String)> {
         (libc::RLIMIT_NOFILE, cfg.supervisord.minfds, "RLIMIT_NOFILE"),
         (libc::RLIMIT_NPROC, cfg.supervisord.minprocs, "RLIMIT_NPROC"),
     ] {
-        let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
         // SAFETY: lim is a valid out-pointer.
         if unsafe { libc::getrlimit(res, &mut lim) } != 0 || lim.rlim_cur == libc::RLIM_INFINITY {
             continue;
@@ -172,7 +207,11 @@ fn raise_limits(cfg: &Config) -> Vec<(Level, String)> {
         } else {
             msgs.push((
                 Level::Warn,
-                format!("could not raise {name} to {want}: {} (going on with {})", std::io::Error::last_os_error(), lim.rlim_cur),
+                format!(
+                    "could not raise {name} to {want}: {} (going on with {})",
+                    std::io::Error::last_os_error(),
+                    lim.rlim_cur
+                ),
             ));
         }
     }

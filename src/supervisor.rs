@@ -111,7 +111,13 @@ impl Supervisor {
         if let Some(sd) = &self.shutdown {
             let mut consider = |t: Millis| next = Some(next.map_or(t, |n| n.min(t)));
             if let Some(t) = sd.final_term_at {
-                consider(t + if sd.final_kill_sent { FINAL_GIVE_UP_AFTER } else { FINAL_KILL_AFTER });
+                consider(
+                    t + if sd.final_kill_sent {
+                        FINAL_GIVE_UP_AFTER
+                    } else {
+                        FINAL_KILL_AFTER
+                    },
+                );
             } else if let Some(t) = sd.last_waiting_log {
                 if self.procs.iter().any(|p| !p.state.is_stopped_class()) {
                     consider(t + WAITING_LOG_EVERY);
@@ -148,7 +154,10 @@ impl Supervisor {
                 Err(e) => {
                     self.no_children = e.raw_os_error() == Some(libc::ECHILD);
                     if e.raw_os_error() != Some(libc::ECHILD) {
-                        let msg = format!("waitpid error {}; a process may not be cleaned up properly", sys::errno_name(&e));
+                        let msg = format!(
+                            "waitpid error {}; a process may not be cleaned up properly",
+                            sys::errno_name(&e)
+                        );
                         self.logger.log(Level::Crit, &msg);
                     }
                     break;
@@ -159,7 +168,11 @@ impl Supervisor {
             let now = self.now();
             match self.by_pid.remove(&r.pid) {
                 Some(i) => {
-                    let leftovers = if sys::group_exists(r.pid) { sys::group_members(r.pid) } else { 0 };
+                    let leftovers = if sys::group_exists(r.pid) {
+                        sys::group_members(r.pid)
+                    } else {
+                        0
+                    };
                     let mut out = Vec::new();
                     self.procs[i].exited(now, r.exit, leftovers, &mut out);
                     self.perform(i, out);
@@ -205,7 +218,10 @@ impl Supervisor {
             }
             libc::SIGHUP => {
                 if self.shutdown.is_some() {
-                    self.logger.log(Level::Warn, "ignored SIGHUP indicating restart request (shutdown in progress)");
+                    self.logger.log(
+                        Level::Warn,
+                        "ignored SIGHUP indicating restart request (shutdown in progress)",
+                    );
                 } else {
                     self.logger.log(
                         Level::Warn,
@@ -214,13 +230,16 @@ impl Supervisor {
                 }
             }
             libc::SIGUSR2 => {
-                self.logger.log(Level::Info, "received SIGUSR2 indicating log reopen request");
+                self.logger
+                    .log(Level::Info, "received SIGUSR2 indicating log reopen request");
                 match self.logger.reopen() {
                     Ok(()) => self.logger.log(Level::Info, "supervisord logreopen"),
                     Err(e) => self.logger.log(Level::Crit, &e),
                 }
             }
-            libc::SIGCHLD => self.logger.log(Level::Debg, "received SIGCHLD indicating a child quit"),
+            libc::SIGCHLD => self
+                .logger
+                .log(Level::Debg, "received SIGCHLD indicating a child quit"),
             other => {
                 let msg = format!("received {} indicating nothing", signal_name(other));
                 self.logger.log(Level::Debg, &msg);
@@ -279,7 +298,11 @@ impl Supervisor {
                 pid,
                 sys::errno_name(&e)
             );
-            let level = if e.raw_os_error() == Some(libc::ESRCH) { Level::Debg } else { Level::Crit };
+            let level = if e.raw_os_error() == Some(libc::ESRCH) {
+                Level::Debg
+            } else {
+                Level::Crit
+            };
             self.logger.log(level, &msg);
         }
     }
@@ -288,7 +311,11 @@ impl Supervisor {
     /// shut down with 0 if every last exit was expected, 1 otherwise.
     fn after_events(&mut self) {
         if self.shutdown.is_none() && self.procs.iter().all(Process::is_settled) {
-            let status = if self.procs.iter().all(Process::ended_well) { 0 } else { 1 };
+            let status = if self.procs.iter().all(Process::ended_well) {
+                0
+            } else {
+                1
+            };
             let msg = format!("no program left to run: shutting down with status {status}");
             self.logger.log(Level::Info, &msg);
             self.begin_shutdown(status);
@@ -302,11 +329,17 @@ impl Supervisor {
         }
         let mut order: Vec<usize> = (0..self.procs.len()).collect();
         // Highest priority number first; within it, reverse start order.
-        order.sort_by(|a, b| self.group_priority[*b].cmp(&self.group_priority[*a]).then(b.cmp(a)));
+        order.sort_by(|a, b| {
+            self.group_priority[*b]
+                .cmp(&self.group_priority[*a])
+                .then(b.cmp(a))
+        });
         let mut batches: Vec<Vec<usize>> = Vec::new();
         for i in order {
             match batches.last_mut() {
-                Some(last) if last.first().map(|f| self.group_priority[*f]) == Some(self.group_priority[i]) => {
+                Some(last)
+                    if last.first().map(|f| self.group_priority[*f]) == Some(self.group_priority[i]) =>
+                {
                     last.push(i)
                 }
                 _ => batches.push(vec![i]),
@@ -334,9 +367,10 @@ impl Supervisor {
                 return;
             }
             let busy = sd.next_batch > 0
-                && sd.batches.get(sd.next_batch - 1).is_some_and(|b| {
-                    b.iter().any(|&i| !self.procs[i].state.is_stopped_class())
-                });
+                && sd
+                    .batches
+                    .get(sd.next_batch - 1)
+                    .is_some_and(|b| b.iter().any(|&i| !self.procs[i].state.is_stopped_class()));
             if busy {
                 self.log_waiting();
                 return;
@@ -369,8 +403,12 @@ impl Supervisor {
         if !due {
             return;
         }
-        let names: Vec<&str> =
-            self.procs.iter().filter(|p| !p.state.is_stopped_class()).map(|p| p.name()).collect();
+        let names: Vec<&str> = self
+            .procs
+            .iter()
+            .filter(|p| !p.state.is_stopped_class())
+            .map(|p| p.name())
+            .collect();
         if names.is_empty() {
             return;
         }
@@ -384,7 +422,11 @@ impl Supervisor {
         // With no child left there is no descendant either (orphans are
         // re-parented to rinit): no need to scan /proc.
         self.reap();
-        let signalled = if self.no_children { 0 } else { self.signal_leftovers(libc::SIGTERM) };
+        let signalled = if self.no_children {
+            0
+        } else {
+            self.signal_leftovers(libc::SIGTERM)
+        };
         if signalled > 0 {
             // Usually members of a group that got its stop signal a moment
             // ago and are dying already: their `reaped` lines tell the rest.

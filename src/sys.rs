@@ -39,7 +39,10 @@ fn decode_status(status: libc::c_int) -> Option<Exit> {
     if libc::WIFEXITED(status) {
         Some(Exit::Code(libc::WEXITSTATUS(status)))
     } else if libc::WIFSIGNALED(status) {
-        Some(Exit::Signal { sig: libc::WTERMSIG(status), core: libc::WCOREDUMP(status) })
+        Some(Exit::Signal {
+            sig: libc::WTERMSIG(status),
+            core: libc::WCOREDUMP(status),
+        })
     } else {
         None
     }
@@ -70,7 +73,10 @@ pub fn group_exists(pgid: i32) -> bool {
 
 /// Live (non-zombie) processes whose process group is `pgid`, from /proc.
 pub fn group_members(pgid: i32) -> usize {
-    scan_proc().iter().filter(|p| p.pgrp == pgid && p.state != 'Z').count()
+    scan_proc()
+        .iter()
+        .filter(|p| p.pgrp == pgid && p.state != 'Z')
+        .count()
 }
 
 /// What rinit needs to know of a process from `/proc/PID/stat`.
@@ -85,7 +91,9 @@ pub struct ProcStat {
 /// Every process visible in /proc (unreadable entries are skipped: they
 /// may have exited between readdir and open).
 pub fn scan_proc() -> Vec<ProcStat> {
-    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
     dir.filter_map(|e| e.ok())
         .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()))
         .filter_map(read_stat)
@@ -106,7 +114,12 @@ pub fn parse_stat(text: &str) -> Option<ProcStat> {
     let state = f.next()?.chars().next()?;
     let ppid = f.next()?.parse().ok()?;
     let pgrp = f.next()?.parse().ok()?;
-    Some(ProcStat { pid, state, ppid, pgrp })
+    Some(ProcStat {
+        pid,
+        state,
+        ppid,
+        pgrp,
+    })
 }
 
 /// Every live process below `root` in the process tree (orphans of rinit's
@@ -172,6 +185,9 @@ mod tests {
     fn decode_exit_and_signal() {
         assert_eq!(decode_status(3 << 8), Some(Exit::Code(3)));
         assert_eq!(decode_status(9), Some(Exit::Signal { sig: 9, core: false }));
-        assert_eq!(decode_status(11 | 0x80), Some(Exit::Signal { sig: 11, core: true }));
+        assert_eq!(
+            decode_status(11 | 0x80),
+            Some(Exit::Signal { sig: 11, core: true })
+        );
     }
 }

@@ -360,5 +360,4 @@ nogroup:x:65534:
         assert_eq!((u.uid, u.gid), (0, 0));
         assert_eq!(u.groups.first(), Some(&0));
     }
-
 }

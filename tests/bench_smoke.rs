@@ -44,7 +44,10 @@ fn bench_quick_runs_and_writes_results() {
         result.status
     );
     let json = std::fs::read_to_string(out.join("results.json")).expect("results.json written");
-    assert!(json.contains("\"metrics\""), "results.json has no metrics:\n{json}");
+    assert!(
+        json.contains("\"metrics\""),
+        "results.json has no metrics:\n{json}"
+    );
     assert!(out.join("results.md").exists(), "results.md written");
     let _ = std::fs::remove_dir_all(&out);
 }

@@ -85,7 +85,7 @@ fn binary_junk_is_named_not_a_panic() {
 #[test]
 fn ten_megabyte_line_is_read() {
     let mut text = b"[supervisord]\nnodaemon=true\n[program:a]\ncommand=/bin/echo ".to_vec();
-    text.extend(std::iter::repeat(b'x').take(10 * 1024 * 1024));
+    text.extend(std::iter::repeat_n(b'x', 10 * 1024 * 1024));
     text.push(b'\n');
     let path = temp_file("big.conf", &text);
     let run = check(&path);
@@ -95,7 +95,7 @@ fn ten_megabyte_line_is_read() {
 #[test]
 fn ten_megabyte_line_without_delimiter_is_a_parse_error() {
     let mut text = b"[supervisord]\n".to_vec();
-    text.extend(std::iter::repeat(b'y').take(10 * 1024 * 1024));
+    text.extend(std::iter::repeat_n(b'y', 10 * 1024 * 1024));
     let path = temp_file("bigerr.conf", &text);
     let run = check(&path);
     assert_eq!(run.code, 2);

@@ -14,7 +14,9 @@ use std::process::Command;
 
 fn on_path(cmd: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join(cmd)).find(|p| p.is_file())
+    std::env::split_paths(&path)
+        .map(|d| d.join(cmd))
+        .find(|p| p.is_file())
 }
 
 /// Run the script with `args`; print everything it said; return whether it passed.
@@ -28,15 +30,25 @@ fn difftest(args: &[&str]) -> bool {
     println!("$ python3 {} {}", script.display(), args.join(" "));
     println!("{}", String::from_utf8_lossy(&out.stdout));
     eprintln!("{}", String::from_utf8_lossy(&out.stderr));
-    let last = String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or("").to_string();
+    let last = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap_or("")
+        .to_string();
     println!("=> {} ({})", last, out.status);
     out.status.success()
 }
 
 #[test]
 fn differential_scenarios() {
-    assert!(on_path("python3").is_some(), "python3 is required for tests/difftest (not found on PATH)");
-    assert!(on_path("unshare").is_some(), "unshare (util-linux) is required for tests/difftest (not found on PATH)");
+    assert!(
+        on_path("python3").is_some(),
+        "python3 is required for tests/difftest (not found on PATH)"
+    );
+    assert!(
+        on_path("unshare").is_some(),
+        "unshare (util-linux) is required for tests/difftest (not found on PATH)"
+    );
 
     let rinit_ok = difftest(&["--init", "rinit", "--rinit", env!("CARGO_BIN_EXE_rinit")]);
     let supervisord_ok = if on_path("supervisord").is_some() {
@@ -45,6 +57,12 @@ fn differential_scenarios() {
         println!("supervisord is not installed: only rinit was checked");
         true
     };
-    assert!(rinit_ok, "difftest scenarios failed under rinit (see the output above)");
-    assert!(supervisord_ok, "difftest scenarios failed under supervisord: a reference transcript is unstable");
+    assert!(
+        rinit_ok,
+        "difftest scenarios failed under rinit (see the output above)"
+    );
+    assert!(
+        supervisord_ok,
+        "difftest scenarios failed under supervisord: a reference transcript is unstable"
+    );
 }

@@ -37,7 +37,9 @@ fn dump(r: &Rinit) -> String {
 /// signal dispositions its script set up are in force).
 fn wait_exec(r: &Rinit, ns_pid: i32, comm: &str) {
     let h = r.host_of(ns_pid);
-    poll(WAIT, &format!("pid {ns_pid} to exec {comm}"), || read_proc(h).filter(|p| p.comm == comm));
+    poll(WAIT, &format!("pid {ns_pid} to exec {comm}"), || {
+        read_proc(h).filter(|p| p.comm == comm)
+    });
 }
 
 /// Stop rinit with SIGTERM and require exit status 0.
@@ -63,7 +65,11 @@ fn start_follows_priority_with_exact_lines() {
     );
     r.wait_nth("INFO success: {*}", 4, WAIT);
     let s = |n: &str| format!("INFO spawned: '{n}' with pid {{N}}");
-    let ok = |n: &str| format!("INFO success: {n} entered RUNNING state, process has stayed up for > than 1 seconds (startsecs)");
+    let ok = |n: &str| {
+        format!(
+            "INFO success: {n} entered RUNNING state, process has stayed up for > than 1 seconds (startsecs)"
+        )
+    };
     let expected: Vec<String> = vec![
         "INFO rinit started with pid 1".into(),
         s("first"),
@@ -76,15 +82,28 @@ fn start_follows_priority_with_exact_lines() {
         ok("zlast"),
     ];
     let exp: Vec<&str> = expected.iter().map(String::as_str).collect();
-    let got = assert_sequence(&r.lines(), &["INFO rinit started{*}", "INFO spawned: {*}", "INFO success: {*}"], &exp);
+    let got = assert_sequence(
+        &r.lines(),
+        &["INFO rinit started{*}", "INFO spawned: {*}", "INFO success: {*}"],
+        &exp,
+    );
     // No one-second loop: every program is spawned at once, and promoted
     // right when startsecs has passed (rinit.md §3.1).
-    assert!(got[4].ms - got[1].ms <= 50, "spawns spread over {} ms", got[4].ms - got[1].ms);
+    assert!(
+        got[4].ms - got[1].ms <= 50,
+        "spawns spread over {} ms",
+        got[4].ms - got[1].ms
+    );
     for i in 1..=4 {
         let d = got[i + 4].ms - got[i].ms;
         // startsecs counts from the spawn attempt, just before fork: the
         // `spawned:` line is written a few ms later.
-        assert!((990..=1050).contains(&d), "{}: success {d} ms after spawned:\n{}", got[i].msg, dump(&r));
+        assert!(
+            (990..=1050).contains(&d),
+            "{}: success {d} ms after spawned:\n{}",
+            got[i].msg,
+            dump(&r)
+        );
     }
     // rinit.md §6: no `Supervisor is running as root` CRIT.
     assert_eq!(r.count("CRIT {*}"), 0, "{}", dump(&r));
@@ -98,7 +117,8 @@ fn sigkill_is_logged_not_expected_and_respawned() {
     let old = r.ns_pid_of("victim");
     kill(r.host_pid_of("victim"), libc::SIGKILL);
     r.wait_nth("INFO success: victim {*}", 2, WAIT);
-    let ok = "INFO success: victim entered RUNNING state, process has stayed up for > than 1 seconds (startsecs)";
+    let ok =
+        "INFO success: victim entered RUNNING state, process has stayed up for > than 1 seconds (startsecs)";
     let got = assert_sequence(
         &r.lines(),
         &["{*}victim{*}"],
@@ -110,7 +130,10 @@ fn sigkill_is_logged_not_expected_and_respawned() {
             ok,
         ],
     );
-    assert_eq!(captures("INFO spawned: 'victim' with pid {N}", &got[0].text()), vec![old as i64]);
+    assert_eq!(
+        captures("INFO spawned: 'victim' with pid {N}", &got[0].text()),
+        vec![old as i64]
+    );
     assert_ne!(r.ns_pid_of("victim"), old);
     // Up for more than a second: the restart from EXITED is immediate.
     let gap = got[3].ms - got[2].ms;
@@ -128,14 +151,28 @@ fn exit_within_startsecs_backs_off_1_2_3_seconds_then_gives_up() {
     let got = assert_sequence(
         &r.lines(),
         &["{*}flap{*}"],
-        &[sp, ex, sp, ex, sp, ex, sp, ex, "INFO gave up: flap entered FATAL state, too many start retries too quickly"],
+        &[
+            sp,
+            ex,
+            sp,
+            ex,
+            sp,
+            ex,
+            sp,
+            ex,
+            "INFO gave up: flap entered FATAL state, too many start retries too quickly",
+        ],
     );
     for k in 1..=3usize {
         let exited = &got[2 * k - 1];
         let respawn = &got[2 * k];
         let d = respawn.ms - exited.ms;
         let want = 1000 * k as i64;
-        assert!((d - want).abs() <= 50, "retry {k}: {d} ms after the exit, want {want} ± 50:\n{}", dump(&r));
+        assert!(
+            (d - want).abs() <= 50,
+            "retry {k}: {d} ms after the exit, want {want} ± 50:\n{}",
+            dump(&r)
+        );
     }
     // FATAL and nothing else left: rinit.md §3.5 → status 1.
     assert_eq!(r.wait_exit(WAIT), 1, "{}", dump(&r));
@@ -156,7 +193,11 @@ fn missing_command_is_a_spawnerr_then_fatal() {
     let got = assert_sequence(
         &r.lines(),
         &["{*}ghost-cmd{*}", "{*}: ghost {*}"],
-        &[e1, e1, "INFO gave up: ghost entered FATAL state, too many start retries too quickly"],
+        &[
+            e1,
+            e1,
+            "INFO gave up: ghost entered FATAL state, too many start retries too quickly",
+        ],
     );
     let d = got[1].ms - got[0].ms;
     assert!((d - 1000).abs() <= 50, "retry after {d} ms:\n{}", dump(&r));
@@ -207,13 +248,28 @@ fn autorestart_by_exitcodes_table() {
             format!("WARN exited: {name} (exit status {code}; not expected)")
         };
         let recs = r.recs();
-        let first_exit = recs.iter().position(|x| matches(&format!("{{*}} exited: {name} {{*}}"), &x.text())).unwrap();
+        let first_exit = recs
+            .iter()
+            .position(|x| matches(&format!("{{*}} exited: {name} {{*}}"), &x.text()))
+            .unwrap();
         assert_eq!(recs[first_exit].text(), line, "autorestart={ar}:\n{}", dump(&r));
-        let spawns: Vec<&Rec> = recs.iter().filter(|x| matches(&format!("INFO spawned: '{name}' {{*}}"), &x.text())).collect();
-        assert_eq!(spawns.len(), if restarted { 2 } else { 1 }, "{name} (autorestart={ar}):\n{}", dump(&r));
+        let spawns: Vec<&Rec> = recs
+            .iter()
+            .filter(|x| matches(&format!("INFO spawned: '{name}' {{*}}"), &x.text()))
+            .collect();
+        assert_eq!(
+            spawns.len(),
+            if restarted { 2 } else { 1 },
+            "{name} (autorestart={ar}):\n{}",
+            dump(&r)
+        );
         if restarted {
             let gap = spawns[1].ms - recs[first_exit].ms;
-            assert!(gap <= 100, "{name}: respawned {gap} ms after its exit:\n{}", dump(&r));
+            assert!(
+                gap <= 100,
+                "{name}: respawned {gap} ms after its exit:\n{}",
+                dump(&r)
+            );
         }
     }
     term_and_expect_0(&mut r);
@@ -245,7 +301,11 @@ fn term_ignoring_program_is_killed_after_stopwaitsecs() {
         ],
     );
     let d = got[4].ms - got[2].ms;
-    assert!((d - 1000).abs() <= 100, "SIGKILL {d} ms after the stop, stopwaitsecs=1:\n{}", dump(&r));
+    assert!(
+        (d - 1000).abs() <= 100,
+        "SIGKILL {d} ms after the stop, stopwaitsecs=1:\n{}",
+        dump(&r)
+    );
 }
 
 #[test]
@@ -301,7 +361,11 @@ fn no_zombie_left_after_a_burst_of_1000_orphans() {
         assert!(zombies.is_empty() || procs.len() > 2, "zombies: {zombies:?}");
         (procs.len() == 2 && zombies.is_empty()).then_some(())
     });
-    assert_eq!(r.count("INFO reaped unknown pid {N} ({*})"), 1000, "exactly the orphans were reaped");
+    assert_eq!(
+        r.count("INFO reaped unknown pid {N} ({*})"),
+        1000,
+        "exactly the orphans were reaped"
+    );
     term_and_expect_0(&mut r);
 }
 
@@ -312,7 +376,11 @@ fn start_dirty(tag: &str, opts: &[&str], programs: &str) -> (TempDir, Rinit) {
     let mut inner: Vec<String> = vec!["python3".into(), DIRTY_EXEC.into()];
     inner.extend(opts.iter().map(|s| s.to_string()));
     inner.push("--".into());
-    let r = Rinit::launch(Launch { inner_prefix: inner, rinit_args: Rinit::conf_args(&dir, &conf), ..Launch::default() });
+    let r = Rinit::launch(Launch {
+        inner_prefix: inner,
+        rinit_args: Rinit::conf_args(&dir, &conf),
+        ..Launch::default()
+    });
     (dir, r)
 }
 
@@ -320,7 +388,16 @@ fn start_dirty(tag: &str, opts: &[&str], programs: &str) -> (TempDir, Rinit) {
 fn child_has_empty_signal_mask_and_no_ignored_signals() {
     // The launcher really hands a dirty state to what it execs.
     let out = std::process::Command::new("python3")
-        .args([DIRTY_EXEC, "--block-all", "--ignore-all", "--", "/bin/grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"])
+        .args([
+            DIRTY_EXEC,
+            "--block-all",
+            "--ignore-all",
+            "--",
+            "/bin/grep",
+            "-E",
+            "^Sig(Blk|Ign)",
+            "/proc/self/status",
+        ])
         .output()
         .expect("python3");
     let text = String::from_utf8_lossy(&out.stdout);
@@ -329,10 +406,16 @@ fn child_has_empty_signal_mask_and_no_ignored_signals() {
         "dirty_exec.py did not block/ignore every signal: {text} {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let (_d, mut r) = start_dirty("sigs", &["--block-all", "--ignore-all"], "[program:plain]\ncommand=sleep 1000\n");
+    let (_d, mut r) = start_dirty(
+        "sigs",
+        &["--block-all", "--ignore-all"],
+        "[program:plain]\ncommand=sleep 1000\n",
+    );
     r.wait_rec("INFO spawned: 'plain' {*}", WAIT);
     let h = r.host_pid_of("plain");
-    poll(WAIT, "the child to exec sleep", || read_proc(h).filter(|p| p.comm == "sleep"));
+    poll(WAIT, "the child to exec sleep", || {
+        read_proc(h).filter(|p| p.comm == "sleep")
+    });
     let blk = status_field(h, "SigBlk").unwrap();
     let ign = status_field(h, "SigIgn").unwrap();
     assert_eq!(
@@ -350,31 +433,57 @@ fn child_has_only_fds_0_1_2_when_rinit_inherited_more() {
         .args([DIRTY_EXEC, "--extra-fds", "--", "/bin/ls", "/proc/self/fd"])
         .output()
         .expect("python3");
-    let listed: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(String::from).collect();
-    assert!(listed.contains(&"3".to_string()) && listed.contains(&"9".to_string()), "launcher fds: {listed:?}");
+    let listed: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(String::from)
+        .collect();
+    assert!(
+        listed.contains(&"3".to_string()) && listed.contains(&"9".to_string()),
+        "launcher fds: {listed:?}"
+    );
     let (_d, mut r) = start_dirty("fds", &["--extra-fds"], "[program:plain]\ncommand=sleep 1000\n");
     r.wait_rec("INFO spawned: 'plain' {*}", WAIT);
     let h = r.host_pid_of("plain");
-    poll(WAIT, "the child to exec sleep", || read_proc(h).filter(|p| p.comm == "sleep"));
+    poll(WAIT, "the child to exec sleep", || {
+        read_proc(h).filter(|p| p.comm == "sleep")
+    });
     let got = fds(h);
-    assert_eq!(got, [0, 1, 2].into_iter().collect(), "child fds (rinit has {:?})", fds(r.host_pid));
+    assert_eq!(
+        got,
+        [0, 1, 2].into_iter().collect(),
+        "child fds (rinit has {:?})",
+        fds(r.host_pid)
+    );
     term_and_expect_0(&mut r);
 }
 
 #[test]
 fn user_nobody_gets_uid_gid_and_supplementary_groups() {
     let (uid, gid, groups) = passwd_entry("nobody");
-    let (_d, mut r) = start("user", "", "[program:asnobody]\ncommand=sleep 1000\nuser=nobody\n");
+    let (_d, mut r) = start(
+        "user",
+        "",
+        "[program:asnobody]\ncommand=sleep 1000\nuser=nobody\n",
+    );
     r.wait_rec("INFO spawned: 'asnobody' {*}", WAIT);
     let h = r.host_pid_of("asnobody");
-    poll(WAIT, "the child to exec sleep", || read_proc(h).filter(|p| p.comm == "sleep"));
+    poll(WAIT, "the child to exec sleep", || {
+        read_proc(h).filter(|p| p.comm == "sleep")
+    });
     let ids = |k: &str| -> Vec<u32> {
-        status_field(h, k).unwrap().split_whitespace().map(|x| x.parse().unwrap()).collect()
+        status_field(h, k)
+            .unwrap()
+            .split_whitespace()
+            .map(|x| x.parse().unwrap())
+            .collect()
     };
     assert_eq!(ids("Uid"), vec![uid; 4], "real, effective, saved, fs uid");
     assert_eq!(ids("Gid"), vec![gid; 4], "real, effective, saved, fs gid");
     let got: std::collections::BTreeSet<u32> = ids("Groups").into_iter().collect();
-    assert_eq!(got, groups, "supplementary groups (from /etc/group, primary gid included)");
+    assert_eq!(
+        got, groups,
+        "supplementary groups (from /etc/group, primary gid included)"
+    );
     term_and_expect_0(&mut r);
 }
 
@@ -392,12 +501,22 @@ fn shutdown_stops_in_descending_priority() {
          [program:p3]\ncommand=sleep 1000\npriority=3\n",
     );
     r.wait_nth("INFO success: {*}", 3, WAIT);
-    let k = |n: &str| format!("DEBG killing {n} (pid {}) process group with signal SIGTERM", r.ns_pid_of(n));
+    let k = |n: &str| {
+        format!(
+            "DEBG killing {n} (pid {}) process group with signal SIGTERM",
+            r.ns_pid_of(n)
+        )
+    };
     let (k1, k2, k3) = (k("p1"), k("p2"), k("p3"));
     term_and_expect_0(&mut r);
     assert_sequence(
         &r.lines(),
-        &["DEBG killing {*}", "{*} stopped: {*}", "INFO waiting for {*}", "WARN received {*}"],
+        &[
+            "DEBG killing {*}",
+            "{*} stopped: {*}",
+            "INFO waiting for {*}",
+            "WARN received {*}",
+        ],
         &[
             "WARN received SIGTERM indicating exit request",
             &k3,
@@ -439,13 +558,22 @@ fn equal_priorities_stop_concurrently() {
     for rec in &got[1..] {
         let d = rec.ms - got[0].ms;
         // Each takes ~1 s to stop: one after the other would be ≥ 2 s.
-        assert!((900..1800).contains(&d), "{} {d} ms after SIGTERM:\n{}", rec.msg, dump(&r));
+        assert!(
+            (900..1800).contains(&d),
+            "{} {d} ms after SIGTERM:\n{}",
+            rec.msg,
+            dump(&r)
+        );
     }
 }
 
 #[test]
 fn shutdown_stops_a_wrappers_children_too() {
-    let (_d, mut r) = start("wrapper", "", &format!("[program:wrapper]\ncommand={}\n", fixture("wrapper.sh")));
+    let (_d, mut r) = start(
+        "wrapper",
+        "",
+        &format!("[program:wrapper]\ncommand={}\n", fixture("wrapper.sh")),
+    );
     let line = r.wait_output(|l| l.starts_with("wrapper child="), "the wrapper's child", WAIT);
     let child: i32 = line["wrapper child=".len()..].parse().unwrap();
     r.wait_rec("INFO success: wrapper {*}", WAIT);
@@ -458,15 +586,30 @@ fn shutdown_stops_a_wrappers_children_too() {
     assert_sequence(
         &r.lines(),
         &["WARN received {*}", "{*} stopped: {*}", "INFO reaped {*}"],
-        &["WARN received SIGTERM indicating exit request", "WARN stopped: wrapper (terminated by SIGTERM)", &reaped],
+        &[
+            "WARN received SIGTERM indicating exit request",
+            "WARN stopped: wrapper (terminated by SIGTERM)",
+            &reaped,
+        ],
     );
-    assert!(read_proc(host_child).is_none(), "the wrapper's child is still alive");
-    assert!(r.ns_procs().is_empty(), "processes left in the namespace: {:?}", r.ns_procs());
+    assert!(
+        read_proc(host_child).is_none(),
+        "the wrapper's child is still alive"
+    );
+    assert!(
+        r.ns_procs().is_empty(),
+        "processes left in the namespace: {:?}",
+        r.ns_procs()
+    );
 }
 
 /// A `sleep 1000` keeper plus `programs`; returns rinit's exit status.
 fn shutdown_on_run(tag: &str, programs: &str) -> (Rinit, TempDir, i32) {
-    let (d, mut r) = start(tag, "", &format!("[program:keeper]\ncommand=sleep 1000\nstartsecs=0\npriority=1\n{programs}"));
+    let (d, mut r) = start(
+        tag,
+        "",
+        &format!("[program:keeper]\ncommand=sleep 1000\nstartsecs=0\npriority=1\n{programs}"),
+    );
     let code = r.wait_exit(secs(15));
     (r, d, code)
 }
@@ -481,7 +624,11 @@ fn shutdown_on_never_keeps_running() {
     );
     r.wait_rec("WARN exited: quitter (exit status 3; not expected)", WAIT);
     std::thread::sleep(Duration::from_millis(500));
-    assert!(r.running(), "rinit ended although shutdown_on=never:\n{}", dump(&r));
+    assert!(
+        r.running(),
+        "rinit ended although shutdown_on=never:\n{}",
+        dump(&r)
+    );
     assert_eq!(r.count("{*} stopped: keeper {*}"), 0, "{}", dump(&r));
     term_and_expect_0(&mut r);
 }
@@ -512,7 +659,12 @@ fn shutdown_on_fatal_after_spawnerr_exits_127() {
         "[program:ghost]\ncommand=/nonexistent/ghost\nstartretries=0\nshutdown_on=fatal\n",
     );
     assert_eq!(code, 127, "{}", dump(&r));
-    assert_eq!(r.count("WARN stopped: keeper (terminated by SIGTERM)"), 1, "{}", dump(&r));
+    assert_eq!(
+        r.count("WARN stopped: keeper (terminated by SIGTERM)"),
+        1,
+        "{}",
+        dump(&r)
+    );
 }
 
 #[test]
@@ -522,7 +674,12 @@ fn shutdown_on_unexpected_ignores_expected_exits() {
         "[program:good]\ncommand=sh -c 'sleep 1.1; exit 0'\nautorestart=false\nshutdown_on=unexpected\n\
          [program:bad]\ncommand=sh -c 'sleep 1.8; kill -USR1 $$'\nautorestart=false\nshutdown_on=unexpected\n",
     );
-    assert_eq!(code, 128 + libc::SIGUSR1, "status of a program killed by SIGUSR1:\n{}", dump(&r));
+    assert_eq!(
+        code,
+        128 + libc::SIGUSR1,
+        "status of a program killed by SIGUSR1:\n{}",
+        dump(&r)
+    );
     assert_sequence(
         &r.lines(),
         &["{*} exited: {*}", "{*} stopped: {*}"],
@@ -544,7 +701,10 @@ fn shutdown_on_any_fires_on_an_expected_exit() {
     assert_sequence(
         &r.lines(),
         &["{*} exited: {*}", "{*} stopped: {*}"],
-        &["INFO exited: oneshot (exit status 6; expected)", "WARN stopped: keeper (terminated by SIGTERM)"],
+        &[
+            "INFO exited: oneshot (exit status 6; expected)",
+            "WARN stopped: keeper (terminated by SIGTERM)",
+        ],
     );
 }
 
@@ -560,7 +720,10 @@ fn nothing_left_all_expected_exits_0() {
     assert_sequence(
         &r.lines(),
         &["{*} exited: {*}"],
-        &["INFO exited: a (exit status 0; expected)", "INFO exited: b (exit status 2; expected)"],
+        &[
+            "INFO exited: a (exit status 0; expected)",
+            "INFO exited: b (exit status 2; expected)",
+        ],
     );
 }
 
@@ -576,13 +739,20 @@ fn nothing_left_one_unexpected_exits_1() {
     assert_sequence(
         &r.lines(),
         &["{*} exited: {*}"],
-        &["INFO exited: a (exit status 0; expected)", "WARN exited: b (exit status 3; not expected)"],
+        &[
+            "INFO exited: a (exit status 0; expected)",
+            "WARN exited: b (exit status 3; not expected)",
+        ],
     );
 }
 
 #[test]
 fn term_int_quit_to_rinit_exit_0() {
-    for (sig, name) in [(libc::SIGTERM, "SIGTERM"), (libc::SIGINT, "SIGINT"), (libc::SIGQUIT, "SIGQUIT")] {
+    for (sig, name) in [
+        (libc::SIGTERM, "SIGTERM"),
+        (libc::SIGINT, "SIGINT"),
+        (libc::SIGQUIT, "SIGQUIT"),
+    ] {
         let (_d, mut r) = start("term", "", "[program:sleeper]\ncommand=sleep 1000\nstartsecs=0\n");
         r.wait_rec("INFO success: sleeper {*}", WAIT);
         r.signal(sig);
@@ -590,7 +760,10 @@ fn term_int_quit_to_rinit_exit_0() {
         assert_sequence(
             &r.lines(),
             &["WARN received {*}", "{*} stopped: {*}"],
-            &[&format!("WARN received {name} indicating exit request"), "WARN stopped: sleeper (terminated by SIGTERM)"],
+            &[
+                &format!("WARN received {name} indicating exit request"),
+                "WARN stopped: sleeper (terminated by SIGTERM)",
+            ],
         );
     }
 }
@@ -618,7 +791,11 @@ fn second_term_during_a_slow_stop_sends_sigkill_at_once() {
     let kill_line = format!("WARN killing 'noterm' ({pid}) with SIGKILL");
     let got = assert_sequence(
         &r.lines(),
-        &["WARN received {*}", "WARN killing 'noterm'{*}", "{*} stopped: noterm {*}"],
+        &[
+            "WARN received {*}",
+            "WARN killing 'noterm'{*}",
+            "{*} stopped: noterm {*}",
+        ],
         &[
             "WARN received SIGTERM indicating exit request",
             "WARN received SIGTERM indicating exit request",
@@ -630,7 +807,11 @@ fn second_term_during_a_slow_stop_sends_sigkill_at_once() {
     assert!(d <= 100, "SIGKILL {d} ms after the second SIGTERM:\n{}", dump(&r));
     let low = select(&r.recs(), &["WARN stopped: low (terminated by SIGKILL)"]);
     assert_eq!(low.len(), 1, "{}", dump(&r));
-    assert!(low[0].ms - got[1].ms <= 200, "low stopped {} ms after the second SIGTERM", low[0].ms - got[1].ms);
+    assert!(
+        low[0].ms - got[1].ms <= 200,
+        "low stopped {} ms after the second SIGTERM",
+        low[0].ms - got[1].ms
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -649,7 +830,12 @@ fn idle_rinit_has_no_context_switches() {
     let before = r.ctxt_switches();
     std::thread::sleep(secs(3));
     let after = r.ctxt_switches();
-    assert_eq!(after - before, 0, "rinit woke up {} times in 3 s of idleness", after - before);
+    assert_eq!(
+        after - before,
+        0,
+        "rinit woke up {} times in 3 s of idleness",
+        after - before
+    );
     term_and_expect_0(&mut r);
 }
 
@@ -662,7 +848,10 @@ fn clean_restart_stops_leftovers_before_respawn() {
     let (_d, mut r) = start(
         "leftover",
         "",
-        &format!("[program:web]\ncommand={}\nautorestart=true\n", fixture("leftover.sh")),
+        &format!(
+            "[program:web]\ncommand={}\nautorestart=true\n",
+            fixture("leftover.sh")
+        ),
     );
     let line = r.wait_output(|l| l.starts_with("leftover="), "the leftover's pid", WAIT);
     let leftover: i32 = line["leftover=".len()..].parse().unwrap();
@@ -675,7 +864,12 @@ fn clean_restart_stops_leftovers_before_respawn() {
     let reaped = format!("INFO reaped unknown pid {leftover} (terminated by SIGTERM)");
     let got = assert_sequence(
         &r.lines(),
-        &["{*} web {*}", "{*}'web'{*}", "{*} leftover {*}", "INFO reaped {*}"],
+        &[
+            "{*} web {*}",
+            "{*}'web'{*}",
+            "{*} leftover {*}",
+            "INFO reaped {*}",
+        ],
         &[
             "INFO spawned: 'web' with pid {N}",
             "INFO success: web entered RUNNING state, process has stayed up for > than 1 seconds (startsecs)",
@@ -694,7 +888,10 @@ fn clean_restart_kills_term_ignoring_leftovers_after_stopwaitsecs() {
     let (_d, mut r) = start(
         "leftover-kill",
         "",
-        &format!("[program:db]\ncommand={} noterm\nautorestart=true\nstopwaitsecs=1\n", fixture("leftover.sh")),
+        &format!(
+            "[program:db]\ncommand={} noterm\nautorestart=true\nstopwaitsecs=1\n",
+            fixture("leftover.sh")
+        ),
     );
     let line = r.wait_output(|l| l.starts_with("leftover="), "the leftover's pid", WAIT);
     let leftover: i32 = line["leftover=".len()..].parse().unwrap();
@@ -707,7 +904,12 @@ fn clean_restart_kills_term_ignoring_leftovers_after_stopwaitsecs() {
     let reaped = format!("INFO reaped unknown pid {leftover} (terminated by SIGKILL)");
     let got = assert_sequence(
         &r.lines(),
-        &["{*}exited: db {*}", "{*}'db'{*}", "{*} leftover {*}", "INFO reaped {*}"],
+        &[
+            "{*}exited: db {*}",
+            "{*}'db'{*}",
+            "{*} leftover {*}",
+            "INFO reaped {*}",
+        ],
         &[
             "INFO spawned: 'db' with pid {N}",
             "WARN exited: db (terminated by SIGKILL; not expected)",
@@ -717,7 +919,11 @@ fn clean_restart_kills_term_ignoring_leftovers_after_stopwaitsecs() {
         ],
     );
     let d = got[3].ms - got[2].ms;
-    assert!((900..=1200).contains(&d), "leftover SIGKILLed {d} ms after the stop (stopwaitsecs=1):\n{}", dump(&r));
+    assert!(
+        (900..=1200).contains(&d),
+        "leftover SIGKILLed {d} ms after the stop (stopwaitsecs=1):\n{}",
+        dump(&r)
+    );
     assert!(got[4].ms >= got[3].ms);
     term_and_expect_0(&mut r);
 }
@@ -741,7 +947,12 @@ fn restart_from_exited_is_at_once_but_never_within_1s_of_the_previous_spawn() {
     for k in 0..2 {
         let d = sp[k + 1].ms - sp[k].ms;
         // 1 s between spawn attempts; the lines carry fork-time jitter.
-        assert!((990..=1050).contains(&d), "spawn {} came {d} ms after the previous one:\n{}", k + 2, dump(&r));
+        assert!(
+            (990..=1050).contains(&d),
+            "spawn {} came {d} ms after the previous one:\n{}",
+            k + 2,
+            dump(&r)
+        );
     }
     term_and_expect_0(&mut r);
 }
@@ -758,7 +969,12 @@ fn shutdown_during_backoff_is_silent_and_immediate() {
     assert_eq!(r.wait_exit(secs(5)), 0, "{}", dump(&r));
     let got = assert_sequence(
         &r.lines(),
-        &["{*}'flap'{*}", "{*}: flap {*}", "{*}flap to die", "WARN received {*}"],
+        &[
+            "{*}'flap'{*}",
+            "{*}: flap {*}",
+            "{*}flap to die",
+            "WARN received {*}",
+        ],
         &[
             "INFO spawned: 'flap' with pid {N}",
             "WARN exited: flap (exit status 1; not expected)",
@@ -766,7 +982,12 @@ fn shutdown_during_backoff_is_silent_and_immediate() {
         ],
     );
     let last = r.recs().last().unwrap().ms;
-    assert!(last - got[2].ms <= 200, "shutdown took {} ms:\n{}", last - got[2].ms, dump(&r));
+    assert!(
+        last - got[2].ms <= 200,
+        "shutdown took {} ms:\n{}",
+        last - got[2].ms,
+        dump(&r)
+    );
 }
 
 #[test]
@@ -779,8 +1000,12 @@ fn leftover_daemons_get_sigterm_then_sigkill_at_shutdown() {
         "",
         &format!("[program:spawner]\ncommand={}\n", fixture("daemons.sh")),
     );
-    let polite = r.wait_output(|l| l.starts_with("polite="), "the daemons", WAIT)["polite=".len()..].parse::<i32>().unwrap();
-    let stubborn = r.wait_output(|l| l.starts_with("stubborn="), "the daemons", WAIT)["stubborn=".len()..].parse::<i32>().unwrap();
+    let polite = r.wait_output(|l| l.starts_with("polite="), "the daemons", WAIT)["polite=".len()..]
+        .parse::<i32>()
+        .unwrap();
+    let stubborn = r.wait_output(|l| l.starts_with("stubborn="), "the daemons", WAIT)["stubborn=".len()..]
+        .parse::<i32>()
+        .unwrap();
     r.wait_rec("INFO success: spawner {*}", WAIT);
     wait_exec(&r, polite, "sleep");
     wait_exec(&r, stubborn, "sleep");
@@ -794,7 +1019,11 @@ fn leftover_daemons_get_sigterm_then_sigkill_at_shutdown() {
         &["WARN stopped: spawner (terminated by SIGTERM)", &p, &s],
     );
     let d = got[2].ms - got[0].ms;
-    assert!((950..=1300).contains(&d), "stubborn daemon SIGKILLed {d} ms after the programs stopped:\n{}", dump(&r));
+    assert!(
+        (950..=1300).contains(&d),
+        "stubborn daemon SIGKILLed {d} ms after the programs stopped:\n{}",
+        dump(&r)
+    );
 }
 
 /// rinit run directly (not PID 1, a child subreaper then), with a program
@@ -833,10 +1062,16 @@ fn plain_rinit_survives(tag: &str, sigs: &[i32]) {
     let out = Capture::new();
     out.attach(child.stdout.take().unwrap(), Stream::Out);
     out.attach(child.stderr.take().unwrap(), Stream::Err);
-    let mut p = Plain { child, out, prog: None };
+    let mut p = Plain {
+        child,
+        out,
+        prog: None,
+    };
     let pid = p.child.id() as i32;
     let prog = p.out.wait_until(WAIT, "the program", |l| {
-        recs(l).iter().find_map(|r| captures_opt("INFO spawned: 'sleeper' with pid {N}", &r.text()))
+        recs(l)
+            .iter()
+            .find_map(|r| captures_opt("INFO spawned: 'sleeper' with pid {N}", &r.text()))
     });
     p.prog = Some(prog as i32);
     let mut died = Vec::new();
@@ -857,7 +1092,10 @@ fn plain_rinit_survives(tag: &str, sigs: &[i32]) {
         if let Some(st) = p.child.try_wait().unwrap() {
             break st;
         }
-        assert!(std::time::Instant::now() < deadline, "rinit did not exit after SIGTERM");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "rinit did not exit after SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(10));
     };
     assert_eq!(st.code(), Some(0), "{}", p.out.all().join("\n"));
@@ -869,12 +1107,32 @@ fn plain_rinit_survives(tag: &str, sigs: &[i32]) {
 
 #[test]
 fn not_pid1_rinit_survives_usr1_alrm_pwr() {
-    plain_rinit_survives("notpid1-plain", &[libc::SIGUSR1, libc::SIGALRM, libc::SIGPWR, libc::SIGVTALRM, 35, 64]);
+    plain_rinit_survives(
+        "notpid1-plain",
+        &[
+            libc::SIGUSR1,
+            libc::SIGALRM,
+            libc::SIGPWR,
+            libc::SIGVTALRM,
+            35,
+            64,
+        ],
+    );
 }
 
 #[test]
 fn not_pid1_rinit_survives_fault_signals_sent_with_kill() {
-    plain_rinit_survives("notpid1-faults", &[libc::SIGSEGV, libc::SIGBUS, libc::SIGFPE, libc::SIGILL, libc::SIGTRAP, libc::SIGSYS]);
+    plain_rinit_survives(
+        "notpid1-faults",
+        &[
+            libc::SIGSEGV,
+            libc::SIGBUS,
+            libc::SIGFPE,
+            libc::SIGILL,
+            libc::SIGTRAP,
+            libc::SIGSYS,
+        ],
+    );
 }
 
 #[test]
@@ -888,23 +1146,49 @@ fn captures_opt(pattern: &str, text: &str) -> Option<i64> {
 
 #[test]
 fn usr2_reopens_logs_and_other_signals_are_ignored() {
-    let (_d, mut r) = start("othersigs", "", "[program:sleeper]\ncommand=sleep 1000\nstartsecs=0\n");
+    let (_d, mut r) = start(
+        "othersigs",
+        "",
+        "[program:sleeper]\ncommand=sleep 1000\nstartsecs=0\n",
+    );
     r.wait_rec("INFO success: sleeper {*}", WAIT);
     r.signal(libc::SIGUSR2);
     r.wait_rec("INFO supervisord logreopen", WAIT);
     assert_sequence(
         &r.lines(),
         &["{*} received {*}", "{*}logreopen{*}"],
-        &["INFO received SIGUSR2 indicating log reopen request", "INFO supervisord logreopen"],
+        &[
+            "INFO received SIGUSR2 indicating log reopen request",
+            "INFO supervisord logreopen",
+        ],
     );
     // Everything else catchable is ignored (rinit.md §3.3): nothing stops.
-    for sig in [libc::SIGUSR1, libc::SIGALRM, libc::SIGPWR, libc::SIGWINCH, libc::SIGCONT, libc::SIGTSTP, 34, 40, 64] {
+    for sig in [
+        libc::SIGUSR1,
+        libc::SIGALRM,
+        libc::SIGPWR,
+        libc::SIGWINCH,
+        libc::SIGCONT,
+        libc::SIGTSTP,
+        34,
+        40,
+        64,
+    ] {
         r.signal(sig);
     }
     std::thread::sleep(Duration::from_millis(300));
     assert!(r.running(), "rinit ended:\n{}", dump(&r));
-    assert_eq!(r.count("{*} exited: {*}") + r.count("{*} stopped: {*}"), 0, "{}", dump(&r));
-    assert_eq!(status_field(r.host_pid, "State").map(|s| s.starts_with('S')), Some(true), "rinit is not sleeping");
+    assert_eq!(
+        r.count("{*} exited: {*}") + r.count("{*} stopped: {*}"),
+        0,
+        "{}",
+        dump(&r)
+    );
+    assert_eq!(
+        status_field(r.host_pid, "State").map(|s| s.starts_with('S')),
+        Some(true),
+        "rinit is not sleeping"
+    );
     term_and_expect_0(&mut r);
 }
 
@@ -925,8 +1209,14 @@ fn child_setup_group_env_directory_umask_stdin() {
     let mut r = Rinit::start(&dir, &conf);
     r.wait_output(|l| l.starts_with("umask:"), "the program's report", WAIT);
     let lines = r.lines();
-    assert!(lines.iter().any(|l| l == "env:1:envtest:envtest:bar baz"), "{lines:?}");
-    assert!(lines.iter().any(|l| *l == format!("pwd:{}", work.display())), "{lines:?}");
+    assert!(
+        lines.iter().any(|l| l == "env:1:envtest:envtest:bar baz"),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| *l == format!("pwd:{}", work.display())),
+        "{lines:?}"
+    );
     assert!(lines.iter().any(|l| l == "umask:0027"), "{lines:?}");
     let ns = r.ns_pid_of("envtest");
     wait_exec(&r, ns, "sleep");
@@ -934,9 +1224,21 @@ fn child_setup_group_env_directory_umask_stdin() {
     let p = read_proc(h).unwrap();
     assert_eq!(p.pgrp, h, "the program leads its own process group");
     let sid = |pid: i32| -> String {
-        std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap().rsplit(')').next().unwrap().split_whitespace().nth(3).unwrap().to_string()
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .unwrap()
+            .rsplit(')')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .nth(3)
+            .unwrap()
+            .to_string()
     };
-    assert_eq!(sid(h), sid(r.host_pid), "same session as rinit (setpgid, not setsid)");
+    assert_eq!(
+        sid(h),
+        sid(r.host_pid),
+        "same session as rinit (setpgid, not setsid)"
+    );
     let stdin = std::fs::read_link(format!("/proc/{h}/fd/0")).unwrap();
     assert_eq!(stdin, std::path::PathBuf::from("/dev/null"), "stdin");
     term_and_expect_0(&mut r);
@@ -952,7 +1254,9 @@ fn second_term_during_the_final_phase_kills_leftovers_at_once() {
         "",
         &format!("[program:spawner]\ncommand={}\n", fixture("daemons.sh")),
     );
-    let stubborn = r.wait_output(|l| l.starts_with("stubborn="), "the daemons", WAIT)["stubborn=".len()..].parse::<i32>().unwrap();
+    let stubborn = r.wait_output(|l| l.starts_with("stubborn="), "the daemons", WAIT)["stubborn=".len()..]
+        .parse::<i32>()
+        .unwrap();
     r.wait_rec("INFO success: spawner {*}", WAIT);
     wait_exec(&r, stubborn, "sleep");
     r.signal(libc::SIGTERM);
@@ -962,7 +1266,10 @@ fn second_term_during_the_final_phase_kills_leftovers_at_once() {
     assert_eq!(r.wait_exit(secs(10)), 0, "{}", dump(&r));
     let got = assert_sequence(
         &r.lines(),
-        &["WARN received {*}", &format!("INFO reaped unknown pid {stubborn} {{*}}")],
+        &[
+            "WARN received {*}",
+            &format!("INFO reaped unknown pid {stubborn} {{*}}"),
+        ],
         &[
             "WARN received SIGTERM indicating exit request",
             "WARN received SIGTERM indicating exit request",
@@ -970,7 +1277,11 @@ fn second_term_during_the_final_phase_kills_leftovers_at_once() {
         ],
     );
     let d = got[2].ms - got[1].ms;
-    assert!(d <= 200, "the TERM-ignoring daemon was SIGKILLed {d} ms after the second SIGTERM:\n{}", dump(&r));
+    assert!(
+        d <= 200,
+        "the TERM-ignoring daemon was SIGKILLed {d} ms after the second SIGTERM:\n{}",
+        dump(&r)
+    );
 }
 
 #[test]
@@ -978,13 +1289,25 @@ fn exec_failure_prints_supervisors_child_lines_and_exits_127() {
     let dir = TempDir::new("enoexec");
     // Executable, found at lookup time, but not a valid executable format.
     let bad = dir.write("badbin", "\u{7f}ELF-not-really\n", true);
-    let conf = config(&dir, "", &format!("[program:badbin]\ncommand={}\nstartretries=0\n", bad.display()));
+    let conf = config(
+        &dir,
+        "",
+        &format!("[program:badbin]\ncommand={}\nstartretries=0\n", bad.display()),
+    );
     let mut r = Rinit::start(&dir, &conf);
     assert_eq!(r.wait_exit(WAIT), 1, "FATAL → 1:\n{}", dump(&r));
     let lines = r.lines();
     let want = format!("supervisor: couldn't exec {}: ENOEXEC", bad.display());
-    let i = lines.iter().position(|l| *l == want).unwrap_or_else(|| panic!("no {want:?}:\n{}", dump(&r)));
-    assert_eq!(lines.get(i + 1).map(String::as_str), Some("supervisor: child process was not spawned"), "{}", dump(&r));
+    let i = lines
+        .iter()
+        .position(|l| *l == want)
+        .unwrap_or_else(|| panic!("no {want:?}:\n{}", dump(&r)));
+    assert_eq!(
+        lines.get(i + 1).map(String::as_str),
+        Some("supervisor: child process was not spawned"),
+        "{}",
+        dump(&r)
+    );
     assert_sequence(
         &lines,
         &["{*}badbin{*}"],
@@ -998,7 +1321,11 @@ fn exec_failure_prints_supervisors_child_lines_and_exits_127() {
 
 #[test]
 fn only_autostart_false_programs_means_nothing_to_run_exit_0() {
-    let (_d, mut r) = start("noauto", "", "[program:manual]\ncommand=sleep 1000\nautostart=false\n");
+    let (_d, mut r) = start(
+        "noauto",
+        "",
+        "[program:manual]\ncommand=sleep 1000\nautostart=false\n",
+    );
     assert_eq!(r.wait_exit(WAIT), 0, "{}", dump(&r));
     assert_eq!(r.count("INFO spawned: {*}"), 0, "{}", dump(&r));
 }
@@ -1021,11 +1348,22 @@ fn no_respawn_during_shutdown_while_an_earlier_batch_is_stopping() {
     r.signal(libc::SIGTERM);
     assert_eq!(r.wait_exit(secs(15)), 0, "{}", dump(&r));
     let recs = r.recs();
-    let term = recs.iter().position(|x| x.text() == "WARN received SIGTERM indicating exit request").unwrap();
-    let late: Vec<String> =
-        recs[term..].iter().filter(|x| matches("INFO spawned: {*}", &x.text())).map(Rec::text).collect();
+    let term = recs
+        .iter()
+        .position(|x| x.text() == "WARN received SIGTERM indicating exit request")
+        .unwrap();
+    let late: Vec<String> = recs[term..]
+        .iter()
+        .filter(|x| matches("INFO spawned: {*}", &x.text()))
+        .map(Rec::text)
+        .collect();
     assert!(late.is_empty(), "spawned during shutdown: {late:?}\n{}", dump(&r));
-    assert_eq!(r.count("WARN exited: crashy (exit status 1; not expected)"), 1, "{}", dump(&r));
+    assert_eq!(
+        r.count("WARN exited: crashy (exit status 1; not expected)"),
+        1,
+        "{}",
+        dump(&r)
+    );
 }
 
 #[test]
@@ -1034,7 +1372,11 @@ fn shutdown_signals_the_whole_group_not_just_the_main_pid() {
     // process group whatever stopasgroup says (default false here). The
     // wrapper only exits once its child is gone; signalling the main pid
     // alone would leave it waiting until the SIGKILL after stopwaitsecs.
-    let (_d, mut r) = start("wwrapper", "", &format!("[program:wrapper]\ncommand={}\n", fixture("waiting_wrapper.sh")));
+    let (_d, mut r) = start(
+        "wwrapper",
+        "",
+        &format!("[program:wrapper]\ncommand={}\n", fixture("waiting_wrapper.sh")),
+    );
     let line = r.wait_output(|l| l.starts_with("wrapper child="), "the wrapper's child", WAIT);
     let child: i32 = line["wrapper child=".len()..].parse().unwrap();
     r.wait_rec("INFO success: wrapper {*}", WAIT);
@@ -1044,9 +1386,17 @@ fn shutdown_signals_the_whole_group_not_just_the_main_pid() {
     let got = assert_sequence(
         &r.lines(),
         &["WARN received {*}", "{*} stopped: {*}", "WARN killing {*}"],
-        &["WARN received SIGTERM indicating exit request", "INFO stopped: wrapper (exit status 0)"],
+        &[
+            "WARN received SIGTERM indicating exit request",
+            "INFO stopped: wrapper (exit status 0)",
+        ],
     );
-    assert!(got[1].ms - got[0].ms <= 500, "the wrapper took {} ms to stop:\n{}", got[1].ms - got[0].ms, dump(&r));
+    assert!(
+        got[1].ms - got[0].ms <= 500,
+        "the wrapper took {} ms to stop:\n{}",
+        got[1].ms - got[0].ms,
+        dump(&r)
+    );
 }
 
 /// rinit's user+system CPU time in clock ticks, from /proc/PID/stat.
@@ -1077,6 +1427,9 @@ fn no_busy_loop_while_a_halted_backoff_waits_for_its_batch() {
     let before = cpu_ticks(r.host_pid);
     std::thread::sleep(Duration::from_millis(2000));
     let used = cpu_ticks(r.host_pid) - before;
-    assert!(used <= 10, "rinit used {used} clock ticks of CPU in 2 s while waiting to stop 'slow'");
+    assert!(
+        used <= 10,
+        "rinit used {used} clock ticks of CPU in 2 s while waiting to stop 'slow'"
+    );
     assert_eq!(r.wait_exit(secs(15)), 0, "{}", dump(&r));
 }

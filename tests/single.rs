@@ -9,7 +9,10 @@ use common::*;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const RECORDER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/runtime/sigrecorder.py");
+const RECORDER: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/runtime/sigrecorder.py"
+);
 
 /// `rinit [-v] -- argv…` as a plain process; returns its exit code.
 fn run_single(argv: &[&str]) -> (i32, String) {
@@ -19,8 +22,15 @@ fn run_single(argv: &[&str]) -> (i32, String) {
         .stdin(Stdio::null())
         .output()
         .unwrap_or_else(|e| panic!("cannot run {BIN}: {e}"));
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    let code = out.status.code().unwrap_or_else(|| panic!("rinit -- {argv:?} died of a signal: {:?}\n{text}", out.status));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let code = out
+        .status
+        .code()
+        .unwrap_or_else(|| panic!("rinit -- {argv:?} died of a signal: {:?}\n{text}", out.status));
     (code, text)
 }
 
@@ -46,7 +56,11 @@ impl Single {
         let out = Capture::new();
         out.attach(child.stdout.take().unwrap(), Stream::Out);
         out.attach(child.stderr.take().unwrap(), Stream::Err);
-        Single { child, out, pgid: None }
+        Single {
+            child,
+            out,
+            pgid: None,
+        }
     }
 
     fn pid(&self) -> i32 {
@@ -59,10 +73,18 @@ impl Single {
             if let Some(st) = self.child.try_wait().unwrap() {
                 return st.code().unwrap_or_else(|| {
                     use std::os::unix::process::ExitStatusExt;
-                    panic!("rinit died of signal {:?}\n{}", st.signal(), self.out.all().join("\n"))
+                    panic!(
+                        "rinit died of signal {:?}\n{}",
+                        st.signal(),
+                        self.out.all().join("\n")
+                    )
                 });
             }
-            assert!(Instant::now() < deadline, "rinit did not exit within {timeout:?}\n{}", self.out.all().join("\n"));
+            assert!(
+                Instant::now() < deadline,
+                "rinit did not exit within {timeout:?}\n{}",
+                self.out.all().join("\n")
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
     }
@@ -97,7 +119,11 @@ fn exit_codes_0_to_255_are_passed_through() {
 
 #[test]
 fn death_by_signal_gives_128_plus_n() {
-    for (sig, name) in [(libc::SIGTERM, "TERM"), (libc::SIGHUP, "HUP"), (libc::SIGKILL, "KILL")] {
+    for (sig, name) in [
+        (libc::SIGTERM, "TERM"),
+        (libc::SIGHUP, "HUP"),
+        (libc::SIGKILL, "KILL"),
+    ] {
         let (code, text) = run_single(&["sh", "-c", &format!("kill -{name} $$")]);
         assert_eq!(code, 128 + sig, "child killed by SIG{name}: {text}");
     }
@@ -123,15 +149,29 @@ fn command_not_executable_gives_126() {
 
 #[test]
 fn verbose_logs_spawn_and_exit_in_supervisord_format() {
-    let out = Command::new(BIN).args(["-v", "--", "sh", "-c", "exit 3"]).stdin(Stdio::null()).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["-v", "--", "sh", "-c", "exit 3"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(3));
-    let lines: Vec<String> = String::from_utf8_lossy(&out.stderr).lines().map(String::from).collect();
+    let lines: Vec<String> = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .map(String::from)
+        .collect();
     let r = recs(&lines);
     assert_eq!(r.len(), 2, "{lines:?}");
-    assert!(matches("DEBG spawned: 'sh' with pid {N}", &r[0].text()), "{lines:?}");
+    assert!(
+        matches("DEBG spawned: 'sh' with pid {N}", &r[0].text()),
+        "{lines:?}"
+    );
     assert_eq!(r[1].text(), "DEBG exited: sh (exit status 3)", "{lines:?}");
     // Without -v the container's output is the program's alone.
-    let out = Command::new(BIN).args(["--", "sh", "-c", "exit 3"]).stdin(Stdio::null()).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["--", "sh", "-c", "exit 3"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
     assert!(out.stdout.is_empty() && out.stderr.is_empty(), "{out:?}");
 }
 
@@ -159,7 +199,7 @@ fn forward_each(sigs: &[i32]) {
         let want = format!("got {sig}");
         let deadline = Instant::now() + Duration::from_secs(2);
         loop {
-            if s.out.all().iter().any(|l| *l == want) {
+            if s.out.all().contains(&want) {
                 break;
             }
             if Instant::now() > deadline || s.child.try_wait().unwrap().is_some() {
@@ -188,7 +228,14 @@ fn forward_each(sigs: &[i32]) {
 
 /// Signals whose default action in rinit would be a fault-style death if
 /// they were left unblocked.
-const FAULTS: [i32; 6] = [libc::SIGILL, libc::SIGTRAP, libc::SIGBUS, libc::SIGFPE, libc::SIGSEGV, libc::SIGSYS];
+const FAULTS: [i32; 6] = [
+    libc::SIGILL,
+    libc::SIGTRAP,
+    libc::SIGBUS,
+    libc::SIGFPE,
+    libc::SIGSEGV,
+    libc::SIGSYS,
+];
 
 #[test]
 fn every_standard_catchable_signal_is_forwarded() {
@@ -225,7 +272,8 @@ exit 0
 /// The grandchild pid printed by TERM_TRAPPING_PARENT.
 fn grandchild(out: &Capture) -> i32 {
     out.wait_until(WAIT, "the parent to be ready", |l| {
-        l.iter().find_map(|x| x.strip_prefix("ready grandchild=").and_then(|p| p.parse().ok()))
+        l.iter()
+            .find_map(|x| x.strip_prefix("ready grandchild=").and_then(|p| p.parse().ok()))
     })
 }
 
@@ -235,7 +283,9 @@ fn term_reaches_the_whole_process_group() {
     let gc = grandchild(&s.out);
     // Until the grandchild has exec'd sleep it may still run the parent's
     // trap handler (between fork and exec): a TERM then would be lost.
-    poll(WAIT, "the grandchild to exec sleep", || read_proc(gc).filter(|p| p.comm == "sleep"));
+    poll(WAIT, "the grandchild to exec sleep", || {
+        read_proc(gc).filter(|p| p.comm == "sleep")
+    });
     let kids = children(s.pid());
     assert_eq!(kids.len(), 1, "rinit should have one child: {kids:?}");
     s.pgid = Some(kids[0]);
@@ -254,17 +304,29 @@ fn term_reaches_the_whole_process_group() {
 fn launch_single(argv: &[&str]) -> Rinit {
     let mut a = vec!["--".to_string()];
     a.extend(argv.iter().map(|s| s.to_string()));
-    Rinit::launch(Launch { rinit_args: a, ..Launch::default() })
+    Rinit::launch(Launch {
+        rinit_args: a,
+        ..Launch::default()
+    })
 }
 
 #[test]
 fn pid1_exit_status_is_the_childs() {
-    for (script, want) in [("exit 0", 0), ("exit 255", 255), ("exit 42", 42), ("kill -HUP $$", 129)] {
+    for (script, want) in [
+        ("exit 0", 0),
+        ("exit 255", 255),
+        ("exit 42", 42),
+        ("kill -HUP $$", 129),
+    ] {
         // The child's parent is PID 1: rinit really is the namespace's init.
         let script = format!("echo ppid=$PPID; {script}");
         let mut r = launch_single(&["sh", "-c", &script]);
         assert_eq!(r.wait_exit(WAIT), want, "{script}: {:?}", r.lines());
-        assert!(r.lines().iter().any(|l| l == "ppid=1"), "{script}: {:?}", r.lines());
+        assert!(
+            r.lines().iter().any(|l| l == "ppid=1"),
+            "{script}: {:?}",
+            r.lines()
+        );
     }
     let mut r = launch_single(&["/nonexistent/rinit-test-cmd"]);
     assert_eq!(r.wait_exit(WAIT), 127, "{:?}", r.lines());
@@ -274,7 +336,9 @@ fn pid1_exit_status_is_the_childs() {
 fn pid1_term_reaches_the_whole_process_group() {
     let mut r = launch_single(&["sh", "-c", TERM_TRAPPING_PARENT]);
     let gc = r.host_of(grandchild(&r.out));
-    poll(WAIT, "the grandchild to exec sleep", || read_proc(gc).filter(|p| p.comm == "sleep"));
+    poll(WAIT, "the grandchild to exec sleep", || {
+        read_proc(gc).filter(|p| p.comm == "sleep")
+    });
     r.signal(libc::SIGTERM);
     assert_eq!(r.wait_exit(WAIT), 0, "{:?}", r.lines());
     let all = r.lines();
@@ -293,9 +357,11 @@ echo ready
 while :; do sleep 0.05; done
 "#;
     let mut r = launch_single(&["sh", "-c", script]);
-    r.out.wait_until(WAIT, "ready", |l| l.iter().find(|x| *x == "ready").cloned());
+    r.out
+        .wait_until(WAIT, "ready", |l| l.iter().find(|x| *x == "ready").cloned());
     r.signal(libc::SIGUSR1);
-    r.out.wait_until(WAIT, "got-USR1", |l| l.iter().find(|x| *x == "got-USR1").cloned());
+    r.out
+        .wait_until(WAIT, "got-USR1", |l| l.iter().find(|x| *x == "got-USR1").cloned());
     r.signal(libc::SIGINT);
     assert_eq!(r.wait_exit(WAIT), 7, "{:?}", r.lines());
 }
@@ -311,12 +377,20 @@ echo spawned-orphans
 sleep 1000
 "#;
     let r = launch_single(&["sh", "-c", script]);
-    r.out.wait_until(WAIT, "orphans spawned", |l| l.iter().find(|x| *x == "spawned-orphans").cloned());
+    r.out.wait_until(WAIT, "orphans spawned", |l| {
+        l.iter().find(|x| *x == "spawned-orphans").cloned()
+    });
     // All orphans are gone (reaped, not zombies) within a short time.
     poll(WAIT, "orphans to be reaped", || {
         let procs = r.ns_procs();
-        let zombies: Vec<_> = procs.iter().filter(|(h, _)| read_proc(*h).is_some_and(|p| p.state == 'Z')).collect();
-        let sleeps = procs.iter().filter(|(h, _)| read_proc(*h).is_some_and(|p| p.comm == "sleep")).count();
+        let zombies: Vec<_> = procs
+            .iter()
+            .filter(|(h, _)| read_proc(*h).is_some_and(|p| p.state == 'Z'))
+            .collect();
+        let sleeps = procs
+            .iter()
+            .filter(|(h, _)| read_proc(*h).is_some_and(|p| p.comm == "sleep"))
+            .count();
         (zombies.is_empty() && sleeps == 1).then_some(())
     });
 }
@@ -331,7 +405,9 @@ fn signals_32_and_33_are_forwarded_not_fatal_to_rinit() {
         let mut s = Single::start(&["sleep", "30"]);
         let kid = poll(WAIT, "rinit's child", || children(s.pid()).first().copied());
         s.pgid = Some(kid);
-        poll(WAIT, "the child to exec sleep", || read_proc(kid).filter(|p| p.comm == "sleep"));
+        poll(WAIT, "the child to exec sleep", || {
+            read_proc(kid).filter(|p| p.comm == "sleep")
+        });
         kill(s.pid(), sig);
         let deadline = Instant::now() + Duration::from_secs(3);
         let st = loop {
@@ -346,7 +422,11 @@ fn signals_32_and_33_are_forwarded_not_fatal_to_rinit() {
             );
             std::thread::sleep(Duration::from_millis(10));
         };
-        assert_eq!(st.code(), Some(128 + sig), "signal {sig}: rinit ended with {st} (expected the child's 128+{sig})");
+        assert_eq!(
+            st.code(),
+            Some(128 + sig),
+            "signal {sig}: rinit ended with {st} (expected the child's 128+{sig})"
+        );
     }
 }
 
@@ -354,9 +434,14 @@ fn signals_32_and_33_are_forwarded_not_fatal_to_rinit() {
 fn orphans_are_reaped_when_not_pid1() {
     // Not PID 1, rinit is a child subreaper: a double-forked orphan comes
     // back to it and must not stay a zombie.
-    let mut s = Single::start(&["sh", "-c", "( sleep 0.2 & echo orphan=$! ); echo spawned; sleep 1.5"]);
+    let mut s = Single::start(&[
+        "sh",
+        "-c",
+        "( sleep 0.2 & echo orphan=$! ); echo spawned; sleep 1.5",
+    ]);
     let orphan: i32 = s.out.wait_until(WAIT, "the orphan", |l| {
-        l.iter().find_map(|x| x.strip_prefix("orphan=").and_then(|p| p.parse().ok()))
+        l.iter()
+            .find_map(|x| x.strip_prefix("orphan=").and_then(|p| p.parse().ok()))
     });
     let kid = poll(WAIT, "rinit's child", || children(s.pid()).first().copied());
     s.pgid = Some(kid);
@@ -366,7 +451,9 @@ fn orphans_are_reaped_when_not_pid1() {
             Some(p) => (p.ppid == s.pid() && p.state != 'Z').then_some(()),
         }
     });
-    poll(Duration::from_secs(2), "the orphan to be reaped", || read_proc(orphan).is_none().then_some(()));
+    poll(Duration::from_secs(2), "the orphan to be reaped", || {
+        read_proc(orphan).is_none().then_some(())
+    });
     assert_eq!(s.wait_exit(WAIT), 0);
 }
 
@@ -381,31 +468,74 @@ fn on_a_tty_the_childs_group_is_the_foreground_group() {
         .output()
         .expect("python3");
     let text = String::from_utf8_lossy(&out.stdout).to_string();
-    assert_eq!(out.status.code(), Some(5), "{text}{}", String::from_utf8_lossy(&out.stderr));
-    let line = text.lines().find(|l| l.starts_with("pid=")).unwrap_or_else(|| panic!("{text}"));
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("pid="))
+        .unwrap_or_else(|| panic!("{text}"));
     let v: Vec<&str> = line.split(' ').map(|kv| kv.split('=').nth(1).unwrap()).collect();
     assert_eq!(v[1], v[0], "the child leads its own process group: {line}");
-    assert_eq!(v[2], v[0], "the child's group is the terminal's foreground group: {line}");
+    assert_eq!(
+        v[2], v[0],
+        "the child's group is the terminal's foreground group: {line}"
+    );
 }
 
 #[test]
 fn pid1_with_a_dirty_launcher_still_forwards_term_and_child_state_is_clean() {
     // rinit inherits every signal blocked and ignored (and fds 3, 9): it
     // must still receive and forward TERM, and its child must start clean.
-    let a = vec!["--".to_string(), "sh".into(), "-c".into(), TERM_TRAPPING_PARENT.into()];
-    let inner = ["python3", DIRTY_EXEC, "--block-all", "--ignore-all", "--extra-fds", "--"].map(String::from).to_vec();
-    let mut r = Rinit::launch(Launch { inner_prefix: inner, rinit_args: a, ..Launch::default() });
+    let a = vec![
+        "--".to_string(),
+        "sh".into(),
+        "-c".into(),
+        TERM_TRAPPING_PARENT.into(),
+    ];
+    let inner = [
+        "python3",
+        DIRTY_EXEC,
+        "--block-all",
+        "--ignore-all",
+        "--extra-fds",
+        "--",
+    ]
+    .map(String::from)
+    .to_vec();
+    let mut r = Rinit::launch(Launch {
+        inner_prefix: inner,
+        rinit_args: a,
+        ..Launch::default()
+    });
     let gc = r.host_of(grandchild(&r.out));
-    poll(WAIT, "the grandchild to exec sleep", || read_proc(gc).filter(|p| p.comm == "sleep"));
+    poll(WAIT, "the grandchild to exec sleep", || {
+        read_proc(gc).filter(|p| p.comm == "sleep")
+    });
     // The child (sh); its background grandchild has INT and QUIT ignored by
     // the shell itself (POSIX), so it is not the one to look at.
     let kids = children(r.host_pid);
     assert_eq!(kids.len(), 1, "rinit's children: {kids:?}");
     let c = kids[0];
-    assert_eq!(status_field(c, "SigBlk").as_deref(), Some("0000000000000000"), "child SigBlk");
-    assert_eq!(status_field(c, "SigIgn").as_deref(), Some("0000000000000000"), "child SigIgn");
+    assert_eq!(
+        status_field(c, "SigBlk").as_deref(),
+        Some("0000000000000000"),
+        "child SigBlk"
+    );
+    assert_eq!(
+        status_field(c, "SigIgn").as_deref(),
+        Some("0000000000000000"),
+        "child SigIgn"
+    );
     assert_eq!(fds(c), [0, 1, 2].into_iter().collect(), "child fds");
     r.signal(libc::SIGTERM);
     assert_eq!(r.wait_exit(WAIT), 0, "{:?}", r.lines());
-    assert!(r.lines().iter().any(|l| l == "grandchild-gone"), "{:?}", r.lines());
+    assert!(
+        r.lines().iter().any(|l| l == "grandchild-gone"),
+        "{:?}",
+        r.lines()
+    );
 }

@@ -282,11 +282,7 @@ impl<'a> Reader<'a> {
             crate::pyrepr::repr(&self.source.to_string_lossy())
         );
         for (lineno, line) in &self.errors {
-            message.push_str(&format!(
-                "\n\t[line {:2}]: {}",
-                lineno,
-                crate::pyrepr::repr(line)
-            ));
+            message.push_str(&format!("\n\t[line {:2}]: {}", lineno, crate::pyrepr::repr(line)));
         }
         Err(ParseError {
             message,

@@ -9,9 +9,9 @@ use super::expand::{expand, Name, Names};
 use super::lexer::{py_strip, Ini, Value};
 use super::model::*;
 use super::paths;
-use crate::pyrepr::repr;
 use super::values;
 use super::{ConfigError, LoadOptions};
+use crate::pyrepr::repr;
 
 /// What to read as the main configuration.
 #[derive(Debug, Clone)]
@@ -509,18 +509,14 @@ fn fallback_serverurl(servers: &[ServerConfig]) -> Option<String> {
     if let Some(unix) = servers.iter().find(|s| s.kind == "unix_http_server") {
         return unix.file.as_ref().map(|f| format!("unix://{f}"));
     }
-    servers
-        .iter()
-        .filter(|s| s.kind == "inet_http_server")
-        .last()
-        .map(|s| {
-            let host = s
-                .host
-                .clone()
-                .filter(|h| !h.is_empty())
-                .unwrap_or_else(|| "localhost".into());
-            format!("http://{}:{}", host, s.port.clone().unwrap_or_default())
-        })
+    servers.iter().rfind(|s| s.kind == "inet_http_server").map(|s| {
+        let host = s
+            .host
+            .clone()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "localhost".into());
+        format!("http://{}:{}", host, s.port.clone().unwrap_or_default())
+    })
 }
 
 /// The part after the first `:` of a section name.

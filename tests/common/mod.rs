@@ -138,7 +138,9 @@ pub struct Capture {
 
 impl Capture {
     pub fn new() -> Capture {
-        Capture { inner: Arc::new((Mutex::new(Lines::default()), Condvar::new())) }
+        Capture {
+            inner: Arc::new((Mutex::new(Lines::default()), Condvar::new())),
+        }
     }
 
     /// Read `r` line by line on a thread until EOF.
@@ -170,15 +172,35 @@ impl Capture {
 
     /// Every line so far, both streams, in arrival order.
     pub fn all(&self) -> Vec<String> {
-        self.inner.0.lock().unwrap().lines.iter().map(|(_, l)| l.clone()).collect()
+        self.inner
+            .0
+            .lock()
+            .unwrap()
+            .lines
+            .iter()
+            .map(|(_, l)| l.clone())
+            .collect()
     }
 
     pub fn stream(&self, which: Stream) -> Vec<String> {
-        self.inner.0.lock().unwrap().lines.iter().filter(|(s, _)| *s == which).map(|(_, l)| l.clone()).collect()
+        self.inner
+            .0
+            .lock()
+            .unwrap()
+            .lines
+            .iter()
+            .filter(|(s, _)| *s == which)
+            .map(|(_, l)| l.clone())
+            .collect()
     }
 
     /// Wait until `pred` holds for the list of lines; returns its value.
-    pub fn wait_until<T>(&self, timeout: Duration, what: &str, mut pred: impl FnMut(&[String]) -> Option<T>) -> T {
+    pub fn wait_until<T>(
+        &self,
+        timeout: Duration,
+        what: &str,
+        mut pred: impl FnMut(&[String]) -> Option<T>,
+    ) -> T {
         let deadline = Instant::now() + timeout;
         let (m, cv) = &*self.inner;
         let mut g = m.lock().unwrap();
@@ -190,9 +212,15 @@ impl Capture {
             let now = Instant::now();
             if now >= deadline {
                 drop(g);
-                panic!("timed out after {timeout:?} waiting for {what}\n--- output so far ---\n{}", lines.join("\n"));
+                panic!(
+                    "timed out after {timeout:?} waiting for {what}\n--- output so far ---\n{}",
+                    lines.join("\n")
+                );
             }
-            g = cv.wait_timeout(g, (deadline - now).min(Duration::from_millis(200))).unwrap().0;
+            g = cv
+                .wait_timeout(g, (deadline - now).min(Duration::from_millis(200)))
+                .unwrap()
+                .0;
         }
     }
 
@@ -257,7 +285,13 @@ pub fn parse_rec(line: &str) -> Option<Rec> {
         }
         s.parse().ok()
     };
-    let sep_ok = b[4] == b'-' && b[7] == b'-' && b[10] == b' ' && b[13] == b':' && b[16] == b':' && b[19] == b',' && b[23] == b' ';
+    let sep_ok = b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b' '
+        && b[13] == b':'
+        && b[16] == b':'
+        && b[19] == b','
+        && b[23] == b' ';
     if !sep_ok {
         return None;
     }
@@ -268,7 +302,11 @@ pub fn parse_rec(line: &str) -> Option<Rec> {
         return None;
     }
     let t = ((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60 + s;
-    Some(Rec { ms: t * 1000 + ms, level: level.to_string(), msg: line[29..].to_string() })
+    Some(Rec {
+        ms: t * 1000 + ms,
+        level: level.to_string(),
+        msg: line[29..].to_string(),
+    })
 }
 
 /// Every activity-log record among `lines`.
@@ -308,7 +346,11 @@ fn match_caps(pattern: &str, text: &str) -> Option<Vec<i64>> {
         }
         return None;
     }
-    let lit_end = [pattern.find("{N}"), pattern.find("{*}")].into_iter().flatten().min().unwrap_or(pattern.len());
+    let lit_end = [pattern.find("{N}"), pattern.find("{*}")]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(pattern.len());
     if lit_end == 0 {
         return if text.is_empty() { Some(Vec::new()) } else { None };
     }
@@ -322,7 +364,10 @@ fn match_caps(pattern: &str, text: &str) -> Option<Vec<i64>> {
 
 /// The records whose `LEVEL message` matches one of `patterns`.
 pub fn select(recs: &[Rec], patterns: &[&str]) -> Vec<Rec> {
-    recs.iter().filter(|r| patterns.iter().any(|p| matches(p, &r.text()))).cloned().collect()
+    recs.iter()
+        .filter(|r| patterns.iter().any(|p| matches(p, &r.text())))
+        .cloned()
+        .collect()
 }
 
 /// Assert that the records matching any of `patterns` are, in order,
@@ -363,30 +408,48 @@ pub fn read_proc(pid: i32) -> Option<Proc> {
     let state = f.next()?.chars().next()?;
     let ppid = f.next()?.parse().ok()?;
     let pgrp = f.next()?.parse().ok()?;
-    Some(Proc { pid, ppid, pgrp, state, comm })
+    Some(Proc {
+        pid,
+        ppid,
+        pgrp,
+        state,
+        comm,
+    })
 }
 
 pub fn all_pids() -> Vec<i32> {
     std::fs::read_dir("/proc")
-        .map(|d| d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect())
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 /// A `Key:` line of /proc/PID/status, value trimmed.
 pub fn status_field(pid: i32, key: &str) -> Option<String> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    text.lines().find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix(':')).map(|v| v.trim().to_string()))
+    text.lines().find_map(|l| {
+        l.strip_prefix(key)
+            .and_then(|r| r.strip_prefix(':'))
+            .map(|v| v.trim().to_string())
+    })
 }
 
 /// The pid namespace a process is in (`/proc/PID/ns/pid` link target).
 pub fn pid_ns(pid: i32) -> Option<String> {
-    std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok().map(|p| p.display().to_string())
+    std::fs::read_link(format!("/proc/{pid}/ns/pid"))
+        .ok()
+        .map(|p| p.display().to_string())
 }
 
 /// The open fd numbers of a process.
 pub fn fds(pid: i32) -> BTreeSet<i32> {
     std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|d| d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect())
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -410,7 +473,10 @@ pub fn poll<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Option<T>) 
         if let Some(v) = f() {
             return v;
         }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
 }
@@ -450,12 +516,18 @@ pub struct Launch {
 }
 
 /// The launcher fixture that execs its command with a dirty inherited state.
-pub const DIRTY_EXEC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/runtime/dirty_exec.py");
+pub const DIRTY_EXEC: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/runtime/dirty_exec.py"
+);
 
 impl Rinit {
     /// `rinit -c CONF` as PID 1, CONF written into `dir`.
     pub fn start(dir: &TempDir, conf: &str) -> Rinit {
-        Rinit::launch(Launch { rinit_args: Rinit::conf_args(dir, conf), ..Launch::default() })
+        Rinit::launch(Launch {
+            rinit_args: Rinit::conf_args(dir, conf),
+            ..Launch::default()
+        })
     }
 
     /// Write `conf` into `dir`; returns `["-c", PATH]`.
@@ -472,16 +544,27 @@ impl Rinit {
         argv.push(BIN.to_string());
         argv.extend(l.rinit_args.iter().cloned());
         let mut cmd = Command::new(&argv[0]);
-        cmd.args(&argv[1..]).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.args(&argv[1..])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         for (k, v) in &l.env {
             cmd.env(k, v);
         }
-        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {argv:?}: {e}"));
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {argv:?}: {e}"));
         let out = Capture::new();
         out.attach(child.stdout.take().unwrap(), Stream::Out);
         out.attach(child.stderr.take().unwrap(), Stream::Err);
         let launcher = child.id() as i32;
-        let mut r = Rinit { child: Some(child), out, host_pid: 0, ns: String::new(), status: None };
+        let mut r = Rinit {
+            child: Some(child),
+            out,
+            host_pid: 0,
+            ns: String::new(),
+            status: None,
+        };
         // The unshare process (possibly after the launcher's exec) forks
         // rinit; find that child and check it is PID 1 of a new namespace.
         let my_ns = pid_ns(std::process::id() as i32).unwrap_or_default();
@@ -490,7 +573,9 @@ impl Rinit {
         let found = poll(WAIT, "rinit to appear as the child of unshare", || {
             for c in children(launcher) {
                 let Some(ns) = pid_ns(c) else { continue };
-                if ns != my_ns && status_field(c, "NSpid").is_some_and(|v| v.ends_with("\t1") || v.ends_with(" 1")) {
+                if ns != my_ns
+                    && status_field(c, "NSpid").is_some_and(|v| v.ends_with("\t1") || v.ends_with(" 1"))
+                {
                     return Some(Some((c, ns)));
                 }
             }
@@ -525,9 +610,13 @@ impl Rinit {
 
     /// Wait until `n` records match `pattern`; returns the `n`-th.
     pub fn wait_nth(&self, pattern: &str, n: usize, timeout: Duration) -> Rec {
-        self.out.wait_until(timeout, &format!("{n} line(s) matching {pattern:?}"), |lines| {
-            recs(lines).into_iter().filter(|r| matches(pattern, &r.text())).nth(n - 1)
-        })
+        self.out
+            .wait_until(timeout, &format!("{n} line(s) matching {pattern:?}"), |lines| {
+                recs(lines)
+                    .into_iter()
+                    .filter(|r| matches(pattern, &r.text()))
+                    .nth(n - 1)
+            })
     }
 
     pub fn count(&self, pattern: &str) -> usize {
@@ -536,7 +625,8 @@ impl Rinit {
 
     /// Wait for any output line (log or program output) equal to `line`.
     pub fn wait_output(&self, pred: impl Fn(&str) -> bool, what: &str, timeout: Duration) -> String {
-        self.out.wait_until(timeout, what, |lines| lines.iter().find(|l| pred(l)).cloned())
+        self.out
+            .wait_until(timeout, what, |lines| lines.iter().find(|l| pred(l)).cloned())
     }
 
     /// The namespace pid of the latest `spawned: 'NAME' with pid N`.
@@ -545,8 +635,7 @@ impl Rinit {
         let r = self
             .recs()
             .into_iter()
-            .filter(|r| matches(&pat, &r.text()))
-            .last()
+            .rfind(|r| matches(&pat, &r.text()))
             .unwrap_or_else(|| panic!("no spawned line for {name}:\n{}", self.lines().join("\n")));
         captures(&pat, &r.text())[0] as i32
     }
@@ -569,9 +658,16 @@ impl Rinit {
 
     /// Host pid of namespace pid `ns_pid` (waits briefly for /proc).
     pub fn host_of(&self, ns_pid: i32) -> i32 {
-        poll(Duration::from_secs(3), &format!("namespace pid {ns_pid} in /proc"), || {
-            self.ns_procs().into_iter().find(|(_, n)| *n == ns_pid).map(|(h, _)| h)
-        })
+        poll(
+            Duration::from_secs(3),
+            &format!("namespace pid {ns_pid} in /proc"),
+            || {
+                self.ns_procs()
+                    .into_iter()
+                    .find(|(_, n)| *n == ns_pid)
+                    .map(|(h, _)| h)
+            },
+        )
     }
 
     /// Host pid of the current process of program `name`.
@@ -581,7 +677,11 @@ impl Rinit {
 
     /// Send `sig` to rinit.
     pub fn signal(&self, sig: i32) {
-        assert!(self.host_pid > 0, "rinit exited before it could be found:\n{}", self.lines().join("\n"));
+        assert!(
+            self.host_pid > 0,
+            "rinit exited before it could be found:\n{}",
+            self.lines().join("\n")
+        );
         kill(self.host_pid, sig);
     }
 
@@ -591,7 +691,11 @@ impl Rinit {
         let st = self.wait_status(timeout);
         st.code().unwrap_or_else(|| {
             use std::os::unix::process::ExitStatusExt;
-            panic!("rinit died of signal {:?}:\n{}", st.signal(), self.lines().join("\n"))
+            panic!(
+                "rinit died of signal {:?}:\n{}",
+                st.signal(),
+                self.lines().join("\n")
+            )
         })
     }
 
@@ -608,7 +712,10 @@ impl Rinit {
                 return st;
             }
             if Instant::now() >= deadline {
-                panic!("rinit did not exit within {timeout:?}:\n{}", self.out.all().join("\n"));
+                panic!(
+                    "rinit did not exit within {timeout:?}:\n{}",
+                    self.out.all().join("\n")
+                );
             }
             std::thread::sleep(Duration::from_millis(10));
         }
@@ -631,8 +738,14 @@ impl Rinit {
 
     /// Read rinit's voluntary + nonvoluntary context switches.
     pub fn ctxt_switches(&self) -> u64 {
-        let v: u64 = status_field(self.host_pid, "voluntary_ctxt_switches").unwrap().parse().unwrap();
-        let n: u64 = status_field(self.host_pid, "nonvoluntary_ctxt_switches").unwrap().parse().unwrap();
+        let v: u64 = status_field(self.host_pid, "voluntary_ctxt_switches")
+            .unwrap()
+            .parse()
+            .unwrap();
+        let n: u64 = status_field(self.host_pid, "nonvoluntary_ctxt_switches")
+            .unwrap()
+            .parse()
+            .unwrap();
         v + n
     }
 }
