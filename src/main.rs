@@ -2,22 +2,10 @@
 //!
 //! `main` only parses the command line and hands over to one mode:
 //! config mode (`supervisor`), single-program mode (`single`), or the
-//! config tools (`rinit check`, `rinit dump`).
+//! config tools (`rinit check`, `rinit dump`). The modules are in `lib.rs`.
 
-mod cli;
-mod config;
-mod log;
-mod machine;
-mod pyrepr;
-mod signals;
-mod single;
-mod spawn;
-mod startup;
-mod supervisor;
-mod sys;
-mod users;
-
-use cli::Mode;
+use rinit::cli::{self, Mode};
+use rinit::{config, single, startup};
 
 fn main() {
     let argv: Vec<String> = std::env::args_os()

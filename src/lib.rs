@@ -1,0 +1,19 @@
+//! rinit: a container init (PID 1) that reads supervisord.conf.
+//!
+//! The binary (`main.rs`) only parses the command line and hands over to
+//! one mode: config mode (`supervisor`), single-program mode (`single`), or
+//! the config tools (`rinit check`, `rinit dump`). The modules live in this
+//! library so that fuzz targets and tests can reach the parsers directly.
+
+pub mod cli;
+pub mod config;
+pub mod log;
+pub mod machine;
+pub mod pyrepr;
+pub mod signals;
+pub mod single;
+pub mod spawn;
+pub mod startup;
+pub mod supervisor;
+pub mod sys;
+pub mod users;
