@@ -6,7 +6,8 @@
 use crate::config::Config;
 use crate::log::{Level, Logger};
 use crate::machine::{signal_name, Action, Millis, Process};
-use crate::signals::{self, SignalFd};
+use crate::pollset::PollSet;
+use crate::signals::SignalFd;
 use crate::{spawn, sys};
 use std::collections::HashMap;
 use std::time::Instant;
@@ -87,6 +88,7 @@ impl Supervisor {
                 self.perform(i, out);
             }
         }
+        let mut set = PollSet::new();
         loop {
             self.after_events();
             if let Some(status) = self.finished() {
@@ -94,7 +96,11 @@ impl Supervisor {
                 return status;
             }
             let timeout = self.poll_timeout();
-            signals::poll_readable(self.sig.raw(), timeout);
+            // Other concerns add their descriptors here and read their
+            // slots' readiness after `wait` (docs/design.md, the loop).
+            set.clear();
+            set.add(self.sig.raw(), libc::POLLIN);
+            set.wait(timeout);
             let sigs = self.sig.drain();
             self.fire_deadlines();
             self.reap();
