@@ -38,6 +38,35 @@ pub fn repr(s: &str) -> String {
     out
 }
 
+/// `repr(b)` of a Python `bytes` value: supervisord renders output that is
+/// not UTF-8 this way (`Undecodable: b'\xff'`).
+pub fn bytes_repr(b: &[u8]) -> String {
+    let quote = if b.contains(&b'\'') && !b.contains(&b'"') {
+        b'"'
+    } else {
+        b'\''
+    };
+    let mut out = String::with_capacity(b.len() + 3);
+    out.push('b');
+    out.push(quote as char);
+    for &c in b {
+        match c {
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c as char);
+            }
+            0x20..=0x7e => out.push(c as char),
+            c => out.push_str(&format!("\\x{c:02x}")),
+        }
+    }
+    out.push(quote as char);
+    out
+}
+
 /// Python's `str.isprintable()` for one character. Exact for ASCII and
 /// Latin-1; beyond that it knows the separators, format characters and
 /// private-use ranges that realistically appear in a config file, and
@@ -57,7 +86,15 @@ fn py_printable(c: char) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::repr;
+    use super::{bytes_repr, repr};
+
+    #[test]
+    fn bytes_repr_matches_python() {
+        assert_eq!(bytes_repr(b"a\xffb\n"), "b'a\\xffb\\n'");
+        assert_eq!(bytes_repr(b"it's"), "b\"it's\"");
+        assert_eq!(bytes_repr(b"'\""), "b'\\'\"'");
+        assert_eq!(bytes_repr(b"\\\t\r\x7f"), "b'\\\\\\t\\r\\x7f'");
+    }
 
     #[test]
     fn quotes_like_python() {
