@@ -6,6 +6,7 @@
 //! (docs/events.md).
 
 pub mod capture;
+pub mod hub;
 pub mod listener;
 pub mod pool;
 
