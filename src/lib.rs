@@ -12,6 +12,7 @@ pub mod log;
 pub mod machine;
 pub mod pollset;
 pub mod pyrepr;
+pub mod reload;
 pub mod signals;
 pub mod single;
 pub mod spawn;
