@@ -378,7 +378,7 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146097 + doe - 719468
 }
 
-/// Parse an activity-log record strictly (supervisord's format, §1.1);
+/// Parse an activity-log record strictly (supervisord's format, see src/log.rs);
 /// anything else (program output) is `None`.
 pub fn parse_rec(line: &str) -> Option<Rec> {
     let b = line.as_bytes();
