@@ -147,6 +147,7 @@ pub fn skip_unless(file: &str, what: &str, needs: &[Need]) -> bool {
 /// passes) after printing one `SKIPPED` line when the machine lacks one of
 /// the needs; a failure instead under `RINIT_REQUIRE_ALL=1`. The test's
 /// first statement.
+#[allow(unused_macros)] // not every test file has a test that needs more
 macro_rules! require {
     ($($need:expr),+ $(,)?) => {
         if $crate::common::skip_unless(file!(), "", &[$($need),+]) {
@@ -154,6 +155,7 @@ macro_rules! require {
         }
     };
 }
+#[allow(unused_imports)]
 pub(crate) use require;
 
 /// Panic (never skip) when PID namespaces cannot be used. The helpers that
