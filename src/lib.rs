@@ -5,6 +5,13 @@
 //! the config tools (`rinit check`, `rinit dump`). The modules live in this
 //! library so that fuzz targets and tests can reach the parsers directly.
 
+// PID 1 must not panic on a runtime path, and every `unsafe` block states
+// the invariant it relies on. Unit tests (cfg(test)) and tests/ may unwrap.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::undocumented_unsafe_blocks)
+)]
+
 pub mod cli;
 pub mod config;
 pub mod events;

@@ -4,6 +4,12 @@
 //! config mode (`supervisor`), single-program mode (`single`), or the
 //! config tools (`rinit check`, `rinit dump`). The modules are in `lib.rs`.
 
+// The same no-panic, documented-unsafe rule as lib.rs.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::undocumented_unsafe_blocks)
+)]
+
 use rinit::cli::{self, Mode};
 use rinit::{config, single, startup};
 

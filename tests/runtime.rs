@@ -55,6 +55,7 @@ fn term_and_expect_0(r: &mut Rinit) {
 
 #[test]
 fn start_follows_priority_with_exact_lines() {
+    require!(Need::PidNamespaces);
     let (_d, mut r) = start(
         "prio",
         "",
@@ -112,6 +113,7 @@ fn start_follows_priority_with_exact_lines() {
 
 #[test]
 fn sigkill_is_logged_not_expected_and_respawned() {
+    require!(Need::PidNamespaces);
     let (_d, mut r) = start("kill9", "", "[program:victim]\ncommand=sleep 1000\n");
     r.wait_rec("INFO success: victim {*}", WAIT);
     let old = r.ns_pid_of("victim");
@@ -143,6 +145,7 @@ fn sigkill_is_logged_not_expected_and_respawned() {
 
 #[test]
 fn exit_within_startsecs_backs_off_1_2_3_seconds_then_gives_up() {
+    require!(Need::PidNamespaces);
     let _g = serial();
     let (_d, mut r) = start("backoff", "", "[program:flap]\ncommand=sh -c 'exit 0'\n");
     r.wait_rec("INFO gave up: flap {*}", secs(15));
@@ -180,6 +183,7 @@ fn exit_within_startsecs_backs_off_1_2_3_seconds_then_gives_up() {
 
 #[test]
 fn missing_command_is_a_spawnerr_then_fatal() {
+    require!(Need::PidNamespaces);
     let _g = serial();
     let (_d, mut r) = start(
         "nocmd",
@@ -215,6 +219,7 @@ fn missing_command_is_a_spawnerr_then_fatal() {
 
 #[test]
 fn autorestart_by_exitcodes_table() {
+    require!(Need::PidNamespaces);
     // reference §2.3: (name, autorestart, exitcodes, exit code, expected?, restarted?)
     let table = [
         ("f_exp", "false", "0", 0, true, false),
@@ -277,6 +282,7 @@ fn autorestart_by_exitcodes_table() {
 
 #[test]
 fn term_ignoring_program_is_killed_after_stopwaitsecs() {
+    require!(Need::PidNamespaces);
     let (_d, mut r) = start(
         "noterm",
         "",
@@ -310,6 +316,7 @@ fn term_ignoring_program_is_killed_after_stopwaitsecs() {
 
 #[test]
 fn orphan_is_reaped_and_logged_as_unknown_pid() {
+    require!(Need::PidNamespaces);
     let (_d, mut r) = start(
         "orphan",
         "",
@@ -342,6 +349,7 @@ fn orphan_is_reaped_and_logged_as_unknown_pid() {
 
 #[test]
 fn no_zombie_left_after_a_burst_of_1000_orphans() {
+    require!(Need::PidNamespaces, Need::Cmd("python3"));
     let _g = serial();
     let (_d, mut r) = start(
         "burst",
@@ -386,6 +394,7 @@ fn start_dirty(tag: &str, opts: &[&str], programs: &str) -> (TempDir, Rinit) {
 
 #[test]
 fn child_has_empty_signal_mask_and_no_ignored_signals() {
+    require!(Need::PidNamespaces, Need::Cmd("python3"));
     // The launcher really hands a dirty state to what it execs.
     let out = std::process::Command::new("python3")
         .args([
@@ -428,6 +437,7 @@ fn child_has_empty_signal_mask_and_no_ignored_signals() {
 
 #[test]
 fn child_has_only_fds_0_1_2_when_rinit_inherited_more() {
+    require!(Need::PidNamespaces, Need::Cmd("python3"));
     // The launcher really hands fds 3 and 9 to what it execs.
     let out = std::process::Command::new("python3")
         .args([DIRTY_EXEC, "--extra-fds", "--", "/bin/ls", "/proc/self/fd"])
@@ -459,6 +469,7 @@ fn child_has_only_fds_0_1_2_when_rinit_inherited_more() {
 
 #[test]
 fn user_nobody_gets_uid_gid_and_supplementary_groups() {
+    require!(Need::PidNamespaces);
     let (uid, gid, groups) = passwd_entry("nobody");
     let (_d, mut r) = start(
         "user",
@@ -493,6 +504,7 @@ fn user_nobody_gets_uid_gid_and_supplementary_groups() {
 
 #[test]
 fn shutdown_stops_in_descending_priority() {
+    require!(Need::PidNamespaces);
     let (_d, mut r) = start(
         "stoporder",
         "loglevel=debug",
@@ -532,6 +544,7 @@ fn shutdown_stops_in_descending_priority() {
 
 #[test]
 fn equal_priorities_stop_concurrently() {
+    require!(Need::PidNamespaces, Need::Cmd("python3"));
     let cmd = format!("python3 {} 1", fixture("slowstop.py"));
     let (_d, mut r) = start(
         "concurrent",
@@ -569,6 +582,7 @@ fn equal_priorities_stop_concurrently() {
 
 #[test]
 fn shutdown_stops_a_wrappers_children_too() {
+    require!(Need::PidNamespaces);
     let (_d, mut r) = start(
         "wrapper",
         "",
@@ -616,6 +630,7 @@ fn shutdown_on_run(tag: &str, programs: &str) -> (Rinit, TempDir, i32) {
 
 #[test]
 fn shutdown_on_never_keeps_running() {
+    require!(Need::PidNamespaces);
     let (_d, mut r) = start(
         "son-never",
         "",
@@ -635,6 +650,7 @@ fn shutdown_on_never_keeps_running() {
 
 #[test]
 fn shutdown_on_fatal_exits_with_the_programs_status() {
+    require!(Need::PidNamespaces);
     let (r, _d, code) = shutdown_on_run(
         "son-fatal",
         "[program:crasher]\ncommand=sh -c 'exit 4'\nstartretries=0\nshutdown_on=fatal\n",
@@ -654,6 +670,7 @@ fn shutdown_on_fatal_exits_with_the_programs_status() {
 
 #[test]
 fn shutdown_on_fatal_after_spawnerr_exits_127() {
+    require!(Need::PidNamespaces);
     let (r, _d, code) = shutdown_on_run(
         "son-fatal127",
         "[program:ghost]\ncommand=/nonexistent/ghost\nstartretries=0\nshutdown_on=fatal\n",
@@ -669,6 +686,7 @@ fn shutdown_on_fatal_after_spawnerr_exits_127() {
 
 #[test]
 fn shutdown_on_unexpected_ignores_expected_exits() {
+    require!(Need::PidNamespaces);
     let (r, _d, code) = shutdown_on_run(
         "son-unexp",
         "[program:good]\ncommand=sh -c 'sleep 1.1; exit 0'\nautorestart=false\nshutdown_on=unexpected\n\
@@ -693,6 +711,7 @@ fn shutdown_on_unexpected_ignores_expected_exits() {
 
 #[test]
 fn shutdown_on_any_fires_on_an_expected_exit() {
+    require!(Need::PidNamespaces);
     let (r, _d, code) = shutdown_on_run(
         "son-any",
         "[program:oneshot]\ncommand=sh -c 'sleep 1.1; exit 6'\nexitcodes=0,6\nautorestart=false\nshutdown_on=any\n",
@@ -710,6 +729,7 @@ fn shutdown_on_any_fires_on_an_expected_exit() {
 
 #[test]
 fn nothing_left_all_expected_exits_0() {
+    require!(Need::PidNamespaces);
     let (_d, mut r) = start(
         "left0",
         "",
@@ -729,6 +749,7 @@ fn nothing_left_all_expected_exits_0() {
 
 #[test]
 fn nothing_left_one_unexpected_exits_1() {
+    require!(Need::PidNamespaces);
     let (_d, mut r) = start(
         "left1",
         "",
@@ -748,6 +769,7 @@ fn nothing_left_one_unexpected_exits_1() {
 
 #[test]
 fn term_int_quit_to_rinit_exit_0() {
+    require!(Need::PidNamespaces);
     for (sig, name) in [
         (libc::SIGTERM, "SIGTERM"),
         (libc::SIGINT, "SIGINT"),
@@ -770,6 +792,7 @@ fn term_int_quit_to_rinit_exit_0() {
 
 #[test]
 fn second_term_during_a_slow_stop_sends_sigkill_at_once() {
+    require!(Need::PidNamespaces);
     let (_d, mut r) = start(
         "term2",
         "",
@@ -820,6 +843,7 @@ fn second_term_during_a_slow_stop_sends_sigkill_at_once() {
 
 #[test]
 fn idle_rinit_has_no_context_switches() {
+    require!(Need::PidNamespaces);
     let (_d, mut r) = start(
         "idle",
         "",
@@ -845,6 +869,7 @@ fn idle_rinit_has_no_context_switches() {
 
 #[test]
 fn clean_restart_stops_leftovers_before_respawn() {
+    require!(Need::PidNamespaces);
     let (_d, mut r) = start(
         "leftover",
         "",
@@ -885,6 +910,7 @@ fn clean_restart_stops_leftovers_before_respawn() {
 
 #[test]
 fn clean_restart_kills_term_ignoring_leftovers_after_stopwaitsecs() {
+    require!(Need::PidNamespaces);
     let (_d, mut r) = start(
         "leftover-kill",
         "",
@@ -934,6 +960,7 @@ fn clean_restart_kills_term_ignoring_leftovers_after_stopwaitsecs() {
 
 #[test]
 fn restart_from_exited_is_at_once_but_never_within_1s_of_the_previous_spawn() {
+    require!(Need::PidNamespaces);
     let _g = serial();
     let (_d, mut r) = start(
         "guard",
@@ -959,6 +986,7 @@ fn restart_from_exited_is_at_once_but_never_within_1s_of_the_previous_spawn() {
 
 #[test]
 fn shutdown_during_backoff_is_silent_and_immediate() {
+    require!(Need::PidNamespaces);
     let (_d, mut r) = start(
         "backoff-stop",
         "",
@@ -992,6 +1020,7 @@ fn shutdown_during_backoff_is_silent_and_immediate() {
 
 #[test]
 fn leftover_daemons_get_sigterm_then_sigkill_at_shutdown() {
+    require!(Need::PidNamespaces);
     // Two daemons escape the program's process group (setsid): one obeys
     // SIGTERM, one ignores it. After the programs have stopped, rinit.md §3.4
     // gives what is left SIGTERM, then SIGKILL one second later.
@@ -1048,7 +1077,6 @@ impl Drop for Plain {
 /// Run rinit directly (not PID 1) with one program, send it `sigs` one by
 /// one, and require it to survive them all, then exit 0 on SIGTERM.
 fn plain_rinit_survives(tag: &str, sigs: &[i32]) {
-    require_pid_namespaces();
     let dir = TempDir::new(tag);
     let conf = config(&dir, "", "[program:sleeper]\ncommand=sleep 60\nstartsecs=0\n");
     let path = dir.write("supervisord.conf", &conf, false);
@@ -1146,6 +1174,7 @@ fn captures_opt(pattern: &str, text: &str) -> Option<i64> {
 
 #[test]
 fn usr2_reopens_logs_and_other_signals_are_ignored() {
+    require!(Need::PidNamespaces);
     let (_d, mut r) = start(
         "othersigs",
         "",
@@ -1194,6 +1223,7 @@ fn usr2_reopens_logs_and_other_signals_are_ignored() {
 
 #[test]
 fn child_setup_group_env_directory_umask_stdin() {
+    require!(Need::PidNamespaces);
     let dir = TempDir::new("setup");
     let work = dir.join("work");
     std::fs::create_dir_all(&work).unwrap();
@@ -1246,6 +1276,7 @@ fn child_setup_group_env_directory_umask_stdin() {
 
 #[test]
 fn second_term_during_the_final_phase_kills_leftovers_at_once() {
+    require!(Need::PidNamespaces);
     // rinit.md §3.3: a second exit request "skips every remaining
     // stopwaitsecs: SIGKILL goes to every process group at once" — also the
     // groups of leftover daemons that are in their 1 s TERM→KILL grace.
@@ -1286,6 +1317,7 @@ fn second_term_during_the_final_phase_kills_leftovers_at_once() {
 
 #[test]
 fn exec_failure_prints_supervisors_child_lines_and_exits_127() {
+    require!(Need::PidNamespaces);
     let dir = TempDir::new("enoexec");
     // Executable, found at lookup time, but not a valid executable format.
     let bad = dir.write("badbin", "\u{7f}ELF-not-really\n", true);
@@ -1321,6 +1353,7 @@ fn exec_failure_prints_supervisors_child_lines_and_exits_127() {
 
 #[test]
 fn only_autostart_false_programs_means_nothing_to_run_exit_0() {
+    require!(Need::PidNamespaces);
     let (_d, mut r) = start(
         "noauto",
         "",
@@ -1332,6 +1365,7 @@ fn only_autostart_false_programs_means_nothing_to_run_exit_0() {
 
 #[test]
 fn no_respawn_during_shutdown_while_an_earlier_batch_is_stopping() {
+    require!(Need::PidNamespaces);
     // reference §2.1/§2.2: once shutdown has begun, no automatic spawn of any
     // kind (autorestart, BACKOFF retry) happens — also for processes whose
     // priority batch has not been stopped yet.
@@ -1368,6 +1402,7 @@ fn no_respawn_during_shutdown_while_an_earlier_batch_is_stopping() {
 
 #[test]
 fn shutdown_signals_the_whole_group_not_just_the_main_pid() {
+    require!(Need::PidNamespaces);
     // rinit.md §3.4: at shutdown the stop signal goes to the program's whole
     // process group whatever stopasgroup says (default false here). The
     // wrapper only exits once its child is gone; signalling the main pid
@@ -1410,6 +1445,7 @@ fn cpu_ticks(pid: i32) -> u64 {
 
 #[test]
 fn no_busy_loop_while_a_halted_backoff_waits_for_its_batch() {
+    require!(Need::PidNamespaces);
     // Regression: once shutdown halted a BACKOFF process, its retry deadline
     // stayed due and the event loop spun on a zero poll timeout until the
     // process's priority batch was stopped.

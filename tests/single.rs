@@ -239,6 +239,7 @@ const FAULTS: [i32; 6] = [
 
 #[test]
 fn every_standard_catchable_signal_is_forwarded() {
+    require!(Need::Cmd("python3"));
     let sigs: Vec<i32> = (1..=31)
         .filter(|s| ![libc::SIGKILL, libc::SIGSTOP, libc::SIGCHLD].contains(s) && !FAULTS.contains(s))
         .collect();
@@ -247,6 +248,7 @@ fn every_standard_catchable_signal_is_forwarded() {
 
 #[test]
 fn fault_signals_sent_with_kill_are_forwarded() {
+    require!(Need::Cmd("python3"));
     // SIGSEGV & co. sent with kill(2) (`docker kill -s SEGV`) are ordinary
     // catchable signals: rinit.md §5 forwards every catchable signal except
     // CHLD, and §3.2 says rinit never dies of a signal it did not choose.
@@ -255,6 +257,7 @@ fn fault_signals_sent_with_kill_are_forwarded() {
 
 #[test]
 fn realtime_signals_are_forwarded() {
+    require!(Need::Cmd("python3"));
     // glibc (the recorder's python) reserves 32 and 33; 34..64 are catchable.
     let sigs: Vec<i32> = (34..=64).collect();
     forward_each(&sigs);
@@ -312,6 +315,7 @@ fn launch_single(argv: &[&str]) -> Rinit {
 
 #[test]
 fn pid1_exit_status_is_the_childs() {
+    require!(Need::PidNamespaces);
     for (script, want) in [
         ("exit 0", 0),
         ("exit 255", 255),
@@ -334,6 +338,7 @@ fn pid1_exit_status_is_the_childs() {
 
 #[test]
 fn pid1_term_reaches_the_whole_process_group() {
+    require!(Need::PidNamespaces);
     let mut r = launch_single(&["sh", "-c", TERM_TRAPPING_PARENT]);
     let gc = r.host_of(grandchild(&r.out));
     poll(WAIT, "the grandchild to exec sleep", || {
@@ -348,6 +353,7 @@ fn pid1_term_reaches_the_whole_process_group() {
 
 #[test]
 fn pid1_forwards_signals_that_have_no_default_effect_on_pid1() {
+    require!(Need::PidNamespaces);
     // USR1 and INT sent to PID 1 from outside would be dropped by the kernel
     // if rinit did not catch them; they must reach the child.
     let script = r#"
@@ -368,6 +374,7 @@ while :; do sleep 0.05; done
 
 #[test]
 fn pid1_reaps_orphans_no_zombie_left() {
+    require!(Need::PidNamespaces);
     // The child double-forks 50 short-lived orphans, then waits; while it
     // waits, every orphan must be reaped by rinit (no Z state in the ns).
     let script = r#"
@@ -459,6 +466,7 @@ fn orphans_are_reaped_when_not_pid1() {
 
 #[test]
 fn on_a_tty_the_childs_group_is_the_foreground_group() {
+    require!(Need::Cmd("python3"));
     // /proc/PID/stat fields 5 and 8: pgrp and tpgid (the terminal's
     // foreground group). `sh` has no space in its name, so fields split.
     let ptyrun = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/runtime/ptyrun.py");
@@ -488,6 +496,7 @@ fn on_a_tty_the_childs_group_is_the_foreground_group() {
 
 #[test]
 fn pid1_with_a_dirty_launcher_still_forwards_term_and_child_state_is_clean() {
+    require!(Need::PidNamespaces, Need::Cmd("python3"));
     // rinit inherits every signal blocked and ignored (and fds 3, 9): it
     // must still receive and forward TERM, and its child must start clean.
     let a = vec![

@@ -75,8 +75,9 @@ pub fn process_env() -> Vec<(String, String)> {
 
 /// `uname -n`, what supervisord's `platform.node()` returns.
 pub fn host_node_name() -> String {
-    // SAFETY: uname fills a caller-owned, zeroed utsname; nodename is NUL-terminated.
+    // SAFETY: utsname is arrays of c_char, for which all-zero bytes are valid.
     let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: `u` is a valid, writable utsname owned by this frame.
     if unsafe { libc::uname(&mut u) } != 0 {
         return String::new();
     }

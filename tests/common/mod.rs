@@ -8,8 +8,9 @@
 //! `spawned:` line to a host pid through `NSpid:`), and every wait has a
 //! timeout. The [`Rinit`] guard kills everything it started when dropped.
 //!
-//! A test that cannot run (not root, no `unshare`) fails loudly: see
-//! [`require_pid_namespaces`].
+//! A test that cannot run here (not root, no `unshare`, a missing package)
+//! starts with [`require!`]: it prints one `SKIPPED` line and passes, or
+//! fails when `RINIT_REQUIRE_ALL=1` (CI) so that nothing is skipped there.
 
 #![allow(dead_code)]
 
@@ -28,33 +29,141 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_rinit");
 pub const WAIT: Duration = Duration::from_secs(10);
 
 // ---------------------------------------------------------------------------
-// Preconditions
+// Preconditions: test tiers
 // ---------------------------------------------------------------------------
 
-/// Panic (never skip) when PID namespaces cannot be used: CI runs as root,
-/// and a test that silently passes without running would hide regressions.
-pub fn require_pid_namespaces() {
-    // SAFETY: geteuid cannot fail.
+/// Something a test needs from the machine beyond a plain `cargo test` by a
+/// non-root developer. See [`require!`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Need {
+    /// Effective uid 0.
+    Root,
+    /// `unshare --pid --fork --mount-proc` works (root, util-linux): rinit
+    /// runs as PID 1 of a fresh PID namespace.
+    PidNamespaces,
+    /// A program on PATH, usually from a Debian package (`supervisord`,
+    /// `python3`, `cc`, a benchmark peer such as `tini`).
+    Cmd(&'static str),
+    /// A Docker engine that answers `docker info`.
+    Docker,
+}
+
+/// The environment variable that turns every skip into a failure (CI sets it
+/// in .ci/run, so CI runs every tier).
+pub const REQUIRE_ALL: &str = "RINIT_REQUIRE_ALL";
+
+/// Why `need` is not met on this machine, or `None` when it is. Each need is
+/// checked once per test binary.
+pub fn unmet(need: Need) -> Option<String> {
+    use std::sync::OnceLock;
+    static ROOT: OnceLock<Option<String>> = OnceLock::new();
+    static NS: OnceLock<Option<String>> = OnceLock::new();
+    static DOCKER: OnceLock<Option<String>> = OnceLock::new();
+    match need {
+        Need::Root => ROOT.get_or_init(check_root).clone(),
+        Need::PidNamespaces => NS.get_or_init(check_pid_namespaces).clone(),
+        Need::Cmd(cmd) => on_path(cmd)
+            .is_none()
+            .then(|| format!("`{cmd}` is not on PATH (install its Debian package; .ci/run does)")),
+        Need::Docker => DOCKER.get_or_init(check_docker).clone(),
+    }
+}
+
+fn check_root() -> Option<String> {
+    // SAFETY: geteuid has no preconditions and cannot fail.
     let euid = unsafe { libc::geteuid() };
-    assert_eq!(
-        euid, 0,
-        "rinit's PID-1 integration tests must run as root (they create PID namespaces with unshare); \
-         euid is {euid}. Run them as root (CI does) instead of skipping them."
-    );
-    let ok = Command::new("unshare")
+    (euid != 0).then(|| format!("needs root (euid is {euid})"))
+}
+
+fn check_pid_namespaces() -> Option<String> {
+    if let Some(why) = check_root() {
+        return Some(format!("{why} to create PID namespaces with unshare"));
+    }
+    let out = Command::new("unshare")
         .args(["--pid", "--fork", "--mount-proc", "--kill-child", "true"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .output();
-    match ok {
-        Ok(o) if o.status.success() => {}
-        Ok(o) => panic!(
-            "`unshare --pid --fork --mount-proc true` failed ({}): {}; these tests need PID namespaces",
+    match out {
+        Ok(o) if o.status.success() => None,
+        Ok(o) => Some(format!(
+            "needs PID namespaces: `unshare --pid --fork --mount-proc true` failed ({}): {}",
             o.status,
-            String::from_utf8_lossy(&o.stderr)
-        ),
-        Err(e) => panic!("cannot run `unshare` (util-linux): {e}; these tests need it"),
+            String::from_utf8_lossy(&o.stderr).trim()
+        )),
+        Err(e) => Some(format!("needs `unshare` (util-linux) for PID namespaces: {e}")),
+    }
+}
+
+fn check_docker() -> Option<String> {
+    let out = Command::new("docker")
+        .arg("info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    match out {
+        Ok(s) if s.success() => None,
+        Ok(s) => Some(format!("needs a Docker engine: `docker info` failed ({s})")),
+        Err(e) => Some(format!("needs a Docker engine: cannot run `docker`: {e}")),
+    }
+}
+
+/// The first directory of PATH holding an executable file `cmd`.
+pub fn on_path(cmd: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(cmd))
+        .find(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
+}
+
+/// Whether the test `what` (in `file`) must be skipped for lack of `needs`.
+/// When something is missing it prints ONE line to the real stderr (past the
+/// test harness's capture, so a passing test still shows it) and returns
+/// true; with `RINIT_REQUIRE_ALL=1` it panics with that line instead.
+pub fn skip_unless(file: &str, what: &str, needs: &[Need]) -> bool {
+    let missing: Vec<String> = needs.iter().filter_map(|n| unmet(*n)).collect();
+    if missing.is_empty() {
+        return false;
+    }
+    let test = std::thread::current().name().unwrap_or("?").to_string();
+    let test = if what.is_empty() {
+        test
+    } else {
+        format!("{test} ({what})")
+    };
+    let line = format!("SKIPPED {file}: {test}: {}", missing.join("; "));
+    if std::env::var(REQUIRE_ALL).is_ok_and(|v| v == "1") {
+        panic!("{line} [{REQUIRE_ALL}=1 makes every skip a failure]");
+    }
+    use std::io::Write;
+    let _ = std::io::stderr().write_all(format!("{line}\n").as_bytes());
+    true
+}
+
+/// `require!(Need::A, Need::B)`: return from the calling test (which then
+/// passes) after printing one `SKIPPED` line when the machine lacks one of
+/// the needs; a failure instead under `RINIT_REQUIRE_ALL=1`. The test's
+/// first statement.
+#[allow(unused_macros)] // not every test file has a test that needs more
+macro_rules! require {
+    ($($need:expr),+ $(,)?) => {
+        if $crate::common::skip_unless(file!(), "", &[$($need),+]) {
+            return;
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use require;
+
+/// Panic (never skip) when PID namespaces cannot be used. The helpers that
+/// start rinit as PID 1 call it as a last guard; a test itself starts with
+/// `require!(Need::PidNamespaces)`, which skips instead.
+pub fn require_pid_namespaces() {
+    if let Some(why) = unmet(Need::PidNamespaces) {
+        panic!("{why}; start the test with `require!(Need::PidNamespaces);` to skip it instead");
     }
 }
 
@@ -271,7 +380,7 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146097 + doe - 719468
 }
 
-/// Parse an activity-log record strictly (supervisord's format, §1.1);
+/// Parse an activity-log record strictly (supervisord's format, see src/log.rs);
 /// anything else (program output) is `None`.
 pub fn parse_rec(line: &str) -> Option<Rec> {
     let b = line.as_bytes();
