@@ -405,3 +405,48 @@ fn usage_errors_exit_2_with_a_hint() {
         );
     }
 }
+
+/// Issue 9 item 1: a huge width or precision in a `%(...)` expansion
+/// aborted `rinit check` (SIGABRT, "Formatting argument out of range",
+/// "capacity overflow") or grew past 6 GB. Now: supervisord's answer, or
+/// rinit's expansion limit, always as `FILE:LINE` and exit 2.
+#[test]
+fn huge_format_width_or_precision_is_an_error_not_a_crash() {
+    let cases = [
+        (
+            "environment=A=\"%(process_num).4294967296e\"",
+            "precision too big",
+        ),
+        (
+            "environment=A=\"%(process_num).9999999999d\"",
+            "precision too big",
+        ),
+        (
+            "process_name=%(process_num)099999999999d",
+            "at most (rinit's limit)",
+        ),
+        (
+            "process_name=%(program_name)99999999999999999999s",
+            "width too big",
+        ),
+    ];
+    for (i, (line, message)) in cases.iter().enumerate() {
+        let text = format!("[supervisord]\nnodaemon=true\n[program:a]\ncommand=/bin/true\n{line}\n");
+        let path = temp_file(&format!("hugefmt{i}.conf"), text.as_bytes());
+        let run = check(&path);
+        assert_eq!(run.code, 2, "{line}: {}{}", run.stdout, run.stderr);
+        assert!(
+            run.stdout
+                .contains(&format!("{}:5: Format string", path.display()))
+                && run.stdout.contains(message),
+            "{line}: {}",
+            run.stdout
+        );
+    }
+    // supervisord accepts `.70000f`: so does rinit, with Python's text.
+    let text = "[supervisord]\nnodaemon=true\n[program:a]\ncommand=/bin/true\nenvironment=A=\"%(process_num).70000f\"\n";
+    let path = temp_file("hugefmt-ok.conf", text.as_bytes());
+    let run = rinit(&["dump", "-c", &path.to_string_lossy()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains(&format!("\"0.{}\"", "0".repeat(70000))));
+}
