@@ -450,3 +450,38 @@ fn huge_format_width_or_precision_is_an_error_not_a_crash() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stdout.contains(&format!("\"0.{}\"", "0".repeat(70000))));
 }
+
+/// Issue 9 item 8: `[include] files=/dev/zero` grew without bound and a
+/// FIFO blocked forever. Both are refused at the `files=` line; a directory
+/// matched by a glob is still skipped silently, as supervisord does.
+#[test]
+fn include_of_device_or_fifo_is_refused() {
+    let dir = std::env::temp_dir().join(format!("rinit-include-nonreg-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("sub.conf")).expect("dir");
+    let fifo = dir.join("pipe.conf");
+    let _ = std::fs::remove_file(&fifo);
+    let c = std::ffi::CString::new(fifo.to_string_lossy().as_bytes()).expect("path");
+    // SAFETY: a NUL-terminated path; mkfifo only creates a node.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    for (target, kind) in [
+        ("/dev/zero", "a character device"),
+        (&*fifo.to_string_lossy(), "a FIFO"),
+    ] {
+        let text = format!("[supervisord]\nnodaemon=true\n\n[include]\nfiles = {target}\n");
+        let path = dir.join("main.conf");
+        std::fs::write(&path, text).expect("write");
+        let run = check(&path);
+        assert_eq!(run.code, 2, "{target}: {}", run.stdout);
+        let want = format!(
+            "{}:5: included file {target} is {kind}, not a regular file",
+            path.display()
+        );
+        assert!(run.stdout.contains(&want), "want {want}\ngot {}", run.stdout);
+    }
+    let text = "[supervisord]\nnodaemon=true\n\n[include]\nfiles = *.conf\n";
+    std::fs::remove_file(&fifo).expect("rm fifo");
+    let path = dir.join("main.ini");
+    std::fs::write(&path, text).expect("write");
+    let run = check(&path);
+    assert_eq!(run.code, 0, "a directory match is skipped: {}", run.stdout);
+}
