@@ -485,3 +485,68 @@ fn include_of_device_or_fifo_is_refused() {
     let run = check(&path);
     assert_eq!(run.code, 0, "a directory match is skipped: {}", run.stdout);
 }
+
+/// Issue 9 item 7: `rinit dump -c X | head -c 10` and `rinit check -c X >
+/// /dev/full` died of SIGABRT ("failed printing to stdout"). Now they exit
+/// with status 2 and no panic message; so do `--help` and `--version`.
+#[test]
+fn closed_or_full_stdout_is_a_status_not_an_abort() {
+    use std::io::Read;
+    use std::process::Stdio;
+    // A dump far larger than a pipe's buffer, so the closed pipe is hit.
+    let mut text = String::from("[supervisord]\nnodaemon=true\n");
+    for i in 0..2000 {
+        text.push_str(&format!("[program:p{i}]\ncommand=/bin/sleep {i}\n"));
+    }
+    let conf = temp_file("stdout-closed.conf", text.as_bytes());
+    let conf = conf.to_string_lossy().into_owned();
+    let full = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .expect("/dev/full")
+    };
+    for args in [
+        vec!["check", "-c", &conf],
+        vec!["dump", "-c", &conf],
+        vec!["check", "--help"],
+        vec!["--help"],
+        vec!["--version"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_rinit"))
+            .args(&args)
+            .stdout(full())
+            .stderr(Stdio::piped())
+            .output()
+            .expect("run rinit");
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?} > /dev/full: {:?}",
+            out.status
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("cannot write to standard output"),
+            "{args:?}: {stderr}"
+        );
+    }
+    // `| head -c 10`: read 10 bytes, close the pipe, let rinit find out.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rinit"))
+        .args(["dump", "-c", &conf])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut head = [0u8; 10];
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_exact(&mut head)
+        .expect("10 bytes");
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(2), "{:?}", out.status);
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}
