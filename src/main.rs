@@ -10,6 +10,8 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::undocumented_unsafe_blocks)
 )]
 
+use std::io::Write as _;
+
 use rinit::cli::{self, Mode};
 use rinit::{config, single, startup};
 
@@ -24,16 +26,12 @@ fn main() {
         Ok(Mode::Dump(args)) => config::cli::dump(&argv0, &args),
         Ok(Mode::Single { argv, verbose }) => single::run(&argv, verbose),
         Ok(Mode::Supervise(opts)) => startup::supervise(&argv0, &opts),
-        Ok(Mode::Help(text)) => {
-            print!("{text}");
-            0
-        }
-        Ok(Mode::Version(text)) => {
-            println!("{text}");
-            0
-        }
+        // A write error (closed or full stdout) is a status, not a panic.
+        Ok(Mode::Help(text)) => config::cli::emit(&text, 0),
+        Ok(Mode::Version(text)) => config::cli::emit(&format!("{text}\n"), 0),
         Err(usage) => {
-            eprintln!("{usage}");
+            // stderr too may be full; there is nothing left to tell then.
+            let _ = writeln!(std::io::stderr(), "{usage}");
             2
         }
     };

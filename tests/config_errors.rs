@@ -405,3 +405,148 @@ fn usage_errors_exit_2_with_a_hint() {
         );
     }
 }
+
+/// Issue 9 item 1: a huge width or precision in a `%(...)` expansion
+/// aborted `rinit check` (SIGABRT, "Formatting argument out of range",
+/// "capacity overflow") or grew past 6 GB. Now: supervisord's answer, or
+/// rinit's expansion limit, always as `FILE:LINE` and exit 2.
+#[test]
+fn huge_format_width_or_precision_is_an_error_not_a_crash() {
+    let cases = [
+        (
+            "environment=A=\"%(process_num).4294967296e\"",
+            "precision too big",
+        ),
+        (
+            "environment=A=\"%(process_num).9999999999d\"",
+            "precision too big",
+        ),
+        (
+            "process_name=%(process_num)099999999999d",
+            "at most (rinit's limit)",
+        ),
+        (
+            "process_name=%(program_name)99999999999999999999s",
+            "width too big",
+        ),
+    ];
+    for (i, (line, message)) in cases.iter().enumerate() {
+        let text = format!("[supervisord]\nnodaemon=true\n[program:a]\ncommand=/bin/true\n{line}\n");
+        let path = temp_file(&format!("hugefmt{i}.conf"), text.as_bytes());
+        let run = check(&path);
+        assert_eq!(run.code, 2, "{line}: {}{}", run.stdout, run.stderr);
+        assert!(
+            run.stdout
+                .contains(&format!("{}:5: Format string", path.display()))
+                && run.stdout.contains(message),
+            "{line}: {}",
+            run.stdout
+        );
+    }
+    // supervisord accepts `.70000f`: so does rinit, with Python's text.
+    let text = "[supervisord]\nnodaemon=true\n[program:a]\ncommand=/bin/true\nenvironment=A=\"%(process_num).70000f\"\n";
+    let path = temp_file("hugefmt-ok.conf", text.as_bytes());
+    let run = rinit(&["dump", "-c", &path.to_string_lossy()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains(&format!("\"0.{}\"", "0".repeat(70000))));
+}
+
+/// Issue 9 item 8: `[include] files=/dev/zero` grew without bound and a
+/// FIFO blocked forever. Both are refused at the `files=` line; a directory
+/// matched by a glob is still skipped silently, as supervisord does.
+#[test]
+fn include_of_device_or_fifo_is_refused() {
+    let dir = std::env::temp_dir().join(format!("rinit-include-nonreg-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("sub.conf")).expect("dir");
+    let fifo = dir.join("pipe.conf");
+    let _ = std::fs::remove_file(&fifo);
+    let c = std::ffi::CString::new(fifo.to_string_lossy().as_bytes()).expect("path");
+    // SAFETY: a NUL-terminated path; mkfifo only creates a node.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    for (target, kind) in [
+        ("/dev/zero", "a character device"),
+        (&*fifo.to_string_lossy(), "a FIFO"),
+    ] {
+        let text = format!("[supervisord]\nnodaemon=true\n\n[include]\nfiles = {target}\n");
+        let path = dir.join("main.conf");
+        std::fs::write(&path, text).expect("write");
+        let run = check(&path);
+        assert_eq!(run.code, 2, "{target}: {}", run.stdout);
+        let want = format!(
+            "{}:5: included file {target} is {kind}, not a regular file",
+            path.display()
+        );
+        assert!(run.stdout.contains(&want), "want {want}\ngot {}", run.stdout);
+    }
+    let text = "[supervisord]\nnodaemon=true\n\n[include]\nfiles = *.conf\n";
+    std::fs::remove_file(&fifo).expect("rm fifo");
+    let path = dir.join("main.ini");
+    std::fs::write(&path, text).expect("write");
+    let run = check(&path);
+    assert_eq!(run.code, 0, "a directory match is skipped: {}", run.stdout);
+}
+
+/// Issue 9 item 7: `rinit dump -c X | head -c 10` and `rinit check -c X >
+/// /dev/full` died of SIGABRT ("failed printing to stdout"). Now they exit
+/// with status 2 and no panic message; so do `--help` and `--version`.
+#[test]
+fn closed_or_full_stdout_is_a_status_not_an_abort() {
+    use std::io::Read;
+    use std::process::Stdio;
+    // A dump far larger than a pipe's buffer, so the closed pipe is hit.
+    let mut text = String::from("[supervisord]\nnodaemon=true\n");
+    for i in 0..2000 {
+        text.push_str(&format!("[program:p{i}]\ncommand=/bin/sleep {i}\n"));
+    }
+    let conf = temp_file("stdout-closed.conf", text.as_bytes());
+    let conf = conf.to_string_lossy().into_owned();
+    let full = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .expect("/dev/full")
+    };
+    for args in [
+        vec!["check", "-c", &conf],
+        vec!["dump", "-c", &conf],
+        vec!["check", "--help"],
+        vec!["--help"],
+        vec!["--version"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_rinit"))
+            .args(&args)
+            .stdout(full())
+            .stderr(Stdio::piped())
+            .output()
+            .expect("run rinit");
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?} > /dev/full: {:?}",
+            out.status
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("cannot write to standard output"),
+            "{args:?}: {stderr}"
+        );
+    }
+    // `| head -c 10`: read 10 bytes, close the pipe, let rinit find out.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rinit"))
+        .args(["dump", "-c", &conf])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut head = [0u8; 10];
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_exact(&mut head)
+        .expect("10 bytes");
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(2), "{:?}", out.status);
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}

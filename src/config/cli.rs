@@ -5,6 +5,8 @@
 //! config, so scripts can treat `check`, `dump` and a real start alike.
 //! `dump` prints the JSON document (with its `error` key) even on exit 2.
 
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::dump::{self, Mode};
@@ -23,8 +25,11 @@ struct Args {
 }
 
 fn usage_error(cmd: &str, message: &str) -> i32 {
-    eprintln!("rinit {cmd}: {message}");
-    eprintln!("Try 'rinit {cmd} --help' for more information.");
+    let _ = writeln!(std::io::stderr(), "rinit {cmd}: {message}");
+    let _ = writeln!(
+        std::io::stderr(),
+        "Try 'rinit {cmd} --help' for more information."
+    );
     EXIT_BAD
 }
 
@@ -99,13 +104,12 @@ Exit 0 when accepted, 2 when refused (the JSON then carries \"error\").";
 fn prologue(argv0: &str, args: &[String], cmd: &str, help: &str) -> Result<(Args, PathBuf), i32> {
     let args = parse_args(args, cmd == "dump").map_err(|m| usage_error(cmd, &m))?;
     if args.help {
-        println!("{help}");
-        return Err(0);
+        return Err(emit(&format!("{help}\n"), 0));
     }
     match config_path(argv0, &args) {
         Ok(p) => Ok((args, p)),
         Err(e) => {
-            eprintln!("{e}");
+            let _ = writeln!(std::io::stderr(), "{e}");
             Err(EXIT_BAD)
         }
     }
@@ -119,13 +123,15 @@ pub fn check(argv0: &str, args: &[String]) -> i32 {
     };
     let shown = path.display().to_string();
     let outcome = realize(&MainSource::File(path.clone()), &options(&args));
+    // Writing to a String cannot fail; the one write to stdout is checked.
+    let mut out = String::new();
     for w in &outcome.warnings {
-        println!("{shown}: warning: {w}");
+        let _ = writeln!(out, "{shown}: warning: {w}");
     }
-    match outcome.result {
+    let status = match outcome.result {
         Ok(config) => {
             for l in &config.lint {
-                println!("{l}");
+                let _ = writeln!(out, "{l}");
             }
             for f in &config.fcgi_groups {
                 let o = f
@@ -134,7 +140,8 @@ pub fn check(argv0: &str, args: &[String]) -> i32 {
                     .first()
                     .map(|p| p.origin.clone())
                     .unwrap_or_default();
-                println!(
+                let _ = writeln!(
+                    out,
                     "{}:{}: [{}] is not supported by rinit and will not be started",
                     o.file.display(),
                     o.line,
@@ -142,7 +149,8 @@ pub fn check(argv0: &str, args: &[String]) -> i32 {
                 );
             }
             let processes: usize = config.groups.iter().map(|g| g.processes.len()).sum();
-            println!(
+            let _ = writeln!(
+                out,
                 "{shown}: OK ({} groups, {processes} processes)",
                 config.groups.len()
             );
@@ -150,10 +158,27 @@ pub fn check(argv0: &str, args: &[String]) -> i32 {
         }
         Err(e) => {
             let file = e.file.as_ref().map_or(shown.clone(), |f| f.display().to_string());
-            match e.line {
-                Some(line) => println!("{file}:{line}: {}", e.message),
-                None => println!("{file}: {}", e.message),
-            }
+            let _ = match e.line {
+                Some(line) => writeln!(out, "{file}:{line}: {}", e.message),
+                None => writeln!(out, "{file}: {}", e.message),
+            };
+            EXIT_BAD
+        }
+    };
+    emit(&out, status)
+}
+
+/// Write `text` to stdout and return `status`, or `EXIT_BAD` when stdout is
+/// closed or full: a status, never a panic (`println!` aborts on a write
+/// error). A closed pipe (`| head`) is the reader's choice and is not
+/// reported; any other write error is, on stderr.
+pub fn emit(text: &str, status: i32) -> i32 {
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        Ok(()) => status,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => EXIT_BAD,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "rinit: cannot write to standard output: {e}");
             EXIT_BAD
         }
     }
@@ -168,16 +193,12 @@ pub fn dump(argv0: &str, args: &[String]) -> i32 {
     // The oracle always reads the absolute path of the file it is given.
     let path = PathBuf::from(paths::abspath(&path.to_string_lossy()));
     let doc = dump::dump(&path, args.mode, &options(&args));
+    let status = if dump::has_error(&doc) { EXIT_BAD } else { 0 };
     match serde_json::to_string_pretty(&doc) {
-        Ok(text) => println!("{text}"),
+        Ok(text) => emit(&format!("{text}\n"), status),
         Err(e) => {
-            eprintln!("rinit dump: cannot print JSON: {e}");
-            return EXIT_BAD;
+            let _ = writeln!(std::io::stderr(), "rinit dump: cannot print JSON: {e}");
+            EXIT_BAD
         }
-    }
-    if dump::has_error(&doc) {
-        EXIT_BAD
-    } else {
-        0
     }
 }

@@ -56,9 +56,18 @@ struct Spec {
     prec: Option<usize>,
 }
 
+/// How many characters the widths and precisions of one value may ask for,
+/// in total. Python has no limit short of memory; rinit, as PID 1, must not
+/// let one config value allocate gigabytes or abort (docs/config.md,
+/// "Expansion limits"). 1 MiB is far above any real padding (supervisord's
+/// accepted `%(process_num).70000f` costs 70,000) and small enough that even
+/// thousands of expanded values stay bounded.
+pub const PADDING_BUDGET: usize = 1 << 20;
+
 fn format(s: &str, names: &Names) -> Result<String, FmtError> {
     let chars: Vec<char> = s.chars().collect();
     let mut out = String::with_capacity(s.len());
+    let mut budget = PADDING_BUDGET;
     let mut pos = 0;
     while let Some(&c) = chars.get(pos) {
         pos += 1;
@@ -81,9 +90,29 @@ fn format(s: &str, names: &Names) -> Result<String, FmtError> {
                 "rinit does not support a %-conversion without a (name); write %% for a literal %".into(),
             ));
         };
+        let cost = spec.cost(conv);
+        budget = budget.checked_sub(cost).ok_or_else(|| {
+            FmtError::Bad(format!(
+                "widths and precisions in one value may add up to {PADDING_BUDGET} at most (rinit's limit)"
+            ))
+        })?;
         out.push_str(&convert(&value, &spec, conv, conv_at)?);
     }
     Ok(out)
+}
+
+impl Spec {
+    /// The characters this spec may add beyond the value's own text: its
+    /// width, and its precision where precision adds digits (numbers; `%g`
+    /// only with `#`, since it strips trailing zeros otherwise).
+    fn cost(&self, conv: char) -> usize {
+        let prec = match conv {
+            'd' | 'i' | 'u' | 'x' | 'X' | 'o' | 'e' | 'E' | 'f' | 'F' => self.prec.unwrap_or(0),
+            'g' | 'G' if self.alt => self.prec.unwrap_or(0),
+            _ => 0,
+        };
+        self.width.max(prec)
+    }
 }
 
 /// Parse `(key)`, flags, width, precision and the conversion character,
@@ -135,8 +164,14 @@ fn parse_spec(
     if ch == '*' {
         return Err(FmtError::Bad("* wants int".into()));
     }
+    // CPython's limits: a width must fit a Py_ssize_t, a precision a C int.
     while let Some(d) = ch.to_digit(10) {
-        spec.width = spec.width.saturating_mul(10).saturating_add(d as usize);
+        spec.width = spec
+            .width
+            .checked_mul(10)
+            .and_then(|w| w.checked_add(d as usize))
+            .filter(|w| *w <= i64::MAX as usize)
+            .ok_or_else(|| FmtError::Bad("width too big".into()))?;
         ch = next(pos).ok_or_else(incomplete)?;
     }
     if ch == '.' {
@@ -146,7 +181,11 @@ fn parse_spec(
             return Err(FmtError::Bad("* wants int".into()));
         }
         while let Some(d) = ch.to_digit(10) {
-            prec = prec.saturating_mul(10).saturating_add(d as usize);
+            prec = prec
+                .checked_mul(10)
+                .and_then(|p| p.checked_add(d as usize))
+                .filter(|p| *p <= i32::MAX as usize)
+                .ok_or_else(|| FmtError::Bad("precision too big".into()))?;
             ch = next(pos).ok_or_else(incomplete)?;
         }
         spec.prec = Some(prec);
@@ -258,50 +297,88 @@ fn int_text(n: i64, radix: u32, upper: bool, spec: &Spec) -> String {
     pad(&text, spec, false)
 }
 
-/// Float conversions of an integer value; only `process_num`/`numprocs` get here.
+/// Float conversions of an integer value; only `process_num`/`numprocs` get
+/// here. Rust's formatter caps precision at 65,535 and an integer-valued
+/// double has at most 20 significant digits, so digits past that are zeros
+/// written here rather than asked of `format!`.
 fn float_text(n: i64, conv: char, spec: &Spec) -> String {
     let x = n as f64;
     let prec = spec.prec.unwrap_or(6);
-    let text = match conv {
-        'f' | 'F' => format!("{x:.prec$}"),
-        'e' | 'E' => {
-            let t = format!("{x:.prec$e}");
-            let t = python_exponent(&t);
-            if conv == 'E' {
-                t.to_uppercase()
-            } else {
-                t
-            }
-        }
-        _ => {
-            let t = n.to_string();
-            if conv == 'G' {
-                t.to_uppercase()
-            } else {
-                t
-            }
-        }
+    let mut text = match conv {
+        'f' | 'F' => fixed(x, prec, spec.alt),
+        'e' | 'E' => exponent(x, prec, spec.alt),
+        _ => general(x, prec, spec.alt),
     };
-    let signed = if n >= 0 && spec.sign {
+    if conv.is_ascii_uppercase() {
+        text = text.to_uppercase();
+    }
+    let signed = if n < 0 {
+        text
+    } else if spec.sign {
         format!("+{text}")
+    } else if spec.space {
+        format!(" {text}")
     } else {
         text
     };
     pad(&signed, spec, true)
 }
 
-/// Rust writes `5e0`; Python writes `5e+00`.
-fn python_exponent(t: &str) -> String {
-    match t.split_once('e') {
-        Some((mantissa, exp)) => {
-            let (sign, digits) = match exp.strip_prefix('-') {
-                Some(d) => ('-', d),
-                None => ('+', exp),
-            };
-            format!("{mantissa}e{sign}{digits:0>2}")
-        }
-        None => t.to_string(),
+/// `%.{prec}f` of an integer-valued double: its digits, then zeros.
+fn fixed(x: f64, prec: usize, alt: bool) -> String {
+    let mut t = format!("{x:.0}");
+    if prec > 0 || alt {
+        t.push('.');
     }
+    t.push_str(&"0".repeat(prec));
+    t
+}
+
+/// `%.{prec}e` of an integer-valued double, with Python's `e+NN` exponent.
+fn exponent(x: f64, prec: usize, alt: bool) -> String {
+    const EXACT: usize = 24;
+    let p = prec.min(EXACT);
+    let t = format!("{x:.p$e}");
+    let (mantissa, exp) = t.split_once('e').unwrap_or((&t, "0"));
+    let mut m = mantissa.to_string();
+    if prec > p {
+        m.push_str(&"0".repeat(prec - p));
+    }
+    if prec == 0 && alt {
+        m.push('.');
+    }
+    let (sign, digits) = match exp.strip_prefix('-') {
+        Some(d) => ('-', d),
+        None => ('+', exp),
+    };
+    format!("{m}e{sign}{digits:0>2}")
+}
+
+/// `%.{prec}g`: `e` or `f` by the exponent, trailing zeros stripped unless `#`.
+fn general(x: f64, prec: usize, alt: bool) -> String {
+    // Without `#` the zeros past 20 significant digits are stripped anyway.
+    let prec = if alt { prec.max(1) } else { prec.clamp(1, 40) };
+    let e = exponent(x, prec - 1, false);
+    let exp: i64 = e.rsplit_once('e').and_then(|(_, d)| d.parse().ok()).unwrap_or(0);
+    let mut t = if exp >= -4 && (exp as i128) < prec as i128 {
+        let decimals = usize::try_from(prec as i64 - 1 - exp).unwrap_or(0);
+        fixed(x, decimals, alt)
+    } else {
+        exponent(x, prec - 1, alt)
+    };
+    if !alt {
+        let (m, tail) = match t.find('e') {
+            Some(i) => t.split_at(i),
+            None => (t.as_str(), ""),
+        };
+        let m = if m.contains('.') {
+            m.trim_end_matches('0').trim_end_matches('.')
+        } else {
+            m
+        };
+        t = format!("{m}{tail}");
+    }
+    t
 }
 
 #[cfg(test)]
@@ -358,6 +435,89 @@ mod tests {
         bad("%(a)*s", "* wants int");
         bad("%(a)\u{1}", "unsupported format character '?' (0x1) at index 4");
         bad("%USER%", "unsupported format character 'U' (0x55) at index 1");
+    }
+
+    /// Python 3.11's `%` on the same values (`n`=5, `b`=1234567, `m`=-42, `z`=0).
+    #[test]
+    fn float_conversions_match_python() {
+        let mut n = names();
+        n.insert("b".into(), Name::Int(1234567));
+        n.insert("m".into(), Name::Int(-42));
+        n.insert("z".into(), Name::Int(0));
+        n.insert("big".into(), Name::Int(i64::MAX));
+        let g = |s: &str| expand(s, &n, "x").unwrap_or_else(|e| e);
+        for (spec, want) in [
+            ("%(n)#.0f", "5."),
+            ("%(n)#.0e", "5.e+00"),
+            ("%(n)g", "5"),
+            ("%(n).0g", "5"),
+            ("%(n)#g", "5.00000"),
+            ("%(n)#.3g", "5.00"),
+            ("%(b)g", "1.23457e+06"),
+            ("%(b).3g", "1.23e+06"),
+            ("%(b)#.10g", "1234567.000"),
+            ("%(b).2e", "1.23e+06"),
+            ("%(b)#.0f", "1234567."),
+            ("%(z)g", "0"),
+            ("%(z)#g", "0.00000"),
+            ("%(z).3e", "0.000e+00"),
+            ("%(m)g", "-42"),
+            ("%(m).3e", "-4.200e+01"),
+            ("%(m)+g", "-42"),
+            ("%(n)+.2e", "+5.00e+00"),
+            ("%(n)010.2f", "0000005.00"),
+            ("%(m)010.2f", "-000042.00"),
+            ("%(n) f", " 5.000000"),
+            ("%(b)12.4g", "   1.235e+06"),
+            ("%(big)g", "9.22337e+18"),
+            ("%(big).25e", "9.2233720368547758080000000e+18"),
+            ("%(big)f", "9223372036854775808.000000"),
+            ("%(big).30g", "9223372036854775808"),
+            ("%(n)-8.1fX", "5.0     X"),
+            ("%(n)G", "5"),
+            ("%(b)G", "1.23457E+06"),
+            ("%(n)E", "5.000000E+00"),
+        ] {
+            assert_eq!(g(spec), want, "{spec}");
+        }
+    }
+
+    /// Issue 9 item 1: these aborted rinit (SIGABRT/SIGSEGV) or grew past
+    /// 6 GB. Python accepts `.70000f`; it refuses the others, or would need
+    /// gigabytes, which rinit refuses with its own limit.
+    #[test]
+    fn huge_width_or_precision_does_not_crash() {
+        let one = |s: &str| expand(s, &names(), "x");
+        let long = one("%(n).70000f").expect("python accepts it");
+        assert_eq!(long.len(), 70002);
+        assert!(long.starts_with("5.000") && long.ends_with("000"));
+        let e70000 = one("%(n).70000e").expect("python accepts it");
+        assert_eq!(e70000.len(), 70006);
+        assert!(e70000.ends_with("0e+00"));
+        let bad = |s: &str, m: &str| {
+            assert_eq!(
+                one(s),
+                Err(format!(
+                    "Format string {} for 'x' is badly formatted: {m}",
+                    repr(s)
+                ))
+            )
+        };
+        let limit = "widths and precisions in one value may add up to 1048576 at most (rinit's limit)";
+        bad("%(n).4294967296e", "precision too big");
+        bad("%(n).9999999999d", "precision too big");
+        bad("%(n).2147483648d", "precision too big");
+        bad("%(a)99999999999999999999s", "width too big");
+        bad("%(n)9223372036854775808d", "width too big");
+        bad("%(n)099999999999d", limit);
+        bad("%(n)9223372036854775807d", limit);
+        bad("%(n).2147483647d", limit);
+        bad("%(n)1048577d", limit);
+        bad(&"%(n)600000d".repeat(2), limit);
+        assert_eq!(one("%(n)1048576d").map(|s| s.len()), Ok(1048576));
+        // Precision that only truncates or strips costs nothing, as in Python.
+        assert_eq!(one("%(a).99999999s").as_deref(), Ok("xy"));
+        assert_eq!(one("%(n).99999999g").as_deref(), Ok("5"));
     }
 
     #[test]

@@ -202,7 +202,7 @@ impl<'a> Loader<'a> {
             for filename in matches {
                 self.infos
                     .push(format!("Included extra file \"{filename}\" during parsing"));
-                self.read_included(&filename)?;
+                self.read_included(&filename, &value)?;
                 let dir = paths::dirname(&paths::abspath(&filename));
                 self.ini.expand_here(&dir);
             }
@@ -210,10 +210,24 @@ impl<'a> Loader<'a> {
         Ok(())
     }
 
-    /// `parser.read(filename)`: an unreadable file is skipped silently.
-    fn read_included(&mut self, filename: &str) -> Result<(), ConfigError> {
+    /// `parser.read(filename)`: an unreadable file (or a directory) is
+    /// skipped silently, as supervisord does. Anything else that is not a
+    /// regular file is refused at the `files=` line: supervisord would read
+    /// `/dev/zero` until memory runs out and wait forever on a FIFO
+    /// (docs/config.md, "Includes").
+    fn read_included(&mut self, filename: &str, at: &Value) -> Result<(), ConfigError> {
         let path = PathBuf::from(filename);
-        let Some(text) = read_text(&path, filename)? else {
+        let text = match open_regular(&path) {
+            Opened::File(file) => read_utf8(file, &path, filename)?,
+            Opened::Skip => None,
+            Opened::NotRegular(kind) => {
+                return Err(fail(
+                    format!("included file {filename} is {kind}, not a regular file"),
+                    Some(at),
+                ))
+            }
+        };
+        let Some(text) = text else {
             return Ok(());
         };
         let before: Vec<String> = self.ini.section_names();
@@ -469,11 +483,62 @@ pub(crate) fn normalize_path(v: &str, home: Option<&str>) -> String {
     paths::abspath(&paths::expanduser(v, home))
 }
 
+/// What opening an included file found.
+enum Opened {
+    File(std::fs::File),
+    /// Could not be opened, or a directory: `parser.read` skips it.
+    Skip,
+    /// A device, FIFO or socket, named for the message.
+    NotRegular(&'static str),
+}
+
+/// Open without blocking (a FIFO would wait for a writer), then look at
+/// what was opened, so the check and the read are about the same file.
+fn open_regular(path: &Path) -> Opened {
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let Ok(file) = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+    else {
+        return Opened::Skip;
+    };
+    let Ok(meta) = file.metadata() else {
+        return Opened::Skip;
+    };
+    let t = meta.file_type();
+    if t.is_file() {
+        Opened::File(file)
+    } else if t.is_dir() {
+        Opened::Skip
+    } else if t.is_fifo() {
+        Opened::NotRegular("a FIFO")
+    } else if t.is_char_device() {
+        Opened::NotRegular("a character device")
+    } else if t.is_block_device() {
+        Opened::NotRegular("a block device")
+    } else if t.is_socket() {
+        Opened::NotRegular("a socket")
+    } else {
+        Opened::NotRegular("not a file")
+    }
+}
+
 /// Read a file as UTF-8 text. `Ok(None)`: could not be opened.
 fn read_text(path: &Path, shown: &str) -> Result<Option<String>, ConfigError> {
-    let Ok(bytes) = std::fs::read(path) else {
+    match std::fs::File::open(path) {
+        Ok(file) => read_utf8(file, path, shown),
+        Err(_) => Ok(None),
+    }
+}
+
+/// The whole of an opened file as UTF-8 text. `Ok(None)`: a read error.
+fn read_utf8(mut file: std::fs::File, path: &Path, shown: &str) -> Result<Option<String>, ConfigError> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    if file.read_to_end(&mut bytes).is_err() {
         return Ok(None);
-    };
+    }
     match String::from_utf8(bytes) {
         Ok(text) => Ok(Some(text)),
         Err(e) => {

@@ -7,7 +7,7 @@
 
 pub mod cli;
 pub mod dump;
-mod expand;
+pub mod expand;
 mod groups;
 mod lexer;
 mod lint;
