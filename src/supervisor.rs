@@ -130,11 +130,7 @@ impl Supervisor {
                 }
             }
         }
-        match next {
-            None => -1,
-            Some(t) if t <= now => 0,
-            Some(t) => (t - now).min(i32::MAX as Millis) as i32,
-        }
+        timeout_until(now, next)
     }
 
     fn fire_deadlines(&mut self) {
@@ -512,6 +508,17 @@ impl Supervisor {
     }
 }
 
+/// poll(2)'s timeout for the nearest deadline `next`: -1 (sleep until a
+/// descriptor is ready) when there is none, else the milliseconds left,
+/// capped at i32::MAX (a deadline centuries away just wakes the loop every
+/// 24 days to recompute).
+fn timeout_until(now: Millis, next: Option<Millis>) -> i32 {
+    match next {
+        None => -1,
+        Some(t) => i32::try_from(t.saturating_sub(now)).unwrap_or(i32::MAX),
+    }
+}
+
 fn shutdown_on_word(s: crate::config::ShutdownOn) -> &'static str {
     use crate::config::ShutdownOn::*;
     match s {
@@ -519,5 +526,20 @@ fn shutdown_on_word(s: crate::config::ShutdownOn) -> &'static str {
         Fatal => "fatal",
         Unexpected => "unexpected",
         Any => "any",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn poll_timeout_of_a_deadline_at_the_end_of_time_is_capped_not_wrapped() {
+        assert_eq!(timeout_until(5, None), -1);
+        assert_eq!(timeout_until(5, Some(3)), 0);
+        assert_eq!(timeout_until(5, Some(5)), 0);
+        assert_eq!(timeout_until(5, Some(1005)), 1000);
+        assert_eq!(timeout_until(0, Some(Millis::MAX)), i32::MAX);
+        assert_eq!(timeout_until(0, Some(i32::MAX as Millis + 1)), i32::MAX);
     }
 }

@@ -1433,3 +1433,38 @@ fn no_busy_loop_while_a_halted_backoff_waits_for_its_batch() {
     );
     assert_eq!(r.wait_exit(secs(15)), 0, "{}", dump(&r));
 }
+
+// ---------------------------------------------------------------------------
+// Reliability (defects found by adversarial testing)
+// ---------------------------------------------------------------------------
+
+#[test]
+fn huge_startsecs_and_stopwaitsecs_wait_as_the_values_say() {
+    // Regression: `now + secs * 1000` wrapped: RUNNING after 0.4 s, and
+    // SIGKILL sent with the TERM (then repeated) for stopwaitsecs=2^63-1.
+    let (_d, mut r) = start(
+        "hugesecs",
+        "",
+        "[program:slow]\ncommand=sleep 1000\nstartsecs=18446744073709552\n\
+         [program:patient]\ncommand=sh -c 'trap \"\" TERM; exec sleep 1000'\nstartsecs=0\n\
+         stopwaitsecs=9223372036854775807\n",
+    );
+    r.wait_rec("INFO spawned: 'slow' with pid {N}", WAIT);
+    r.wait_rec("INFO success: patient {*}", WAIT);
+    wait_exec(&r, r.ns_pid_of("patient"), "sleep");
+    r.signal(libc::SIGTERM);
+    r.wait_rec("INFO waiting for {*} to die", WAIT);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(r.running(), "{}", dump(&r));
+    assert_eq!(r.count("INFO success: slow {*}"), 0, "{}", dump(&r));
+    assert_eq!(r.count("WARN killing {*}"), 0, "{}", dump(&r));
+    // A second request still ends it at once.
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait_exit(secs(5)), 0, "{}", dump(&r));
+    assert_eq!(
+        r.count("WARN killing 'patient' ({N}) with SIGKILL"),
+        1,
+        "{}",
+        dump(&r)
+    );
+}
