@@ -22,6 +22,15 @@ fn secs_after(now: Millis, secs: u64) -> Millis {
     now.saturating_add(secs.saturating_mul(SECOND))
 }
 
+/// When to repeat a SIGKILL that has not killed yet: every `stopwaitsecs`,
+/// as supervisord does, but at most once a second. supervisord's loop wakes
+/// at most once a second while nothing happens, so with stopwaitsecs=0 a
+/// slow death (gigabytes to tear down) costs it one line a second; re-arming
+/// at `now` made rinit spin and log tens of thousands of lines.
+fn rekill_at(now: Millis, stopwaitsecs: u64) -> Millis {
+    secs_after(now, stopwaitsecs.max(1))
+}
+
 /// supervisord's states (reference §2.1); UNKNOWN is not reachable here
 /// because a failed `kill` other than ESRCH cannot happen to our own children.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -452,7 +461,7 @@ impl Process {
                 });
                 self.cleanup = Some(Cleanup {
                     pgid: c.pgid,
-                    kill_at: secs_after(now, self.cfg.stopwaitsecs),
+                    kill_at: rekill_at(now, self.cfg.stopwaitsecs),
                 });
             }
         }
@@ -471,7 +480,7 @@ impl Process {
                     );
                     out.push(self.kill_action(pid, libc::SIGKILL, self.cfg.killasgroup));
                 }
-                self.delay = Some(secs_after(now, self.cfg.stopwaitsecs));
+                self.delay = Some(rekill_at(now, self.cfg.stopwaitsecs));
             }
             _ => {}
         }
@@ -556,7 +565,7 @@ impl Process {
                     sig: libc::SIGKILL,
                     group: true,
                 });
-                self.delay = Some(secs_after(now, self.cfg.stopwaitsecs));
+                self.delay = Some(rekill_at(now, self.cfg.stopwaitsecs));
             }
         }
         if let Some(c) = self.cleanup {
@@ -1060,6 +1069,62 @@ mod tests {
         s.exit(Exit::Code(0), 1);
         s.advance_to(100 * 365 * 24 * 3600 * SECOND);
         assert_eq!(s.kills, vec![(101, libc::SIGTERM, true)]);
+    }
+
+    #[test]
+    fn stopwaitsecs_0_sends_one_sigkill_per_second_not_one_per_pass() {
+        // Regression: the kill deadline was re-armed at `now`, so every pass
+        // of the loop re-sent SIGKILL to a process slow to die: 60,000+
+        // "killing 'big' (2) with SIGKILL" lines in 2 s.
+        let mut c = cfg("big");
+        c.stopwaitsecs = 0;
+        let mut s = Sim::new(c);
+        s.start();
+        s.advance_to(2000);
+        s.take_log();
+        s.stop(false);
+        for _ in 0..100 {
+            let mut a = vec![];
+            s.p.tick(s.now, &mut a);
+            s.run(a);
+        }
+        assert_eq!(
+            s.kills,
+            vec![(101, libc::SIGTERM, false), (101, libc::SIGKILL, false)]
+        );
+        s.now += 999;
+        let mut a = vec![];
+        s.p.tick(s.now, &mut a);
+        s.run(a);
+        assert_eq!(s.kills.len(), 2);
+        s.advance_to(3000);
+        assert_eq!(s.kills.len(), 3, "still alive a second later: SIGKILL again");
+        s.exit(Exit::Signal { sig: 9, core: false }, 0);
+        assert_eq!(
+            s.take_log()[1..],
+            [
+                "WARN killing 'big' (101) with SIGKILL".to_string(),
+                "WARN killing 'big' (101) with SIGKILL".to_string(),
+                "WARN stopped: big (terminated by SIGKILL)".to_string(),
+            ]
+        );
+        // The leftovers of a crashed group, the same.
+        let mut c = cfg("big");
+        c.stopwaitsecs = 0;
+        c.autorestart = AutoRestart::True;
+        let mut s = Sim::new(c);
+        s.start();
+        s.advance_to(2000);
+        s.exit(Exit::Code(0), 1);
+        for _ in 0..100 {
+            let mut a = vec![];
+            s.p.tick(s.now, &mut a);
+            s.run(a);
+        }
+        assert_eq!(
+            s.kills,
+            vec![(101, libc::SIGTERM, true), (101, libc::SIGKILL, true)]
+        );
     }
 
     #[test]

@@ -1468,3 +1468,36 @@ fn huge_startsecs_and_stopwaitsecs_wait_as_the_values_say() {
         dump(&r)
     );
 }
+
+#[test]
+fn stopwaitsecs_0_logs_one_sigkill_for_a_process_slow_to_die() {
+    // Regression: the kill deadline was re-armed at `now`: a process that
+    // ignores TERM and takes time to die (memory to tear down) got tens of
+    // thousands of "killing 'big' (N) with SIGKILL" lines.
+    let (_d, mut r) = start(
+        "stopwait0",
+        "",
+        "[program:big]\ncommand=python3 -c \"import signal,time; signal.signal(signal.SIGTERM, signal.SIG_IGN); \
+         b = b'x' * (512 << 20); print('big ready', flush=True); time.sleep(1000)\"\n\
+         stopwaitsecs=0\nstartsecs=0\n",
+    );
+    r.wait_output(|l| l == "big ready", "big's memory to be touched", secs(30));
+    let pid = r.ns_pid_of("big");
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait_exit(secs(10)), 0, "{}", dump(&r));
+    assert_sequence(
+        &r.lines(),
+        &[
+            "WARN received {*}",
+            "INFO waiting {*}",
+            "WARN killing {*}",
+            "{*} stopped: {*}",
+        ],
+        &[
+            "WARN received SIGTERM indicating exit request",
+            "INFO waiting for big to die",
+            &format!("WARN killing 'big' ({pid}) with SIGKILL"),
+            "WARN stopped: big (terminated by SIGKILL)",
+        ],
+    );
+}
