@@ -217,6 +217,11 @@ impl Process {
         !self.halted && self.cleanup.is_none()
     }
 
+    /// Whether a due `tick` may fork (a BACKOFF retry or a restart).
+    pub fn may_spawn_on_tick(&self) -> bool {
+        matches!(self.state, State::Backoff | State::Exited)
+    }
+
     /// The earliest time this process needs `tick`.
     pub fn next_deadline(&self) -> Option<Millis> {
         let mut best: Option<Millis> = None;

@@ -1501,3 +1501,36 @@ fn stopwaitsecs_0_logs_one_sigkill_for_a_process_slow_to_die() {
         ],
     );
 }
+
+#[test]
+fn term_during_a_spawn_burst_of_2000_is_served_before_the_burst_ends() {
+    // Regression: every autostart was spawned before the loop began, so a
+    // TERM sent during numprocs=10000 was noticed seconds later.
+    let _g = serial();
+    let (_d, mut r) = start(
+        "burst2000",
+        "",
+        "[program:many]\ncommand=sleep 1000\nnumprocs=2000\nprocess_name=%(program_name)s_%(process_num)s\n",
+    );
+    r.wait_rec("INFO spawned: 'many_0' with pid {N}", WAIT);
+    r.signal(libc::SIGTERM);
+    r.wait_rec("WARN received SIGTERM indicating exit request", secs(30));
+    assert_eq!(r.wait_exit(secs(60)), 0, "{}", dump(&r));
+    let recs = r.recs();
+    let received = recs
+        .iter()
+        .position(|x| x.text() == "WARN received SIGTERM indicating exit request")
+        .expect("received line");
+    let before = recs[..received]
+        .iter()
+        .filter(|x| matches("INFO spawned: {*}", &x.text()))
+        .count();
+    let after = recs[received..]
+        .iter()
+        .filter(|x| matches("INFO spawned: {*}", &x.text()))
+        .count();
+    assert!(before < 2000, "all {before} spawns came before the TERM was read");
+    assert_eq!(after, 0, "spawns after the exit request");
+    // Every program that was spawned was stopped, and nothing else.
+    assert_eq!(r.count("{*} stopped: many_{N} ({*})"), before, "{}", dump(&r));
+}
