@@ -15,6 +15,22 @@ pub type Millis = u64;
 
 const SECOND: Millis = 1000;
 
+/// `secs` seconds after `now`. Config values reach u64::MAX seconds, so the
+/// arithmetic saturates: a deadline past the end of time never fires, which
+/// is what supervisord does with such a value (it waits as the value says).
+fn secs_after(now: Millis, secs: u64) -> Millis {
+    now.saturating_add(secs.saturating_mul(SECOND))
+}
+
+/// When to repeat a SIGKILL that has not killed yet: every `stopwaitsecs`,
+/// as supervisord does, but at most once a second. supervisord's loop wakes
+/// at most once a second while nothing happens, so with stopwaitsecs=0 a
+/// slow death (gigabytes to tear down) costs it one line a second; re-arming
+/// at `now` made rinit spin and log tens of thousands of lines.
+fn rekill_at(now: Millis, stopwaitsecs: u64) -> Millis {
+    secs_after(now, stopwaitsecs.max(1))
+}
+
 /// supervisord's states (reference §2.1); UNKNOWN is not reachable here
 /// because a failed `kill` other than ESRCH cannot happen to our own children.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -201,6 +217,11 @@ impl Process {
         !self.halted && self.cleanup.is_none()
     }
 
+    /// Whether a due `tick` may fork (a BACKOFF retry or a restart).
+    pub fn may_spawn_on_tick(&self) -> bool {
+        matches!(self.state, State::Backoff | State::Exited)
+    }
+
     /// The earliest time this process needs `tick`.
     pub fn next_deadline(&self) -> Option<Millis> {
         let mut best: Option<Millis> = None;
@@ -260,7 +281,7 @@ impl Process {
             self.promote(out);
         } else {
             // "stayed up for more than startsecs", strictly.
-            self.delay = Some(now + self.cfg.startsecs * SECOND + 1);
+            self.delay = Some(secs_after(now, self.cfg.startsecs).saturating_add(1));
         }
     }
 
@@ -296,7 +317,7 @@ impl Process {
             self.give_up(out);
             return;
         }
-        self.delay = Some(now + Millis::from(self.backoff) * SECOND);
+        self.delay = Some(secs_after(now, u64::from(self.backoff)));
     }
 
     /// T10.
@@ -373,7 +394,7 @@ impl Process {
                 };
                 if restart && !self.halted {
                     // T9 at once, but never two spawns less than 1 s apart.
-                    let earliest = self.laststart.map_or(now, |t| t + SECOND);
+                    let earliest = self.laststart.map_or(now, |t| secs_after(t, 1));
                     self.restart_at = Some(now.max(earliest));
                     self.plan_cleanup(now, old_pid, leftovers, out);
                 }
@@ -423,7 +444,7 @@ impl Process {
         });
         self.cleanup = Some(Cleanup {
             pgid,
-            kill_at: now + self.cfg.stopwaitsecs * SECOND,
+            kill_at: secs_after(now, self.cfg.stopwaitsecs),
         });
     }
 
@@ -445,7 +466,7 @@ impl Process {
                 });
                 self.cleanup = Some(Cleanup {
                     pgid: c.pgid,
-                    kill_at: now + self.cfg.stopwaitsecs * SECOND,
+                    kill_at: rekill_at(now, self.cfg.stopwaitsecs),
                 });
             }
         }
@@ -464,7 +485,7 @@ impl Process {
                     );
                     out.push(self.kill_action(pid, libc::SIGKILL, self.cfg.killasgroup));
                 }
-                self.delay = Some(now + self.cfg.stopwaitsecs * SECOND);
+                self.delay = Some(rekill_at(now, self.cfg.stopwaitsecs));
             }
             _ => {}
         }
@@ -508,7 +529,7 @@ impl Process {
                     group,
                 });
                 self.state = State::Stopping;
-                self.delay = Some(now + self.cfg.stopwaitsecs * SECOND);
+                self.delay = Some(secs_after(now, self.cfg.stopwaitsecs));
             }
             State::Backoff if shutdown => {
                 self.state = State::Fatal;
@@ -549,7 +570,7 @@ impl Process {
                     sig: libc::SIGKILL,
                     group: true,
                 });
-                self.delay = Some(now + self.cfg.stopwaitsecs * SECOND);
+                self.delay = Some(rekill_at(now, self.cfg.stopwaitsecs));
             }
         }
         if let Some(c) = self.cleanup {
@@ -1014,6 +1035,101 @@ mod tests {
         assert_eq!(s.p.next_deadline(), None, "no deadline the loop would spin on");
         s.advance_to(10_000);
         assert_eq!(s.p.state, State::Backoff);
+    }
+
+    #[test]
+    fn huge_startsecs_does_not_overflow_into_an_early_promotion() {
+        // Regression: startsecs=18446744073709552 wrapped `now + secs*1000`
+        // and the program was RUNNING after 0.4 s.
+        let mut c = cfg("slow");
+        c.startsecs = 18_446_744_073_709_552;
+        let mut s = Sim::new(c);
+        s.now = 5000;
+        s.start();
+        assert_eq!(s.p.next_deadline(), Some(Millis::MAX));
+        s.advance_to(100 * 365 * 24 * 3600 * SECOND);
+        assert_eq!(s.p.state, State::Starting);
+        assert_eq!(s.take_log(), vec!["INFO spawned: 'slow' with pid 101"]);
+    }
+
+    #[test]
+    fn huge_stopwaitsecs_does_not_overflow_into_an_early_sigkill() {
+        // Regression: stopwaitsecs=9223372036854775807 sent SIGKILL with
+        // the TERM, then again in a loop.
+        let mut c = cfg("patient");
+        c.stopwaitsecs = 9_223_372_036_854_775_807;
+        let mut s = Sim::new(c);
+        s.start();
+        s.advance_to(2000);
+        s.stop(false);
+        s.advance_to(100 * 365 * 24 * 3600 * SECOND);
+        assert_eq!(s.kills, vec![(101, libc::SIGTERM, false)]);
+        // Leftovers of a crashed group wait as long.
+        let mut c = cfg("patient");
+        c.stopwaitsecs = u64::MAX;
+        c.autorestart = AutoRestart::True;
+        let mut s = Sim::new(c);
+        s.start();
+        s.advance_to(2000);
+        s.exit(Exit::Code(0), 1);
+        s.advance_to(100 * 365 * 24 * 3600 * SECOND);
+        assert_eq!(s.kills, vec![(101, libc::SIGTERM, true)]);
+    }
+
+    #[test]
+    fn stopwaitsecs_0_sends_one_sigkill_per_second_not_one_per_pass() {
+        // Regression: the kill deadline was re-armed at `now`, so every pass
+        // of the loop re-sent SIGKILL to a process slow to die: 60,000+
+        // "killing 'big' (2) with SIGKILL" lines in 2 s.
+        let mut c = cfg("big");
+        c.stopwaitsecs = 0;
+        let mut s = Sim::new(c);
+        s.start();
+        s.advance_to(2000);
+        s.take_log();
+        s.stop(false);
+        for _ in 0..100 {
+            let mut a = vec![];
+            s.p.tick(s.now, &mut a);
+            s.run(a);
+        }
+        assert_eq!(
+            s.kills,
+            vec![(101, libc::SIGTERM, false), (101, libc::SIGKILL, false)]
+        );
+        s.now += 999;
+        let mut a = vec![];
+        s.p.tick(s.now, &mut a);
+        s.run(a);
+        assert_eq!(s.kills.len(), 2);
+        s.advance_to(3000);
+        assert_eq!(s.kills.len(), 3, "still alive a second later: SIGKILL again");
+        s.exit(Exit::Signal { sig: 9, core: false }, 0);
+        assert_eq!(
+            s.take_log()[1..],
+            [
+                "WARN killing 'big' (101) with SIGKILL".to_string(),
+                "WARN killing 'big' (101) with SIGKILL".to_string(),
+                "WARN stopped: big (terminated by SIGKILL)".to_string(),
+            ]
+        );
+        // The leftovers of a crashed group, the same.
+        let mut c = cfg("big");
+        c.stopwaitsecs = 0;
+        c.autorestart = AutoRestart::True;
+        let mut s = Sim::new(c);
+        s.start();
+        s.advance_to(2000);
+        s.exit(Exit::Code(0), 1);
+        for _ in 0..100 {
+            let mut a = vec![];
+            s.p.tick(s.now, &mut a);
+            s.run(a);
+        }
+        assert_eq!(
+            s.kills,
+            vec![(101, libc::SIGTERM, true), (101, libc::SIGKILL, true)]
+        );
     }
 
     #[test]

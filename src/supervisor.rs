@@ -18,6 +18,10 @@ const WAITING_LOG_EVERY: Millis = 3000;
 const FINAL_KILL_AFTER: Millis = 1000;
 /// A process stuck in the kernel may not die even of SIGKILL: stop waiting.
 const FINAL_GIVE_UP_AFTER: Millis = 5000;
+/// At most this many forks per pass of the loop, so that signals, reaping
+/// and deadlines are served between batches of a burst (numprocs=10000
+/// spawned everything before the loop began and noticed a TERM 5 s late).
+const SPAWNS_PER_PASS: usize = 64;
 
 /// A shutdown in progress (rinit.md §3.4).
 struct Shutdown {
@@ -46,6 +50,12 @@ pub struct Supervisor {
     pidfile: Option<String>,
     /// The last reap found that rinit has no child at all.
     no_children: bool,
+    /// Forks left in this pass (see `SPAWNS_PER_PASS`).
+    spawn_budget: usize,
+    /// The next process to consider for its autostart at boot.
+    boot_next: usize,
+    /// Where `fire_deadlines` resumes after running out of forks.
+    tick_from: usize,
 }
 
 impl Supervisor {
@@ -71,6 +81,9 @@ impl Supervisor {
             shutdown: None,
             pidfile,
             no_children: false,
+            spawn_budget: SPAWNS_PER_PASS,
+            boot_next: 0,
+            tick_from: 0,
         }
     }
 
@@ -80,16 +93,10 @@ impl Supervisor {
 
     /// Run until shutdown completes; returns rinit's exit status.
     pub fn run(mut self) -> i32 {
-        let now = self.now();
-        for i in 0..self.procs.len() {
-            if self.procs[i].cfg.autostart {
-                let mut out = Vec::new();
-                self.procs[i].start(now, &mut out);
-                self.perform(i, out);
-            }
-        }
         let mut set = PollSet::new();
         loop {
+            self.spawn_budget = SPAWNS_PER_PASS;
+            self.boot_batch();
             self.after_events();
             if let Some(status) = self.finished() {
                 self.remove_pidfile();
@@ -110,9 +117,31 @@ impl Supervisor {
         }
     }
 
+    /// Start the next autostart programs, as many as this pass's forks allow
+    /// (a shutdown halts every process, so the rest are never started).
+    fn boot_batch(&mut self) {
+        while self.boot_next < self.procs.len() && self.spawn_budget > 0 {
+            let i = self.boot_next;
+            self.boot_next += 1;
+            if self.procs[i].cfg.autostart {
+                let now = self.now();
+                let mut out = Vec::new();
+                self.procs[i].start(now, &mut out);
+                self.perform(i, out);
+            }
+        }
+    }
+
+    fn booting(&self) -> bool {
+        self.shutdown.is_none() && self.boot_next < self.procs.len()
+    }
+
     /// Milliseconds until the nearest deadline, or -1 to sleep until a signal.
     fn poll_timeout(&self) -> i32 {
         let now = self.now();
+        if self.booting() {
+            return 0;
+        }
         let mut next: Option<Millis> = self.procs.iter().filter_map(Process::next_deadline).min();
         if let Some(sd) = &self.shutdown {
             let mut consider = |t: Millis| next = Some(next.map_or(t, |n| n.min(t)));
@@ -130,22 +159,31 @@ impl Supervisor {
                 }
             }
         }
-        match next {
-            None => -1,
-            Some(t) if t <= now => 0,
-            Some(t) => (t - now).min(i32::MAX as Millis) as i32,
-        }
+        timeout_until(now, next)
     }
 
+    /// Tick every process whose deadline is due. Once this pass's forks are
+    /// spent, the processes whose tick may fork wait for the next pass (their
+    /// deadline stays due, so it comes at once), starting where this one
+    /// stopped so that no process is starved.
     fn fire_deadlines(&mut self) {
         let now = self.now();
-        for i in 0..self.procs.len() {
+        let n = self.procs.len();
+        let from = self.tick_from;
+        let mut resume = None;
+        for k in 0..n {
+            let i = (from + k) % n;
+            if self.spawn_budget == 0 && self.procs[i].may_spawn_on_tick() {
+                resume.get_or_insert(i);
+                continue;
+            }
             if self.procs[i].next_deadline().is_some_and(|d| d <= now) {
                 let mut out = Vec::new();
                 self.procs[i].tick(now, &mut out);
                 self.perform(i, out);
             }
         }
+        self.tick_from = resume.unwrap_or(0);
     }
 
     /// Reap every child that has ended: a program's main pid goes to its
@@ -261,7 +299,10 @@ impl Supervisor {
             for a in actions {
                 match a {
                     Action::Log(level, msg) => self.logger.log(level, &msg),
-                    Action::Spawn => self.spawn(i, &mut more),
+                    Action::Spawn => {
+                        self.spawn_budget = self.spawn_budget.saturating_sub(1);
+                        self.spawn(i, &mut more);
+                    }
                     Action::Kill { pid, sig, group } => self.kill(i, pid, sig, group),
                     Action::Shutdown { status } => {
                         if self.shutdown.is_none() {
@@ -316,7 +357,7 @@ impl Supervisor {
     /// §3.5: when every process is settled and nothing can start one again,
     /// shut down with 0 if every last exit was expected, 1 otherwise.
     fn after_events(&mut self) {
-        if self.shutdown.is_none() && self.procs.iter().all(Process::is_settled) {
+        if !self.booting() && self.shutdown.is_none() && self.procs.iter().all(Process::is_settled) {
             let status = if self.procs.iter().all(Process::ended_well) {
                 0
             } else {
@@ -512,6 +553,17 @@ impl Supervisor {
     }
 }
 
+/// poll(2)'s timeout for the nearest deadline `next`: -1 (sleep until a
+/// descriptor is ready) when there is none, else the milliseconds left,
+/// capped at i32::MAX (a deadline centuries away just wakes the loop every
+/// 24 days to recompute).
+fn timeout_until(now: Millis, next: Option<Millis>) -> i32 {
+    match next {
+        None => -1,
+        Some(t) => i32::try_from(t.saturating_sub(now)).unwrap_or(i32::MAX),
+    }
+}
+
 fn shutdown_on_word(s: crate::config::ShutdownOn) -> &'static str {
     use crate::config::ShutdownOn::*;
     match s {
@@ -519,5 +571,20 @@ fn shutdown_on_word(s: crate::config::ShutdownOn) -> &'static str {
         Fatal => "fatal",
         Unexpected => "unexpected",
         Any => "any",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn poll_timeout_of_a_deadline_at_the_end_of_time_is_capped_not_wrapped() {
+        assert_eq!(timeout_until(5, None), -1);
+        assert_eq!(timeout_until(5, Some(3)), 0);
+        assert_eq!(timeout_until(5, Some(5)), 0);
+        assert_eq!(timeout_until(5, Some(1005)), 1000);
+        assert_eq!(timeout_until(0, Some(Millis::MAX)), i32::MAX);
+        assert_eq!(timeout_until(0, Some(i32::MAX as Millis + 1)), i32::MAX);
     }
 }

@@ -1469,3 +1469,104 @@ fn no_busy_loop_while_a_halted_backoff_waits_for_its_batch() {
     );
     assert_eq!(r.wait_exit(secs(15)), 0, "{}", dump(&r));
 }
+
+// ---------------------------------------------------------------------------
+// Reliability (defects found by adversarial testing)
+// ---------------------------------------------------------------------------
+
+#[test]
+fn huge_startsecs_and_stopwaitsecs_wait_as_the_values_say() {
+    // Regression: `now + secs * 1000` wrapped: RUNNING after 0.4 s, and
+    // SIGKILL sent with the TERM (then repeated) for stopwaitsecs=2^63-1.
+    let (_d, mut r) = start(
+        "hugesecs",
+        "",
+        "[program:slow]\ncommand=sleep 1000\nstartsecs=18446744073709552\n\
+         [program:patient]\ncommand=sh -c 'trap \"\" TERM; exec sleep 1000'\nstartsecs=0\n\
+         stopwaitsecs=9223372036854775807\n",
+    );
+    r.wait_rec("INFO spawned: 'slow' with pid {N}", WAIT);
+    r.wait_rec("INFO success: patient {*}", WAIT);
+    wait_exec(&r, r.ns_pid_of("patient"), "sleep");
+    r.signal(libc::SIGTERM);
+    r.wait_rec("INFO waiting for {*} to die", WAIT);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(r.running(), "{}", dump(&r));
+    assert_eq!(r.count("INFO success: slow {*}"), 0, "{}", dump(&r));
+    assert_eq!(r.count("WARN killing {*}"), 0, "{}", dump(&r));
+    // A second request still ends it at once.
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait_exit(secs(5)), 0, "{}", dump(&r));
+    assert_eq!(
+        r.count("WARN killing 'patient' ({N}) with SIGKILL"),
+        1,
+        "{}",
+        dump(&r)
+    );
+}
+
+#[test]
+fn stopwaitsecs_0_logs_one_sigkill_for_a_process_slow_to_die() {
+    // Regression: the kill deadline was re-armed at `now`: a process that
+    // ignores TERM and takes time to die (memory to tear down) got tens of
+    // thousands of "killing 'big' (N) with SIGKILL" lines.
+    let (_d, mut r) = start(
+        "stopwait0",
+        "",
+        "[program:big]\ncommand=python3 -c \"import signal,time; signal.signal(signal.SIGTERM, signal.SIG_IGN); \
+         b = b'x' * (512 << 20); print('big ready', flush=True); time.sleep(1000)\"\n\
+         stopwaitsecs=0\nstartsecs=0\n",
+    );
+    r.wait_output(|l| l == "big ready", "big's memory to be touched", secs(30));
+    let pid = r.ns_pid_of("big");
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait_exit(secs(10)), 0, "{}", dump(&r));
+    assert_sequence(
+        &r.lines(),
+        &[
+            "WARN received {*}",
+            "INFO waiting {*}",
+            "WARN killing {*}",
+            "{*} stopped: {*}",
+        ],
+        &[
+            "WARN received SIGTERM indicating exit request",
+            "INFO waiting for big to die",
+            &format!("WARN killing 'big' ({pid}) with SIGKILL"),
+            "WARN stopped: big (terminated by SIGKILL)",
+        ],
+    );
+}
+
+#[test]
+fn term_during_a_spawn_burst_of_2000_is_served_before_the_burst_ends() {
+    // Regression: every autostart was spawned before the loop began, so a
+    // TERM sent during numprocs=10000 was noticed seconds later.
+    let _g = serial();
+    let (_d, mut r) = start(
+        "burst2000",
+        "",
+        "[program:many]\ncommand=sleep 1000\nnumprocs=2000\nprocess_name=%(program_name)s_%(process_num)s\n",
+    );
+    r.wait_rec("INFO spawned: 'many_0' with pid {N}", WAIT);
+    r.signal(libc::SIGTERM);
+    r.wait_rec("WARN received SIGTERM indicating exit request", secs(30));
+    assert_eq!(r.wait_exit(secs(60)), 0, "{}", dump(&r));
+    let recs = r.recs();
+    let received = recs
+        .iter()
+        .position(|x| x.text() == "WARN received SIGTERM indicating exit request")
+        .expect("received line");
+    let before = recs[..received]
+        .iter()
+        .filter(|x| matches("INFO spawned: {*}", &x.text()))
+        .count();
+    let after = recs[received..]
+        .iter()
+        .filter(|x| matches("INFO spawned: {*}", &x.text()))
+        .count();
+    assert!(before < 2000, "all {before} spawns came before the TERM was read");
+    assert_eq!(after, 0, "spawns after the exit request");
+    // Every program that was spawned was stopped, and nothing else.
+    assert_eq!(r.count("{*} stopped: many_{N} ({*})"), before, "{}", dump(&r));
+}
