@@ -11,6 +11,7 @@ pub mod log;
 pub mod machine;
 pub mod pollset;
 pub mod pyrepr;
+pub mod shutdown;
 pub mod signals;
 pub mod single;
 pub mod spawn;

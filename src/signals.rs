@@ -154,7 +154,7 @@ fn raw_default_disposition(_sig: libc::c_int) {}
 
 /// Every signal back to its default action (async-signal-safe). Ignored
 /// signals survive `exec` (SIGPIPE and SIGXFSZ from the Rust runtime and
-/// supervisord's Python are the classic leak, peers.md §4.1).
+/// supervisord's Python are the classic leak).
 pub fn reset_dispositions() {
     for sig in 1..=MAX_SIGNAL {
         if sig == libc::SIGKILL || sig == libc::SIGSTOP {

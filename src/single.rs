@@ -1,4 +1,4 @@
-//! Single-program mode (`rinit -- CMD ARGS`, rinit.md §5): tini's job.
+//! Single-program mode (`rinit -- CMD ARGS`): tini's job.
 //! One child in its own process group, every catchable signal forwarded to
 //! that group, orphans reaped, and rinit's exit status is the child's.
 
