@@ -20,6 +20,7 @@ pub mod machine;
 pub mod pollset;
 pub mod pyrepr;
 pub mod reload;
+pub mod shutdown;
 pub mod signals;
 pub mod single;
 pub mod spawn;

@@ -1,5 +1,9 @@
-//! supervisord's process state machine (reference §2), without its
-//! one-second loop: every rule is a deadline that fires at its exact time.
+//! supervisord's process state machine, without its one-second loop: every
+//! rule is a deadline that fires at its exact time. The states, the events
+//! and what each event does in each state are the table [`TABLE`] just
+//! below; docs/state-machine.md explains it and carries the same table (a
+//! test keeps the two identical, and another drives the machine through
+//! every row).
 //!
 //! This module is pure. It never reads a clock and never makes a system
 //! call: callers pass `now` (monotonic milliseconds) and the facts they
@@ -14,6 +18,240 @@ use crate::log::Level;
 pub type Millis = u64;
 
 const SECOND: Millis = 1000;
+
+/// The states of a process, as supervisord names them. UNKNOWN is not
+/// reachable here: a failed `kill` other than ESRCH cannot happen to our own
+/// children.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    Stopped,
+    Starting,
+    Running,
+    Backoff,
+    Stopping,
+    Exited,
+    Fatal,
+}
+
+/// What can happen to a process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// `start`: autostart at boot, or a request.
+    Start,
+    /// `spawned`: the fork succeeded.
+    Spawned,
+    /// `spawn_failed`: the command could not be started.
+    SpawnFailed,
+    /// `exited`: the main pid was reaped.
+    Exit,
+    /// `tick`: the state's own deadline is due.
+    Deadline,
+    /// `stop(shutdown = false)`: a stop request.
+    Stop,
+    /// `stop(shutdown = true)`: rinit is shutting down.
+    ShutdownStop,
+    /// `kill_now`: a second exit request during shutdown.
+    KillNow,
+}
+
+/// The condition that picks a row when one (state, event) has several.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    Always,
+    StartsecsZero,
+    StartsecsPositive,
+    /// Failed starts so far ≤ startretries.
+    RetriesLeft,
+    NoRetryLeft,
+    /// `autorestart` asks for a restart of this exit.
+    Restart,
+    NoRestart,
+    /// No shutdown has begun and no leftover process group is being
+    /// stopped.
+    MayStart,
+}
+
+/// One row of the state × event table.
+#[derive(Debug, Clone, Copy)]
+pub struct Row {
+    pub state: State,
+    pub event: Event,
+    pub when: When,
+    pub next: State,
+    /// What the machine asks the caller to do, in words.
+    pub does: &'static str,
+}
+
+const fn row(state: State, event: Event, when: When, next: State, does: &'static str) -> Row {
+    Row {
+        state,
+        event,
+        when,
+        next,
+        does,
+    }
+}
+
+use Event as E;
+use State as S;
+use When as W;
+
+/// Every transition. A (state, event) pair that is not here is ignored:
+/// nothing changes and nothing is done.
+pub const TABLE: &[Row] = &[
+    row(S::Stopped, E::Start, W::Always, S::Starting, "fork"),
+    row(S::Exited, E::Start, W::Always, S::Starting, "fork"),
+    row(S::Fatal, E::Start, W::Always, S::Starting, "fork"),
+    row(
+        S::Starting,
+        E::Spawned,
+        W::StartsecsPositive,
+        S::Starting,
+        "log `spawned`; promote at now + startsecs + 1 ms",
+    ),
+    row(
+        S::Starting,
+        E::Spawned,
+        W::StartsecsZero,
+        S::Running,
+        "log `spawned` and `success`",
+    ),
+    row(
+        S::Starting,
+        E::SpawnFailed,
+        W::RetriesLeft,
+        S::Backoff,
+        "log `spawnerr`; retry after as many seconds as failed starts",
+    ),
+    row(
+        S::Starting,
+        E::SpawnFailed,
+        W::NoRetryLeft,
+        S::Fatal,
+        "log `spawnerr` and `gave up`; shutdown_on=fatal fires",
+    ),
+    row(S::Starting, E::Deadline, W::Always, S::Running, "log `success`"),
+    row(
+        S::Starting,
+        E::Exit,
+        W::RetriesLeft,
+        S::Backoff,
+        "log `exited` (not expected); stop the group's leftovers",
+    ),
+    row(
+        S::Starting,
+        E::Exit,
+        W::NoRetryLeft,
+        S::Fatal,
+        "log `exited` and `gave up`",
+    ),
+    row(
+        S::Starting,
+        E::Stop,
+        W::Always,
+        S::Stopping,
+        "stopsignal; SIGKILL due after stopwaitsecs",
+    ),
+    row(
+        S::Starting,
+        E::ShutdownStop,
+        W::Always,
+        S::Stopping,
+        "stopsignal to the group; SIGKILL due after stopwaitsecs",
+    ),
+    row(
+        S::Running,
+        E::Exit,
+        W::Restart,
+        S::Exited,
+        "log `exited`; restart at once but ≥ 1 s after the last spawn; stop the group's leftovers",
+    ),
+    row(S::Running, E::Exit, W::NoRestart, S::Exited, "log `exited`"),
+    row(
+        S::Running,
+        E::Stop,
+        W::Always,
+        S::Stopping,
+        "stopsignal; SIGKILL due after stopwaitsecs",
+    ),
+    row(
+        S::Running,
+        E::ShutdownStop,
+        W::Always,
+        S::Stopping,
+        "stopsignal to the group; SIGKILL due after stopwaitsecs",
+    ),
+    row(S::Backoff, E::Deadline, W::MayStart, S::Starting, "fork"),
+    row(S::Backoff, E::Stop, W::Always, S::Stopped, "debug log"),
+    row(
+        S::Backoff,
+        E::ShutdownStop,
+        W::Always,
+        S::Fatal,
+        "nothing (silent, as supervisord)",
+    ),
+    row(
+        S::Stopping,
+        E::Deadline,
+        W::Always,
+        S::Stopping,
+        "log `killing … with SIGKILL`; again after max(stopwaitsecs, 1 s)",
+    ),
+    row(S::Stopping, E::Exit, W::Always, S::Stopped, "log `stopped`"),
+    row(
+        S::Stopping,
+        E::KillNow,
+        W::Always,
+        S::Stopping,
+        "log `killing … with SIGKILL` (to the group)",
+    ),
+    row(S::Exited, E::Deadline, W::MayStart, S::Starting, "fork"),
+];
+
+impl State {
+    /// States that end a shutdown wait (supervisord's "stopped" class).
+    pub fn is_stopped_class(self) -> bool {
+        matches!(self, State::Stopped | State::Exited | State::Fatal)
+    }
+}
+
+/// A state with the deadline that belongs to it: one field per meaning
+/// instead of one shared `delay`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Stopped,
+    /// `promote_at` is known once the fork succeeded (the fork is made
+    /// between `Spawn` and `spawned`, so `None` lasts no longer than it).
+    Starting {
+        promote_at: Option<Millis>,
+    },
+    Running,
+    Backoff {
+        retry_at: Millis,
+    },
+    Stopping {
+        kill_at: Millis,
+    },
+    /// `restart_at`: an automatic restart is due then.
+    Exited {
+        restart_at: Option<Millis>,
+    },
+    Fatal,
+}
+
+impl Phase {
+    fn state(self) -> State {
+        match self {
+            Phase::Stopped => State::Stopped,
+            Phase::Starting { .. } => State::Starting,
+            Phase::Running => State::Running,
+            Phase::Backoff { .. } => State::Backoff,
+            Phase::Stopping { .. } => State::Stopping,
+            Phase::Exited { .. } => State::Exited,
+            Phase::Fatal => State::Fatal,
+        }
+    }
+}
 
 /// `secs` seconds after `now`. Config values reach u64::MAX seconds, so the
 /// arithmetic saturates: a deadline past the end of time never fires, which
@@ -31,26 +269,6 @@ fn rekill_at(now: Millis, stopwaitsecs: u64) -> Millis {
     secs_after(now, stopwaitsecs.max(1))
 }
 
-/// supervisord's states (reference §2.1); UNKNOWN is not reachable here
-/// because a failed `kill` other than ESRCH cannot happen to our own children.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum State {
-    Stopped,
-    Starting,
-    Running,
-    Backoff,
-    Stopping,
-    Exited,
-    Fatal,
-}
-
-impl State {
-    /// States that end a shutdown wait (supervisord's "stopped" class).
-    pub fn is_stopped_class(self) -> bool {
-        matches!(self, State::Stopped | State::Exited | State::Fatal)
-    }
-}
-
 /// How a process ended, as `waitpid` told the caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
@@ -59,7 +277,7 @@ pub enum Exit {
 }
 
 impl Exit {
-    /// supervisord's `{status}` text (reference §1.4).
+    /// supervisord's `{status}` text in `exited:` and `stopped:` lines.
     pub fn describe(self) -> String {
         match self {
             Exit::Code(c) => format!("exit status {c}"),
@@ -156,7 +374,9 @@ pub enum Outcome {
 }
 
 /// Leftover members of the previous process group, being stopped before a
-/// respawn (rinit.md §3.1, "a restart is clean").
+/// respawn (docs/state-machine.md, "leftovers"). It lives beside the state:
+/// the process is EXITED or BACKOFF meanwhile, and no automatic start
+/// happens until the group is empty.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Cleanup {
     pgid: i32,
@@ -167,16 +387,12 @@ struct Cleanup {
 #[derive(Debug, Clone)]
 pub struct Process {
     pub cfg: ProcessConfig,
-    pub state: State,
+    phase: Phase,
     pub pid: Option<i32>,
     /// Time of the last spawn attempt.
     laststart: Option<Millis>,
     /// Consecutive failed starts (supervisord's `backoff`).
     backoff: u32,
-    /// BACKOFF: retry time. STOPPING: SIGKILL time. STARTING: promotion time.
-    delay: Option<Millis>,
-    /// EXITED with a restart due at this time.
-    restart_at: Option<Millis>,
     cleanup: Option<Cleanup>,
     /// Set by a shutdown: no more automatic starts of any kind.
     halted: bool,
@@ -189,12 +405,10 @@ impl Process {
     pub fn new(cfg: ProcessConfig) -> Process {
         Process {
             cfg,
-            state: State::Stopped,
+            phase: Phase::Stopped,
             pid: None,
             laststart: None,
             backoff: 0,
-            delay: None,
-            restart_at: None,
             cleanup: None,
             halted: false,
             signal_group: false,
@@ -206,63 +420,62 @@ impl Process {
         &self.cfg.name
     }
 
+    pub fn state(&self) -> State {
+        self.phase.state()
+    }
+
     /// The pgid whose leftovers are being stopped, if any.
     pub fn cleanup_pgid(&self) -> Option<i32> {
         self.cleanup.map(|c| c.pgid)
     }
 
     /// An automatic (re)start may happen: no shutdown, and no leftover
-    /// process group still being stopped.
+    /// process group still being stopped (`When::MayStart`).
     fn may_start(&self) -> bool {
         !self.halted && self.cleanup.is_none()
     }
 
     /// Whether a due `tick` may fork (a BACKOFF retry or a restart).
     pub fn may_spawn_on_tick(&self) -> bool {
-        matches!(self.state, State::Backoff | State::Exited)
+        matches!(self.phase, Phase::Backoff { .. } | Phase::Exited { .. })
     }
 
     /// The earliest time this process needs `tick`.
     pub fn next_deadline(&self) -> Option<Millis> {
-        let mut best: Option<Millis> = None;
-        let mut consider = |t: Option<Millis>| {
-            if let Some(t) = t {
-                best = Some(best.map_or(t, |b| b.min(t)));
-            }
-        };
         // A deadline that `tick` would not act on must not be reported, or
         // the event loop would spin on it (a halted BACKOFF at shutdown).
-        let may_start = self.may_start();
-        match self.state {
-            State::Starting | State::Stopping => consider(self.delay),
-            State::Backoff if may_start => consider(self.delay),
-            State::Exited if may_start => consider(self.restart_at),
-            _ => {}
+        let own = match self.phase {
+            Phase::Starting { promote_at } => promote_at,
+            Phase::Stopping { kill_at } => Some(kill_at),
+            Phase::Backoff { retry_at } if self.may_start() => Some(retry_at),
+            Phase::Exited { restart_at } if self.may_start() => restart_at,
+            _ => None,
+        };
+        let cleanup = self.cleanup.map(|c| c.kill_at);
+        match (own, cleanup) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
-        consider(self.cleanup.map(|c| c.kill_at));
-        best
     }
 
-    /// T1/T2: start at boot (autostart) or on request.
+    /// `Event::Start`: autostart at boot, or a request.
     pub fn start(&mut self, now: Millis, out: &mut Vec<Action>) {
-        if self.halted || !matches!(self.state, State::Stopped | State::Exited | State::Fatal) {
+        if self.halted || !matches!(self.state(), State::Stopped | State::Exited | State::Fatal) {
             return;
         }
         self.begin_spawn(now, out);
     }
 
     fn begin_spawn(&mut self, now: Millis, out: &mut Vec<Action>) {
-        self.state = State::Starting;
+        self.phase = Phase::Starting { promote_at: None };
         self.laststart = Some(now);
-        self.restart_at = None;
-        self.delay = None;
         self.pid = None;
         out.push(Action::Spawn);
     }
 
-    /// The fork succeeded.
+    /// `Event::Spawned`: the fork succeeded.
     pub fn spawned(&mut self, now: Millis, pid: i32, out: &mut Vec<Action>) {
-        if self.state != State::Starting {
+        if self.state() != State::Starting {
             return;
         }
         self.pid = Some(pid);
@@ -281,13 +494,16 @@ impl Process {
             self.promote(out);
         } else {
             // "stayed up for more than startsecs", strictly.
-            self.delay = Some(secs_after(now, self.cfg.startsecs).saturating_add(1));
+            let promote_at = secs_after(now, self.cfg.startsecs).saturating_add(1);
+            self.phase = Phase::Starting {
+                promote_at: Some(promote_at),
+            };
         }
     }
 
-    /// T3: the spawn failed before or at fork.
+    /// `Event::SpawnFailed`: the spawn failed before or at fork.
     pub fn spawn_failed(&mut self, now: Millis, reason: &str, out: &mut Vec<Action>) {
-        if self.state != State::Starting {
+        if self.state() != State::Starting {
             return;
         }
         log(out, Level::Info, format!("spawnerr: {reason}"));
@@ -296,8 +512,7 @@ impl Process {
     }
 
     fn promote(&mut self, out: &mut Vec<Action>) {
-        self.state = State::Running;
-        self.delay = None;
+        self.phase = Phase::Running;
         self.backoff = 0;
         log(
             out,
@@ -310,20 +525,19 @@ impl Process {
     }
 
     fn enter_backoff(&mut self, now: Millis, out: &mut Vec<Action>) {
-        self.state = State::Backoff;
         self.pid = None;
-        self.backoff += 1;
+        self.backoff = self.backoff.saturating_add(1);
         if self.backoff > self.cfg.startretries {
             self.give_up(out);
             return;
         }
-        self.delay = Some(secs_after(now, u64::from(self.backoff)));
+        self.phase = Phase::Backoff {
+            retry_at: secs_after(now, u64::from(self.backoff)),
+        };
     }
 
-    /// T10.
     fn give_up(&mut self, out: &mut Vec<Action>) {
-        self.state = State::Fatal;
-        self.delay = None;
+        self.phase = Phase::Fatal;
         self.backoff = 0;
         log(
             out,
@@ -342,23 +556,22 @@ impl Process {
         }
     }
 
-    /// The main pid was reaped. `leftovers` is how many other processes
-    /// are still in its process group.
+    /// `Event::Exit`: the main pid was reaped. `leftovers` is how many
+    /// other processes are still in its process group.
     pub fn exited(&mut self, now: Millis, exit: Exit, leftovers: usize, out: &mut Vec<Action>) {
         let name = self.cfg.name.clone();
         let expected = self.cfg.exitcodes.contains(&exit.code_for_expectation());
         let old_pid = self.pid.take();
-        match self.state {
+        match self.state() {
             State::Stopping => {
-                // T13: any death while stopping is a `stopped:`.
-                self.state = State::Stopped;
-                self.delay = None;
+                // Any death while stopping is a `stopped:`.
+                self.phase = Phase::Stopped;
                 let level = if expected { Level::Info } else { Level::Warn };
                 log(out, level, format!("stopped: {} ({})", name, exit.describe()));
                 self.outcome = Outcome::Exited { exit, expected: true };
             }
             State::Starting => {
-                // T5: died before startsecs, whatever the code.
+                // Died before startsecs, whatever the code.
                 log(
                     out,
                     Level::Warn,
@@ -367,12 +580,11 @@ impl Process {
                 self.outcome = Outcome::Exited { exit, expected };
                 self.policy_on_exit(exit, expected, out);
                 self.enter_backoff(now, out);
-                if self.state == State::Backoff && !self.halted {
+                if self.state() == State::Backoff && !self.halted {
                     self.plan_cleanup(now, old_pid, leftovers, out);
                 }
             }
             State::Running => {
-                // T8.
                 let (level, word) = if expected {
                     (Level::Info, "expected")
                 } else {
@@ -383,7 +595,6 @@ impl Process {
                     level,
                     format!("exited: {} ({}; {})", name, exit.describe(), word),
                 );
-                self.state = State::Exited;
                 self.backoff = 0;
                 self.outcome = Outcome::Exited { exit, expected };
                 self.policy_on_exit(exit, expected, out);
@@ -392,10 +603,13 @@ impl Process {
                     AutoRestart::Unexpected => !expected,
                     AutoRestart::True => true,
                 };
+                self.phase = Phase::Exited { restart_at: None };
                 if restart && !self.halted {
-                    // T9 at once, but never two spawns less than 1 s apart.
+                    // At once, but never two spawns less than 1 s apart.
                     let earliest = self.laststart.map_or(now, |t| secs_after(t, 1));
-                    self.restart_at = Some(now.max(earliest));
+                    self.phase = Phase::Exited {
+                        restart_at: Some(now.max(earliest)),
+                    };
                     self.plan_cleanup(now, old_pid, leftovers, out);
                 }
             }
@@ -403,7 +617,8 @@ impl Process {
         }
     }
 
-    /// `shutdown_on` (rinit.md §4) for an exit that is not a requested stop.
+    /// `shutdown_on` (docs/state-machine.md) for an exit that is not a
+    /// requested stop.
     fn policy_on_exit(&self, exit: Exit, expected: bool, out: &mut Vec<Action>) {
         if self.halted {
             return;
@@ -455,7 +670,7 @@ impl Process {
         }
     }
 
-    /// Fire every deadline that is due at `now`.
+    /// `Event::Deadline`: fire every deadline that is due at `now`.
     pub fn tick(&mut self, now: Millis, out: &mut Vec<Action>) {
         if let Some(c) = self.cleanup {
             if now >= c.kill_at {
@@ -470,13 +685,13 @@ impl Process {
                 });
             }
         }
-        let due = |t: Option<Millis>| t.is_some_and(|t| now >= t);
-        match self.state {
-            State::Starting if due(self.delay) => self.promote(out),
-            State::Backoff if due(self.delay) && self.may_start() => self.begin_spawn(now, out),
-            State::Exited if due(self.restart_at) && self.may_start() => self.begin_spawn(now, out),
-            State::Stopping if due(self.delay) => {
-                // T12, repeated every stopwaitsecs.
+        let due = |t: Millis| now >= t;
+        match self.phase {
+            Phase::Starting { promote_at: Some(t) } if due(t) => self.promote(out),
+            Phase::Backoff { retry_at } if due(retry_at) && self.may_start() => self.begin_spawn(now, out),
+            Phase::Exited { restart_at: Some(t) } if due(t) && self.may_start() => self.begin_spawn(now, out),
+            Phase::Stopping { kill_at } if due(kill_at) => {
+                // Repeated while the process lives (see `rekill_at`).
                 if let Some(pid) = self.pid {
                     log(
                         out,
@@ -485,7 +700,9 @@ impl Process {
                     );
                     out.push(self.kill_action(pid, libc::SIGKILL, self.cfg.killasgroup));
                 }
-                self.delay = Some(rekill_at(now, self.cfg.stopwaitsecs));
+                self.phase = Phase::Stopping {
+                    kill_at: rekill_at(now, self.cfg.stopwaitsecs),
+                };
             }
             _ => {}
         }
@@ -499,15 +716,15 @@ impl Process {
         }
     }
 
-    /// A stop request. `shutdown` means rinit is ending: no automatic start
-    /// follows, BACKOFF turns FATAL silently (T15), and the whole process
-    /// group gets the signals (rinit.md §3.4).
+    /// `Event::Stop`, or `Event::ShutdownStop` when `shutdown`: rinit is
+    /// ending, so no automatic start follows, BACKOFF turns FATAL silently,
+    /// and the whole process group gets the signals.
     pub fn stop(&mut self, now: Millis, shutdown: bool, out: &mut Vec<Action>) {
         if shutdown {
             self.halt();
             self.signal_group = true;
         }
-        match self.state {
+        match self.state() {
             State::Running | State::Starting => {
                 let Some(pid) = self.pid else { return };
                 let group = self.cfg.stopasgroup || self.signal_group;
@@ -528,12 +745,12 @@ impl Process {
                     sig: self.cfg.stopsignal,
                     group,
                 });
-                self.state = State::Stopping;
-                self.delay = Some(secs_after(now, self.cfg.stopwaitsecs));
+                self.phase = Phase::Stopping {
+                    kill_at: secs_after(now, self.cfg.stopwaitsecs),
+                };
             }
             State::Backoff if shutdown => {
-                self.state = State::Fatal;
-                self.delay = None;
+                self.phase = Phase::Fatal;
                 self.backoff = 0;
             }
             State::Backoff => {
@@ -542,23 +759,25 @@ impl Process {
                     Level::Debg,
                     format!("Attempted to kill {}, which is in BACKOFF state.", self.cfg.name),
                 );
-                self.state = State::Stopped;
-                self.delay = None;
+                self.phase = Phase::Stopped;
             }
             _ => {}
         }
     }
 
     /// Shutdown has begun: no automatic start of any kind from now on, even
-    /// before this process's priority batch is stopped (reference §2.1).
+    /// before this process's priority batch is stopped.
     pub fn halt(&mut self) {
         self.halted = true;
-        self.restart_at = None;
+        if let Phase::Exited { .. } = self.phase {
+            self.phase = Phase::Exited { restart_at: None };
+        }
     }
 
-    /// A second exit request during shutdown: SIGKILL now, no more waiting.
+    /// `Event::KillNow`: a second exit request during shutdown: SIGKILL
+    /// now, no more waiting.
     pub fn kill_now(&mut self, now: Millis, out: &mut Vec<Action>) {
-        if self.state == State::Stopping {
+        if self.state() == State::Stopping {
             if let Some(pid) = self.pid {
                 log(
                     out,
@@ -570,7 +789,9 @@ impl Process {
                     sig: libc::SIGKILL,
                     group: true,
                 });
-                self.delay = Some(rekill_at(now, self.cfg.stopwaitsecs));
+                self.phase = Phase::Stopping {
+                    kill_at: rekill_at(now, self.cfg.stopwaitsecs),
+                };
             }
         }
         if let Some(c) = self.cleanup {
@@ -582,19 +803,19 @@ impl Process {
         }
     }
 
-    /// Nothing more will happen to this process on its own (§3.5).
+    /// Nothing more will happen to this process on its own.
     pub fn is_settled(&self) -> bool {
-        match self.state {
-            State::Stopped | State::Fatal => true,
+        match self.phase {
+            Phase::Stopped | Phase::Fatal => true,
             // `halt` clears `restart_at`, so a halted EXITED is settled too.
-            State::Exited => self.restart_at.is_none(),
+            Phase::Exited { restart_at } => restart_at.is_none(),
             _ => false,
         }
     }
 
     /// For rinit's exit status when nothing is left to run.
     pub fn ended_well(&self) -> bool {
-        match self.state {
+        match self.state() {
             State::Fatal => false,
             _ => match self.outcome {
                 Outcome::Exited { expected, .. } => expected,
@@ -702,15 +923,15 @@ mod tests {
     }
 
     #[test]
-    fn t1_t4_start_then_success_after_startsecs() {
+    fn start_then_success_after_startsecs() {
         let mut s = Sim::new(cfg("web"));
         s.start();
         assert_eq!(s.take_log(), vec!["INFO spawned: 'web' with pid 101"]);
-        assert_eq!(s.p.state, State::Starting);
+        assert_eq!(s.p.state(), State::Starting);
         s.advance_to(1000);
-        assert_eq!(s.p.state, State::Starting, "strictly more than startsecs");
+        assert_eq!(s.p.state(), State::Starting, "strictly more than startsecs");
         s.advance_to(1001);
-        assert_eq!(s.p.state, State::Running);
+        assert_eq!(s.p.state(), State::Running);
         assert_eq!(
             s.take_log(),
             vec!["INFO success: web entered RUNNING state, process has stayed up for > than 1 seconds (startsecs)"]
@@ -718,7 +939,7 @@ mod tests {
     }
 
     #[test]
-    fn t5_t7_t10_backoff_cadence_then_fatal() {
+    fn backoff_cadence_then_fatal() {
         let mut s = Sim::new(cfg("exit0"));
         s.start();
         let mut spawn_times = vec![s.now];
@@ -733,7 +954,7 @@ mod tests {
         }
         // 1 s, 2 s, 3 s after each failure (each failure 10 ms after its spawn).
         assert_eq!(spawn_times, vec![0, 1010, 3020, 6030]);
-        assert_eq!(s.p.state, State::Fatal);
+        assert_eq!(s.p.state(), State::Fatal);
         let log = s.take_log();
         assert_eq!(
             log.iter()
@@ -754,7 +975,7 @@ mod tests {
         let mut s = Sim::new(c);
         s.start();
         s.exit(Exit::Code(1), 0);
-        assert_eq!(s.p.state, State::Fatal);
+        assert_eq!(s.p.state(), State::Fatal);
         assert_eq!(
             s.take_log()[1..],
             [
@@ -769,9 +990,9 @@ mod tests {
         let mut s = Sim::new(cfg("nocmd"));
         s.fail = Some("can't find command '/nonexistent'".into());
         s.start();
-        assert_eq!(s.p.state, State::Backoff);
+        assert_eq!(s.p.state(), State::Backoff);
         s.advance_to(100_000);
-        assert_eq!(s.p.state, State::Fatal);
+        assert_eq!(s.p.state(), State::Fatal);
         let log = s.take_log();
         assert_eq!(log.len(), 5);
         assert!(log[..4]
@@ -800,7 +1021,7 @@ mod tests {
             s.take_log();
             s.exit(exit, 0);
             s.advance_to(5000);
-            let restarted = s.p.state == State::Starting;
+            let restarted = s.p.state() == State::Starting;
             assert_eq!(restarted, expect_restart, "{ar:?} {exit:?}");
             let line = &s.take_log()[0];
             if exit == Exit::Code(0) {
@@ -822,12 +1043,12 @@ mod tests {
         s.start();
         s.now = 200;
         s.exit(Exit::Code(1), 0);
-        assert_eq!(s.p.state, State::Exited);
+        assert_eq!(s.p.state(), State::Exited);
         assert_eq!(s.p.next_deadline(), Some(1000));
         s.advance_to(999);
-        assert_eq!(s.p.state, State::Exited);
+        assert_eq!(s.p.state(), State::Exited);
         s.advance_to(1000);
-        assert_eq!(s.p.state, State::Running, "startsecs=0 promotes at spawn");
+        assert_eq!(s.p.state(), State::Running, "startsecs=0 promotes at spawn");
         // Up for a long time: the restart is at once.
         s.now = 60_000;
         s.exit(Exit::Signal { sig: 9, core: false }, 0);
@@ -852,7 +1073,7 @@ mod tests {
     }
 
     #[test]
-    fn t11_t12_t13_stop_escalates_to_sigkill_every_stopwaitsecs() {
+    fn stop_escalates_to_sigkill_every_stopwaitsecs() {
         let mut c = cfg("noterm");
         c.stopwaitsecs = 3;
         let mut s = Sim::new(c);
@@ -867,7 +1088,7 @@ mod tests {
         s.advance_to(8000);
         assert_eq!(s.kills[1..], [(101, 9, false), (101, 9, false)]);
         s.exit(Exit::Signal { sig: 9, core: false }, 0);
-        assert_eq!(s.p.state, State::Stopped);
+        assert_eq!(s.p.state(), State::Stopped);
         let log = s.take_log();
         assert_eq!(log[1], "WARN killing 'noterm' (101) with SIGKILL");
         assert_eq!(
@@ -903,27 +1124,27 @@ mod tests {
         assert_eq!(s.kills[1], (101, libc::SIGKILL, true));
         s.exit(Exit::Code(0), 0);
         s.advance_to(20_000);
-        assert_eq!(s.p.state, State::Stopped);
+        assert_eq!(s.p.state(), State::Stopped);
         assert!(s.p.is_settled());
     }
 
     #[test]
-    fn t14_t15_stop_in_backoff() {
+    fn stop_in_backoff() {
         let mut s = Sim::new(cfg("b"));
         s.start();
         s.exit(Exit::Code(1), 0);
-        assert_eq!(s.p.state, State::Backoff);
+        assert_eq!(s.p.state(), State::Backoff);
         s.stop(false);
-        assert_eq!(s.p.state, State::Stopped);
+        assert_eq!(s.p.state(), State::Stopped);
         let mut s = Sim::new(cfg("b"));
         s.start();
         s.exit(Exit::Code(1), 0);
         s.take_log();
         s.stop(true);
-        assert_eq!(s.p.state, State::Fatal);
-        assert!(s.take_log().is_empty(), "T15 is silent");
+        assert_eq!(s.p.state(), State::Fatal);
+        assert!(s.take_log().is_empty(), "a shutdown stop in BACKOFF is silent");
         s.advance_to(10_000);
-        assert_eq!(s.p.state, State::Fatal);
+        assert_eq!(s.p.state(), State::Fatal);
     }
 
     #[test]
@@ -942,11 +1163,11 @@ mod tests {
             "WARN stopping 2 leftover processes of apache2 (process group 101) before respawn"
         );
         s.advance_to(4000);
-        assert_eq!(s.p.state, State::Exited, "no respawn while the old group lives");
+        assert_eq!(s.p.state(), State::Exited, "no respawn while the old group lives");
         let mut a = vec![];
         s.p.group_gone(s.now, &mut a);
         s.run(a);
-        assert_eq!(s.p.state, State::Starting);
+        assert_eq!(s.p.state(), State::Starting);
         assert_eq!(s.take_log(), vec!["INFO spawned: 'apache2' with pid 102"]);
     }
 
@@ -967,7 +1188,7 @@ mod tests {
         let mut a = vec![];
         s.p.group_gone(s.now, &mut a);
         s.run(a);
-        assert_eq!(s.p.state, State::Starting);
+        assert_eq!(s.p.state(), State::Starting);
     }
 
     #[test]
@@ -1025,7 +1246,7 @@ mod tests {
         s.p.halt();
         s.exit(Exit::Code(1), 0);
         s.advance_to(10_000);
-        assert_eq!(s.p.state, State::Exited);
+        assert_eq!(s.p.state(), State::Exited);
         assert!(s.p.is_settled());
         // BACKOFF retries stop too.
         let mut s = Sim::new(cfg("flappy"));
@@ -1034,7 +1255,7 @@ mod tests {
         s.p.halt();
         assert_eq!(s.p.next_deadline(), None, "no deadline the loop would spin on");
         s.advance_to(10_000);
-        assert_eq!(s.p.state, State::Backoff);
+        assert_eq!(s.p.state(), State::Backoff);
     }
 
     #[test]
@@ -1048,7 +1269,7 @@ mod tests {
         s.start();
         assert_eq!(s.p.next_deadline(), Some(Millis::MAX));
         s.advance_to(100 * 365 * 24 * 3600 * SECOND);
-        assert_eq!(s.p.state, State::Starting);
+        assert_eq!(s.p.state(), State::Starting);
         assert_eq!(s.take_log(), vec!["INFO spawned: 'slow' with pid 101"]);
     }
 
@@ -1129,6 +1350,162 @@ mod tests {
         assert_eq!(
             s.kills,
             vec![(101, libc::SIGTERM, true), (101, libc::SIGKILL, true)]
+        );
+    }
+
+    /// A process in `state`, set up so that `when` holds. For the fork
+    /// results (`Spawned`, `SpawnFailed`) STARTING is the moment between
+    /// `Spawn` and its result.
+    fn sim_in(state: State, when: When, event: Event) -> Sim {
+        let mut c = cfg("p");
+        match when {
+            When::StartsecsZero => c.startsecs = 0,
+            When::NoRetryLeft => c.startretries = 0,
+            When::Restart => c.autorestart = AutoRestart::True,
+            When::NoRestart => c.autorestart = AutoRestart::False,
+            _ => {}
+        }
+        if state == State::Exited && event == Event::Deadline {
+            c.autorestart = AutoRestart::True;
+        }
+        if state == State::Fatal {
+            c.startretries = 0;
+        }
+        let mut s = Sim::new(c);
+        match state {
+            State::Stopped => {}
+            State::Starting if matches!(event, Event::Spawned | Event::SpawnFailed) => {
+                let mut a = vec![];
+                s.p.start(s.now, &mut a);
+                assert_eq!(a, vec![Action::Spawn]);
+            }
+            State::Starting => s.start(),
+            State::Running => {
+                s.start();
+                s.advance_to(2000);
+            }
+            State::Backoff | State::Fatal => {
+                s.start();
+                s.exit(Exit::Code(1), 0);
+            }
+            State::Stopping => {
+                s.start();
+                s.advance_to(2000);
+                s.stop(false);
+            }
+            State::Exited => {
+                s.start();
+                s.advance_to(2000);
+                s.exit(Exit::Code(1), 0);
+            }
+        }
+        assert_eq!(s.p.state(), state, "setting up {state:?} {when:?}");
+        s.take_log();
+        s.kills.clear();
+        s
+    }
+
+    /// Apply `event` the way the event loop does; returns the actions.
+    fn apply(s: &mut Sim, event: Event) -> Vec<Action> {
+        let mut a = vec![];
+        match event {
+            Event::Start => s.p.start(s.now, &mut a),
+            Event::Spawned => s.p.spawned(s.now, 200, &mut a),
+            Event::SpawnFailed => s.p.spawn_failed(s.now, "can't find command 'x'", &mut a),
+            Event::Exit => s.p.exited(s.now, Exit::Code(1), 0, &mut a),
+            Event::Deadline => {
+                if let Some(d) = s.p.next_deadline() {
+                    s.now = s.now.max(d);
+                }
+                s.p.tick(s.now, &mut a)
+            }
+            Event::Stop => s.p.stop(s.now, false, &mut a),
+            Event::ShutdownStop => s.p.stop(s.now, true, &mut a),
+            Event::KillNow => s.p.kill_now(s.now, &mut a),
+        }
+        a
+    }
+
+    const STATES: [State; 7] = [
+        State::Stopped,
+        State::Starting,
+        State::Running,
+        State::Backoff,
+        State::Stopping,
+        State::Exited,
+        State::Fatal,
+    ];
+    const EVENTS: [Event; 8] = [
+        Event::Start,
+        Event::Spawned,
+        Event::SpawnFailed,
+        Event::Exit,
+        Event::Deadline,
+        Event::Stop,
+        Event::ShutdownStop,
+        Event::KillNow,
+    ];
+
+    #[test]
+    fn every_row_of_the_table_is_what_the_machine_does() {
+        for r in TABLE {
+            let mut s = sim_in(r.state, r.when, r.event);
+            let acts = apply(&mut s, r.event);
+            assert_eq!(s.p.state(), r.next, "{r:?}: got {:?} doing {acts:?}", s.p.state());
+            assert!(
+                !acts.is_empty() || r.next != r.state || r.does.starts_with("nothing"),
+                "{r:?} did nothing"
+            );
+        }
+    }
+
+    #[test]
+    fn pairs_missing_from_the_table_are_ignored() {
+        for state in STATES {
+            for event in EVENTS {
+                if TABLE.iter().any(|r| r.state == state && r.event == event) {
+                    continue;
+                }
+                let mut s = sim_in(state, When::Always, event);
+                let acts = apply(&mut s, event);
+                assert_eq!(s.p.state(), state, "{state:?} on {event:?}");
+                assert_eq!(acts, vec![], "{state:?} on {event:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn guarded_rows_are_refused_when_their_condition_fails() {
+        // A halted BACKOFF or EXITED does not restart on its deadline.
+        for state in [State::Backoff, State::Exited] {
+            let mut s = sim_in(state, When::MayStart, Event::Deadline);
+            s.p.halt();
+            s.now += 100_000;
+            let mut a = vec![];
+            s.p.tick(s.now, &mut a);
+            assert_eq!((s.p.state(), a), (state, vec![]));
+        }
+    }
+
+    /// The table as docs/state-machine.md shows it.
+    fn table_markdown() -> String {
+        let mut md = String::from("| state | event | when | next state | does |\n|---|---|---|---|---|\n");
+        for r in TABLE {
+            md.push_str(&format!(
+                "| {:?} | {:?} | {:?} | {:?} | {} |\n",
+                r.state, r.event, r.when, r.next, r.does
+            ));
+        }
+        md
+    }
+
+    #[test]
+    fn the_table_in_docs_is_the_table_in_the_code() {
+        let doc = include_str!("../docs/state-machine.md");
+        let md = table_markdown();
+        assert!(
+            doc.contains(&md),
+            "docs/state-machine.md must carry this table verbatim:\n{md}"
         );
     }
 

@@ -91,6 +91,36 @@ impl Drop for SignalFd {
     }
 }
 
+/// Stop rinit itself with `sig` (SIGTSTP, SIGTTIN or SIGTTOU), as the
+/// terminal stopped its child, so that the shell sees its job stop and
+/// takes the terminal back. Returns once rinit is continued (the SIGCONT
+/// also arrives on the signalfd). `sig` is unblocked only for the moment of
+/// the `kill`, which delivers it before returning; in an orphaned process
+/// group the kernel discards it and this returns at once, as nobody could
+/// continue rinit there.
+pub fn stop_self(sig: libc::c_int) {
+    if !(1..=MAX_SIGNAL).contains(&sig) {
+        return;
+    }
+    let set: u64 = 1 << (sig - 1);
+    let mask = |how: libc::c_int| {
+        // SAFETY: rt_sigprocmask with a valid 8-byte kernel sigset.
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigprocmask,
+                how,
+                &set as *const u64,
+                0usize,
+                KERNEL_SIGSET_SIZE,
+            )
+        }
+    };
+    mask(libc::SIG_UNBLOCK);
+    // SAFETY: a signal to ourselves.
+    unsafe { libc::kill(libc::getpid(), sig) };
+    mask(libc::SIG_BLOCK);
+}
+
 /// Wait until the signalfd is readable or `timeout_ms` passes (-1: forever).
 pub fn poll_readable(fd: i32, timeout_ms: i32) {
     let mut pfd = libc::pollfd {
@@ -154,7 +184,7 @@ fn raw_default_disposition(_sig: libc::c_int) {}
 
 /// Every signal back to its default action (async-signal-safe). Ignored
 /// signals survive `exec` (SIGPIPE and SIGXFSZ from the Rust runtime and
-/// supervisord's Python are the classic leak, peers.md §4.1).
+/// supervisord's Python are the classic leak).
 pub fn reset_dispositions() {
     for sig in 1..=MAX_SIGNAL {
         if sig == libc::SIGKILL || sig == libc::SIGSTOP {

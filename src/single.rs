@@ -1,4 +1,4 @@
-//! Single-program mode (`rinit -- CMD ARGS`, rinit.md §5): tini's job.
+//! Single-program mode (`rinit -- CMD ARGS`): tini's job.
 //! One child in its own process group, every catchable signal forwarded to
 //! that group, orphans reaped, and rinit's exit status is the child's.
 
@@ -29,11 +29,23 @@ pub fn run(argv: &[String], verbose: bool) -> i32 {
     };
     let name = argv.first().map(String::as_str).unwrap_or("");
     logger.log(Level::Debg, &format!("spawned: '{name}' with pid {child}"));
+    // Job control under a terminal: rinit stopped itself with its child.
+    let mut suspended = false;
     loop {
         signals::poll_readable(sig.raw(), -1);
         for s in sig.drain() {
             if s == libc::SIGCHLD {
                 continue;
+            }
+            if s == libc::SIGCONT && suspended {
+                // The shell gave the terminal back to rinit's group (`fg`):
+                // hand it on to the child's before continuing it.
+                suspended = false;
+                if let Some(t) = tty {
+                    if let Err(e) = sys::set_foreground(t, child) {
+                        logger.log(Level::Debg, &format!("cannot give the terminal back: {e}"));
+                    }
+                }
             }
             logger.log(
                 Level::Debg,
@@ -52,7 +64,12 @@ pub fn run(argv: &[String], verbose: bool) -> i32 {
                     Level::Debg,
                     &format!("reaped unknown pid {} ({})", r.pid, r.exit.describe()),
                 ),
-                Ok(None) => break,
+                Ok(None) => {
+                    if let Some(stop) = sys::take_stop(child) {
+                        suspended |= suspend_with_child(tty, stop, name, &mut logger);
+                    }
+                    break;
+                }
                 Err(e) => {
                     logger.log(
                         Level::Crit,
@@ -63,6 +80,24 @@ pub fn run(argv: &[String], verbose: bool) -> i32 {
             }
         }
     }
+}
+
+/// The child was stopped by `stop`. When the terminal did it (Ctrl-Z, or a
+/// background read or write), stop rinit too: its shell waits on rinit, not
+/// on the child, and only regains the terminal when rinit's job stops. As
+/// PID 1 rinit cannot be stopped, and without a terminal nobody would
+/// continue it. Returns whether rinit stopped.
+fn suspend_with_child(tty: Option<i32>, stop: i32, name: &str, logger: &mut Logger) -> bool {
+    let job_control = matches!(stop, libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU);
+    if !job_control || tty.is_none() || sys::getpid() == 1 {
+        return false;
+    }
+    logger.log(
+        Level::Debg,
+        &format!("'{name}' stopped by {}: stopping rinit too", signal_name(stop)),
+    );
+    signals::stop_self(stop);
+    true
 }
 
 /// The terminal to hand to the child, when rinit runs on one (`docker run -it`).

@@ -1,41 +1,27 @@
-//! Config mode: the one event loop that drives every process's state
-//! machine. It sleeps in `poll` on the signalfd until the nearest deadline
-//! and performs the machine's actions (spawn, kill, log); nothing here
-//! decides a transition on its own.
+//! Config mode: the one event loop. Each pass collects the deadlines and
+//! descriptors of every source, waits once in `poll`, then dispatches what
+//! happened to the pure decision makers (the process machines in
+//! `machine.rs`, the shutdown in `shutdown.rs`) and performs the actions
+//! they return: spawn, kill, log, reap. Nothing here decides a transition
+//! (docs/state-machine.md).
+//!
+//! The places a new source plugs in: `poll_timeout` (its deadline),
+//! `run` (its descriptors in the `PollSet`, and its dispatch after `wait`).
 
 use crate::config::Config;
 use crate::log::{Level, Logger};
 use crate::machine::{signal_name, Action, Millis, Process};
 use crate::pollset::PollSet;
+use crate::shutdown::{self, Shutdown, Step};
 use crate::signals::SignalFd;
 use crate::{spawn, sys};
 use std::collections::HashMap;
 use std::time::Instant;
 
-/// supervisord repeats `waiting for … to die` at most this often.
-const WAITING_LOG_EVERY: Millis = 3000;
-/// After the programs, leftovers get TERM, then KILL this much later.
-const FINAL_KILL_AFTER: Millis = 1000;
-/// A process stuck in the kernel may not die even of SIGKILL: stop waiting.
-const FINAL_GIVE_UP_AFTER: Millis = 5000;
 /// At most this many forks per pass of the loop, so that signals, reaping
 /// and deadlines are served between batches of a burst (numprocs=10000
 /// spawned everything before the loop began and noticed a TERM 5 s late).
 const SPAWNS_PER_PASS: usize = 64;
-
-/// A shutdown in progress (rinit.md §3.4).
-struct Shutdown {
-    /// Process indexes grouped by priority, highest priority number first.
-    batches: Vec<Vec<usize>>,
-    next_batch: usize,
-    status: i32,
-    last_waiting_log: Option<Millis>,
-    /// Set once every program has stopped and leftovers got SIGTERM.
-    final_term_at: Option<Millis>,
-    final_kill_sent: bool,
-    /// A second exit request arrived: no more grace periods.
-    hurry: bool,
-}
 
 pub struct Supervisor {
     procs: Vec<Process>,
@@ -56,6 +42,8 @@ pub struct Supervisor {
     boot_next: usize,
     /// Where `fire_deadlines` resumes after running out of forks.
     tick_from: usize,
+    /// Set when the shutdown is complete: rinit's exit status.
+    exit_status: Option<i32>,
 }
 
 impl Supervisor {
@@ -84,6 +72,7 @@ impl Supervisor {
             spawn_budget: SPAWNS_PER_PASS,
             boot_next: 0,
             tick_from: 0,
+            exit_status: None,
         }
     }
 
@@ -98,13 +87,14 @@ impl Supervisor {
             self.spawn_budget = SPAWNS_PER_PASS;
             self.boot_batch();
             self.after_events();
-            if let Some(status) = self.finished() {
+            if let Some(status) = self.exit_status {
                 self.remove_pidfile();
                 return status;
             }
             let timeout = self.poll_timeout();
-            // Other concerns add their descriptors here and read their
-            // slots' readiness after `wait` (docs/design.md, the loop).
+            // Other sources add their descriptors here and read their
+            // slots' readiness after `wait` (docs/state-machine.md, "The
+            // event loop").
             set.clear();
             set.add(self.sig.raw(), libc::POLLIN);
             set.wait(timeout);
@@ -143,21 +133,12 @@ impl Supervisor {
             return 0;
         }
         let mut next: Option<Millis> = self.procs.iter().filter_map(Process::next_deadline).min();
-        if let Some(sd) = &self.shutdown {
-            let mut consider = |t: Millis| next = Some(next.map_or(t, |n| n.min(t)));
-            if let Some(t) = sd.final_term_at {
-                consider(
-                    t + if sd.final_kill_sent {
-                        FINAL_GIVE_UP_AFTER
-                    } else {
-                        FINAL_KILL_AFTER
-                    },
-                );
-            } else if let Some(t) = sd.last_waiting_log {
-                if self.procs.iter().any(|p| !p.state.is_stopped_class()) {
-                    consider(t + WAITING_LOG_EVERY);
-                }
-            }
+        if let Some(t) = self
+            .shutdown
+            .as_ref()
+            .and_then(|sd| sd.next_deadline(&self.procs))
+        {
+            next = Some(next.map_or(t, |n| n.min(t)));
         }
         timeout_until(now, next)
     }
@@ -253,8 +234,10 @@ impl Supervisor {
                 self.logger.hold();
                 let msg = format!("received {} indicating exit request", signal_name(sig));
                 self.logger.log(Level::Warn, &msg);
-                if self.shutdown.is_some() {
-                    self.kill_everything_now();
+                let now = self.now();
+                if let Some(sd) = self.shutdown.as_mut() {
+                    let steps = sd.hurry(now);
+                    self.perform_shutdown(steps);
                 } else {
                     self.begin_shutdown(0);
                 }
@@ -354,196 +337,100 @@ impl Supervisor {
         }
     }
 
-    /// §3.5: when every process is settled and nothing can start one again,
-    /// shut down with 0 if every last exit was expected, 1 otherwise.
+    /// When every process is settled and nothing can start one again,
+    /// shut down (status 0 if every last exit was expected, 1 otherwise);
+    /// during a shutdown, whatever it has due.
     fn after_events(&mut self) {
-        if !self.booting() && self.shutdown.is_none() && self.procs.iter().all(Process::is_settled) {
-            let status = if self.procs.iter().all(Process::ended_well) {
-                0
-            } else {
-                1
-            };
-            let msg = format!("no program left to run: shutting down with status {status}");
-            self.logger.log(Level::Info, &msg);
-            self.begin_shutdown(status);
+        if !self.booting() && self.shutdown.is_none() {
+            if let Some(status) = shutdown::nothing_left(&self.procs) {
+                let msg = format!("no program left to run: shutting down with status {status}");
+                self.logger.log(Level::Info, &msg);
+                self.begin_shutdown(status);
+            }
         }
-        self.advance_shutdown();
+        self.drive_shutdown();
     }
 
     fn begin_shutdown(&mut self, status: i32) {
         for p in &mut self.procs {
             p.halt();
         }
-        let mut order: Vec<usize> = (0..self.procs.len()).collect();
-        // Highest priority number first; within it, reverse start order.
-        order.sort_by(|a, b| {
-            self.group_priority[*b]
-                .cmp(&self.group_priority[*a])
-                .then(b.cmp(a))
-        });
-        let mut batches: Vec<Vec<usize>> = Vec::new();
-        for i in order {
-            match batches.last_mut() {
-                Some(last)
-                    if last.first().map(|f| self.group_priority[*f]) == Some(self.group_priority[i]) =>
-                {
-                    last.push(i)
-                }
-                _ => batches.push(vec![i]),
-            }
-        }
-        self.shutdown = Some(Shutdown {
-            batches,
-            next_batch: 0,
-            status,
-            last_waiting_log: None,
-            final_term_at: None,
-            final_kill_sent: false,
-            hurry: false,
-        });
-        self.advance_shutdown();
+        self.boot_next = self.procs.len();
+        self.shutdown = Some(Shutdown::new(status, &self.group_priority));
+        self.drive_shutdown();
     }
 
-    /// Stop the next priority batch once the previous one has stopped;
-    /// after the last, TERM (then KILL) whatever is left in the tree.
-    fn advance_shutdown(&mut self) {
-        loop {
-            let Some(sd) = self.shutdown.as_ref() else { return };
-            if sd.final_term_at.is_some() {
-                self.final_phase();
-                return;
-            }
-            let busy = sd.next_batch > 0
-                && sd
-                    .batches
-                    .get(sd.next_batch - 1)
-                    .is_some_and(|b| b.iter().any(|&i| !self.procs[i].state.is_stopped_class()));
-            if busy {
-                self.log_waiting();
-                return;
-            }
-            let Some(batch) = sd.batches.get(sd.next_batch).cloned() else {
-                self.begin_final_phase();
-                return;
-            };
-            if let Some(sd) = self.shutdown.as_mut() {
-                sd.next_batch += 1;
-            }
+    /// Perform the shutdown's steps until it has nothing more due now
+    /// (each call either moves it on or returns nothing; the bound is a
+    /// guard, not a limit ever reached).
+    fn drive_shutdown(&mut self) {
+        for _ in 0..self.procs.len().saturating_mul(2).saturating_add(8) {
             let now = self.now();
-            for i in batch {
-                let mut out = Vec::new();
-                self.procs[i].stop(now, true, &mut out);
-                self.perform(i, out);
+            let Some(sd) = self.shutdown.as_mut() else { return };
+            let steps = sd.advance(now, &self.procs, self.no_children);
+            if steps.is_empty() {
+                return;
             }
-            self.log_waiting();
+            self.perform_shutdown(steps);
         }
     }
 
-    /// `waiting for a, b to die`: at the first stop, then every 3 s.
-    fn log_waiting(&mut self) {
+    fn perform_shutdown(&mut self, steps: Vec<Step>) {
         let now = self.now();
-        let Some(sd) = self.shutdown.as_mut() else { return };
-        let due = match sd.last_waiting_log {
-            None => true,
-            Some(t) => now >= t + WAITING_LOG_EVERY,
-        };
-        if !due {
-            return;
-        }
-        let names: Vec<&str> = self
-            .procs
-            .iter()
-            .filter(|p| !p.state.is_stopped_class())
-            .map(|p| p.name())
-            .collect();
-        if names.is_empty() {
-            return;
-        }
-        sd.last_waiting_log = Some(now);
-        let msg = format!("waiting for {} to die", names.join(", "));
-        self.logger.log(Level::Info, &msg);
-    }
-
-    fn begin_final_phase(&mut self) {
-        let now = self.now();
-        // With no child left there is no descendant either (orphans are
-        // re-parented to rinit): no need to scan /proc.
-        self.reap();
-        let signalled = if self.no_children {
-            0
-        } else {
-            self.signal_leftovers(libc::SIGTERM)
-        };
-        if signalled > 0 {
-            // Usually members of a group that got its stop signal a moment
-            // ago and are dying already: their `reaped` lines tell the rest.
-            let msg = format!("sending SIGTERM to {signalled} remaining process(es)");
-            self.logger.log(Level::Debg, &msg);
-        }
-        if let Some(sd) = self.shutdown.as_mut() {
-            sd.final_term_at = Some(now);
-        }
-        self.final_phase();
-    }
-
-    fn final_phase(&mut self) {
-        let now = self.now();
-        let Some(sd) = self.shutdown.as_ref() else { return };
-        let Some(t) = sd.final_term_at else { return };
-        if !sd.final_kill_sent && (sd.hurry || now >= t + FINAL_KILL_AFTER) {
-            let n = self.signal_leftovers(libc::SIGKILL);
-            if n > 0 {
-                let msg = format!("sending SIGKILL to {n} remaining process(es)");
-                self.logger.log(Level::Warn, &msg);
-            }
-            if let Some(sd) = self.shutdown.as_mut() {
-                sd.final_kill_sent = true;
-                sd.final_term_at = Some(now);
+        for step in steps {
+            match step {
+                Step::Stop(i) => {
+                    let mut out = Vec::new();
+                    if let Some(p) = self.procs.get_mut(i) {
+                        p.stop(now, true, &mut out);
+                    }
+                    self.perform(i, out);
+                }
+                Step::Log(level, msg) => self.logger.log(level, &msg),
+                Step::SignalLeftovers { sig, level } => {
+                    // Reap first: with no child left there is nothing to
+                    // scan /proc for.
+                    self.reap();
+                    let n = if self.no_children {
+                        0
+                    } else {
+                        self.signal_leftovers(sig)
+                    };
+                    if n > 0 {
+                        // Usually members of a group that got its stop
+                        // signal a moment ago and are dying already: their
+                        // `reaped` lines tell the rest.
+                        let msg = format!("sending {} to {n} remaining process(es)", signal_name(sig));
+                        self.logger.log(level, &msg);
+                    }
+                }
+                Step::KillAll => {
+                    for i in 0..self.procs.len() {
+                        let mut out = Vec::new();
+                        self.procs[i].stop(now, true, &mut out);
+                        self.procs[i].kill_now(now, &mut out);
+                        self.perform(i, out);
+                    }
+                }
+                Step::Exit(status) => self.exit_status = Some(status),
             }
         }
     }
 
     /// Signal every process left in rinit's tree; returns how many.
     fn signal_leftovers(&mut self, sig: i32) -> usize {
-        let me = sys::getpid();
-        let targets = sys::descendants(me);
-        for pid in &targets {
-            // SAFETY: plain kill of a positive pid found in /proc.
-            unsafe { libc::kill(*pid, sig) };
+        let targets = sys::descendants(sys::getpid());
+        for &pid in &targets {
+            match sys::kill(pid, sig, false) {
+                // Gone since the scan.
+                Err(e) if e.raw_os_error() != Some(libc::ESRCH) => {
+                    let msg = format!("unable to signal pid {pid}: {}", sys::errno_name(&e));
+                    self.logger.log(Level::Warn, &msg);
+                }
+                _ => {}
+            }
         }
         targets.len()
-    }
-
-    /// The exit status once shutdown is complete: every program stopped and
-    /// no child left (or the give-up delay for unkillable ones passed).
-    fn finished(&mut self) -> Option<i32> {
-        self.shutdown.as_ref()?.final_term_at?;
-        self.reap();
-        let sd = self.shutdown.as_ref()?;
-        let t = sd.final_term_at?;
-        let no_children = self.no_children;
-        let gave_up = sd.final_kill_sent && self.now() >= t + FINAL_GIVE_UP_AFTER;
-        if no_children || gave_up {
-            Some(sd.status)
-        } else {
-            None
-        }
-    }
-
-    /// A second exit request: SIGKILL every process group now, and skip the
-    /// leftovers' grace period.
-    fn kill_everything_now(&mut self) {
-        if let Some(sd) = self.shutdown.as_mut() {
-            sd.hurry = true;
-        }
-        self.final_phase();
-        let now = self.now();
-        for i in 0..self.procs.len() {
-            let mut out = Vec::new();
-            self.procs[i].stop(now, true, &mut out);
-            self.procs[i].kill_now(now, &mut out);
-            self.perform(i, out);
-        }
     }
 
     fn remove_pidfile(&mut self) {

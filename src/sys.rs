@@ -157,6 +157,42 @@ pub fn set_child_subreaper() -> io::Result<()> {
     }
 }
 
+/// The signal that stopped child `pid` (job control), if a stop happened
+/// that was not reported yet. Exits are left to [`reap_one`]: `waitid` with
+/// only WSTOPPED never reaps.
+pub fn take_stop(pid: i32) -> Option<i32> {
+    if pid <= 0 {
+        return None;
+    }
+    // SAFETY: an all-zero siginfo_t is valid to overwrite.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: waitid with a valid out-pointer and a positive pid.
+    let r = unsafe {
+        libc::waitid(
+            libc::P_PID,
+            pid as libc::id_t,
+            &mut info,
+            libc::WSTOPPED | libc::WNOHANG,
+        )
+    };
+    // SAFETY: si_pid and si_status are set for a CLD_STOPPED report.
+    if r == 0 && info.si_code == libc::CLD_STOPPED && unsafe { info.si_pid() } == pid {
+        Some(unsafe { info.si_status() })
+    } else {
+        None
+    }
+}
+
+/// Make process group `pgid` the foreground group of terminal `tty`.
+pub fn set_foreground(tty: i32, pgid: i32) -> io::Result<()> {
+    // SAFETY: plain system call with integer arguments.
+    if unsafe { libc::tcsetpgrp(tty, pgid) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 /// Symbolic errno for messages (`ESRCH`, `EPERM` …), from spawn's table.
 pub fn errno_name(e: &io::Error) -> String {
     match e.raw_os_error() {

@@ -548,3 +548,40 @@ fn pid1_with_a_dirty_launcher_still_forwards_term_and_child_state_is_clean() {
         r.lines()
     );
 }
+
+#[test]
+fn ctrl_z_on_a_terminal_stops_rinit_with_its_child_and_fg_continues_both() {
+    // Regression (tini does the same): Ctrl-Z stopped the child, rinit kept
+    // waiting, and the shell never got its terminal back.
+    let jobctl = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/runtime/jobctl.py");
+    let out = Command::new("python3")
+        .args([
+            jobctl,
+            BIN,
+            "--",
+            "sh",
+            "-c",
+            "echo ready; read line; echo got:$line; exit 4",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .expect("python3");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "the shell never regained the terminal:\n{text}"
+    );
+    let lines: Vec<&str> = text.lines().map(|l| l.trim_start_matches("^Z")).collect();
+    assert_eq!(
+        lines,
+        [
+            "ready",
+            "shell: job stopped by SIGTSTP",
+            "hello",
+            "got:hello",
+            "shell: job exited 4"
+        ],
+        "{text}"
+    );
+}
