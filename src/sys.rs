@@ -177,6 +177,7 @@ pub fn take_stop(pid: i32) -> Option<i32> {
     };
     // SAFETY: si_pid and si_status are set for a CLD_STOPPED report.
     if r == 0 && info.si_code == libc::CLD_STOPPED && unsafe { info.si_pid() } == pid {
+        // SAFETY: as above, si_status is set for a CLD_STOPPED report.
         Some(unsafe { info.si_status() })
     } else {
         None
