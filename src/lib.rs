@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod log;
 pub mod machine;
+pub mod output;
 pub mod pollset;
 pub mod pyrepr;
 pub mod signals;

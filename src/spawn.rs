@@ -496,6 +496,23 @@ fn open_for_child(path: &Path, read: bool) -> std::io::Result<OwnedFd> {
     o.custom_flags(libc::O_CLOEXEC).open(path).map(OwnedFd::from)
 }
 
+/// A program's log file handed to the child as is (pass-through): created
+/// 0644, no planted symlink followed (docs/output.md). Opened `O_NONBLOCK`
+/// so that a FIFO without a reader fails (ENXIO) instead of blocking PID 1,
+/// then made blocking again: the child must never see EAGAIN.
+fn open_log_for_child(path: &Path) -> std::io::Result<OwnedFd> {
+    use crate::output::open::{open_for_write, How};
+    let fd = OwnedFd::from(open_for_write(path, How::Append, true)?);
+    // SAFETY: plain fcntl on a descriptor we own.
+    unsafe {
+        let fl = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
+        if fl >= 0 {
+            libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, fl & !libc::O_NONBLOCK);
+        }
+    }
+    Ok(fd)
+}
+
 /// supervisord's classification of an open error while "making dispatchers".
 fn open_error(name: &str, e: &std::io::Error) -> SpawnError {
     match e.raw_os_error() {
@@ -504,9 +521,11 @@ fn open_error(name: &str, e: &std::io::Error) -> SpawnError {
             name: name.to_string(),
             errno: errno_text(n),
         },
+        // rinit's own refusal of a planted symlink: what the kernel's
+        // `fs.protected_symlinks` would have answered.
         None => SpawnError::Dispatchers {
             name: name.to_string(),
-            errno: e.to_string(),
+            errno: crate::output::open::errno_word(e),
         },
     }
 }
@@ -594,7 +613,7 @@ fn stdio_source(
         LogDest::RinitStderr => libc::STDERR_FILENO,
         LogDest::Null => devnull,
         LogDest::File(path) => {
-            let fd = open_for_child(path, false).map_err(|e| open_error(name, &e))?;
+            let fd = open_log_for_child(path).map_err(|e| open_error(name, &e))?;
             let raw = fd.as_raw_fd();
             owned.push(fd);
             raw

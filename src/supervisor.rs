@@ -93,6 +93,9 @@ impl Supervisor {
             self.after_events();
             if let Some(status) = self.finished() {
                 self.remove_pidfile();
+                // One last non-blocking try for what a slow consumer has
+                // not taken; never a wait (docs/output.md).
+                self.logger.flush();
                 return status;
             }
             let timeout = self.poll_timeout();
@@ -100,7 +103,13 @@ impl Supervisor {
             // slots' readiness after `wait` (docs/design.md, the loop).
             set.clear();
             set.add(self.sig.raw(), libc::POLLIN);
+            // Output (docs/output.md): rinit's own writers waiting for a
+            // slow consumer.
+            for fd in self.logger.waiting_fds() {
+                set.add(fd, libc::POLLOUT);
+            }
             set.wait(timeout);
+            self.logger.flush();
             let sigs = self.sig.drain();
             self.fire_deadlines();
             self.reap();

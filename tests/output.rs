@@ -1,0 +1,174 @@
+//! Program output and rinit's own output (issue 11, issue 9 items 4 and 9):
+//! rinit as PID 1 of a fresh namespace (see `common`).
+
+mod common;
+
+use common::*;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+fn mkfifo(p: &Path) {
+    let c = std::ffi::CString::new(p.display().to_string()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+}
+
+/// `cat FIFO > OUT` on the host: the consumer of rinit's stdout, which the
+/// test pauses (SIGSTOP) to stall it.
+fn consumer(fifo: &Path, out: &Path) -> Child {
+    Command::new("sh")
+        .args([
+            "-c",
+            &format!("exec cat '{}' > '{}'", fifo.display(), out.display()),
+        ])
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("start cat")
+}
+
+/// rinit as PID 1 with its stdout (and stderr) the FIFO.
+fn start_on_fifo(dir: &TempDir, conf: &str, fifo: &Path) -> Rinit {
+    Rinit::launch(Launch {
+        inner_prefix: vec![
+            "sh".into(),
+            "-c".into(),
+            format!("exec \"$0\" \"$@\" >'{}' 2>&1", fifo.display()),
+        ],
+        rinit_args: Rinit::conf_args(dir, conf),
+        ..Launch::default()
+    })
+}
+
+fn zombies(r: &Rinit) -> usize {
+    r.ns_procs()
+        .iter()
+        .filter(|(h, _)| read_proc(*h).is_some_and(|p| p.state == 'Z'))
+        .count()
+}
+
+fn read(p: &Path) -> String {
+    String::from_utf8_lossy(&std::fs::read(p).unwrap_or_default()).into_owned()
+}
+
+/// Seconds since midnight of an activity-log line's timestamp.
+fn stamp(line: &str) -> f64 {
+    let t = &line[11..23];
+    let h: f64 = t[0..2].parse().unwrap();
+    let m: f64 = t[3..5].parse().unwrap();
+    let s: f64 = t[6..8].parse().unwrap();
+    let ms: f64 = t[9..12].parse().unwrap();
+    h * 3600.0 + m * 60.0 + s + ms / 1000.0
+}
+
+/// Issue 11 item 1: a stalled stdout consumer froze PID 1 (53 zombies after
+/// 3 s, SIGTERM ignored). Now rinit keeps reaping, restarting and obeying
+/// signals, drops whole lines when its queue is full and says so once the
+/// consumer drains; AUTO children share the stalled pipe and never see EAGAIN.
+#[test]
+fn stalled_stdout_does_not_stop_pid1() {
+    let _g = serial();
+    let d = TempDir::new("stall");
+    let fifo = d.join("out.fifo");
+    mkfifo(&fifo);
+    let out = d.join("out.txt");
+    let mut cat = consumer(&fifo, &out);
+    let stop = d.join("STOP");
+    let eagain = d.join("eagain");
+    let conf = format!(
+        "[supervisord]\nnodaemon=true\nlogfile={log}\nlogfile_maxbytes=0\npidfile={pid}\n\
+         [program:orphans]\ncommand=sh -c 'while [ ! -e {stop} ]; do (exit 0 &); done; exec sleep 3600'\n\
+         startsecs=0\n\
+         [program:crashy]\ncommand=sh -c 'sleep 0.3; exit 3'\nstartsecs=0\nautorestart=true\n\
+         [program:chatty]\ncommand=sh -c 'while :; do echo tick-tick-tick-tick || echo FAIL >> {eagain}; done'\n",
+        log = d.join("rinit.log").display(),
+        pid = d.join("p.pid").display(),
+        stop = stop.display(),
+        eagain = eagain.display(),
+    );
+    let mut r = start_on_fifo(&d, &conf, &fifo);
+    // The consumer stalls as soon as everything runs.
+    poll(WAIT, "chatty to start", || {
+        read(&d.join("rinit.log"))
+            .contains("spawned: 'chatty'")
+            .then_some(())
+    });
+    kill(cat.id() as i32, libc::SIGSTOP);
+    let stall_start = Instant::now();
+    // 30 s of orphans and a crash loop while nobody reads rinit's stdout.
+    std::thread::sleep(secs(30));
+    std::fs::write(&stop, "").unwrap();
+    let log = read(&d.join("rinit.log"));
+    let reaped = log.matches("INFO reaped unknown pid").count();
+    assert!(reaped >= 1000, "only {reaped} orphans reaped during the stall");
+    // Restarts kept their pace during the stall (1-s guard, no backoff
+    // after RUNNING): no gap over 3 s between two spawns of crashy.
+    let spawns: Vec<f64> = log
+        .lines()
+        .filter(|l| l.contains("INFO spawned: 'crashy'"))
+        .map(stamp)
+        .collect();
+    assert!(
+        spawns.len() >= 15,
+        "crashy restarted {} times in 30 s",
+        spawns.len()
+    );
+    for w in spawns.windows(2) {
+        assert!(w[1] - w[0] < 3.0, "crashy restart gap {:.3} s", w[1] - w[0]);
+    }
+    // Zero zombies once the orphans stop coming (rinit reaps what is left).
+    poll(secs(5), "no zombie in the namespace", || {
+        (zombies(&r) == 0).then_some(())
+    });
+    // The shared stdout was never made non-blocking for the children.
+    let ns_chatty = log
+        .lines()
+        .rev()
+        .find_map(|l| l.split("INFO spawned: 'chatty' with pid ").nth(1))
+        .map(|n| n.trim().parse().unwrap())
+        .unwrap();
+    let chatty = r.host_of(ns_chatty);
+    let fdinfo = std::fs::read_to_string(format!("/proc/{chatty}/fdinfo/1")).unwrap();
+    let flags = fdinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("flags:"))
+        .map(|v| i64::from_str_radix(v.trim(), 8).unwrap())
+        .unwrap();
+    assert_eq!(flags & libc::O_NONBLOCK as i64, 0, "child's stdout is O_NONBLOCK");
+    // Drain: the notice says how many lines were dropped and why.
+    kill(cat.id() as i32, libc::SIGCONT);
+    poll(secs(20), "the dropped-lines notice", || {
+        read(&out).contains("WARN dropped ").then_some(())
+    });
+    let text = read(&out);
+    let notice = text.lines().find(|l| l.contains("WARN dropped ")).unwrap();
+    assert!(
+        matches(
+            "WARN dropped {N} line(s) ({N} bytes) of output: stdout was not being read fast enough",
+            &notice[24..]
+        ),
+        "{notice}"
+    );
+    assert!(
+        !eagain.exists(),
+        "an AUTO child saw a write error: {}",
+        read(&eagain)
+    );
+    // Stall again, then SIGTERM: rinit shuts down within 1 s anyway.
+    kill(cat.id() as i32, libc::SIGSTOP);
+    std::thread::sleep(secs(2));
+    let t = Instant::now();
+    r.signal(libc::SIGTERM);
+    let code = r.wait_exit(secs(10));
+    let took = t.elapsed();
+    assert_eq!(code, 0);
+    assert!(took < secs(1), "SIGTERM took {took:?} with stdout stalled");
+    assert!(stall_start.elapsed() > secs(30));
+    kill(cat.id() as i32, libc::SIGCONT);
+    let _ = cat.kill();
+    let _ = cat.wait();
+}
