@@ -172,3 +172,124 @@ fn stalled_stdout_does_not_stop_pid1() {
     let _ = cat.kill();
     let _ = cat.wait();
 }
+
+/// Issue 9 item 4: `logfile_maxbytes=1KB` with `logfile_backups=4294967295`
+/// froze PID 1 at the first rotation (one `exists()` per possible backup).
+#[test]
+fn activity_log_rotation_with_huge_backups_does_not_freeze_pid1() {
+    let d = TempDir::new("hugebackups");
+    let log = d.join("rinit.log");
+    let conf = format!(
+        "[supervisord]\nnodaemon=true\nlogfile={}\nlogfile_maxbytes=1KB\nlogfile_backups=4294967295\n\
+         pidfile={}\n[program:crashy]\ncommand=sh -c 'exit 3'\nstartsecs=0\nautorestart=true\n",
+        log.display(),
+        d.join("p.pid").display()
+    );
+    let mut r = Rinit::start(&d, &conf);
+    // Each restart logs two records: 1 KB is reached within a few restarts.
+    let backup = |n: u32| std::path::PathBuf::from(format!("{}.{n}", log.display()));
+    poll(secs(20), "three rotations", || backup(3).exists().then_some(()));
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait_exit(secs(5)), 0);
+    assert!(backup(1).exists() && backup(2).exists());
+    let size = std::fs::metadata(backup(1)).unwrap().len();
+    assert!((1024..1200).contains(&size), "rotated at {size} bytes");
+}
+
+/// rinit started with umask 000 (the shell's, inherited).
+fn start_umask0(dir: &TempDir, conf: &str) -> Rinit {
+    Rinit::launch(Launch {
+        inner_prefix: vec!["sh".into(), "-c".into(), "umask 000; exec \"$0\" \"$@\"".into()],
+        rinit_args: Rinit::conf_args(dir, conf),
+        ..Launch::default()
+    })
+}
+
+fn mode_of(p: &Path) -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(p).unwrap().mode() & 0o7777
+}
+
+/// Issue 9 item 9: a `user=nobody` program's log file, the pidfile and the
+/// activity log followed a symlink planted by another user in a sticky,
+/// world-writable directory (appending to / truncating a root-owned 0600
+/// file), and `umask=000` made the pidfile 0666. The kernel's
+/// `fs.protected_symlinks` hides this only where it is on; rinit applies the
+/// rule itself (this host's setting is printed on failure).
+#[test]
+fn planted_symlinks_in_sticky_dirs_are_not_followed_and_files_are_0644() {
+    use std::os::unix::fs::{lchown, symlink, PermissionsExt};
+    let d = TempDir::new("sticky");
+    let shared = d.join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let protected = std::fs::read_to_string("/proc/sys/fs/protected_symlinks").unwrap_or_default();
+    let mut secrets = Vec::new();
+    for name in ["prog.log", "rinit.pid", "rinit.log"] {
+        let secret = d.join(&format!("secret-{name}"));
+        std::fs::write(&secret, "root only\n").unwrap();
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let link = shared.join(name);
+        symlink(&secret, &link).unwrap();
+        lchown(&link, Some(65534), Some(65534)).unwrap();
+        secrets.push(secret);
+    }
+    let own = d.join("own");
+    std::fs::create_dir(&own).unwrap();
+    let conf = format!(
+        "[supervisord]\nnodaemon=true\nlogfile={s}/rinit.log\npidfile={s}/rinit.pid\n\
+         [program:victim]\ncommand=sh -c 'echo planted; exec sleep 3600'\nuser=nobody\n\
+         stdout_logfile={s}/prog.log\nstdout_logfile_maxbytes=0\n\
+         [program:fine]\ncommand=sh -c 'echo fine; exec sleep 3600'\numask=000\n\
+         stdout_logfile={o}/fine.log\nstdout_logfile_maxbytes=0\n\
+         [program:passthru]\ncommand=sh -c 'echo via-dev-stdout; exec sleep 3600'\n\
+         stdout_logfile=/dev/stdout\n",
+        s = shared.display(),
+        o = own.display()
+    );
+    let mut r = start_umask0(&d, &conf);
+    r.wait_rec(
+        "INFO spawnerr: unknown error making dispatchers for 'victim': EACCES",
+        WAIT,
+    );
+    r.wait_output(|l| l == "via-dev-stdout", "/dev/stdout output", WAIT);
+    r.wait_rec("CRIT could not write pidfile {*}", WAIT);
+    poll(WAIT, "fine.log", || {
+        (read(&own.join("fine.log")) == "fine\n").then_some(())
+    });
+    assert_eq!(mode_of(&own.join("fine.log")), 0o644, "umask=000 must not matter");
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait_exit(secs(15)), 0);
+    for s in &secrets {
+        assert_eq!(
+            read(s),
+            "root only\n",
+            "{} was written through a planted symlink (fs.protected_symlinks={})",
+            s.display(),
+            protected.trim()
+        );
+    }
+    let text = r.lines().join("\n");
+    assert!(text.contains("could not open log file"), "{text}");
+}
+
+/// `umask=000`: the pidfile and the activity log are still created 0644.
+#[test]
+fn pidfile_and_activity_log_are_0644_whatever_the_umask() {
+    let d = TempDir::new("umask");
+    let conf = format!(
+        "[supervisord]\nnodaemon=true\nlogfile={}\npidfile={}\n\
+         [program:x]\ncommand=sleep 3600\n",
+        d.join("a.log").display(),
+        d.join("p.pid").display()
+    );
+    let mut r = start_umask0(&d, &conf);
+    r.wait_rec(
+        "INFO success: x entered RUNNING state, process has stayed up for > than 1 seconds (startsecs)",
+        WAIT,
+    );
+    assert_eq!(mode_of(&d.join("p.pid")), 0o644);
+    assert_eq!(mode_of(&d.join("a.log")), 0o644);
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait_exit(secs(15)), 0);
+}
