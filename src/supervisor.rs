@@ -6,9 +6,10 @@
 use crate::config::Config;
 use crate::log::{Level, Logger};
 use crate::machine::{signal_name, Action, Millis, Process};
+use crate::output::Output;
 use crate::pollset::PollSet;
 use crate::signals::SignalFd;
-use crate::{spawn, sys};
+use crate::sys;
 use std::collections::HashMap;
 use std::time::Instant;
 
@@ -46,6 +47,8 @@ pub struct Supervisor {
     pidfile: Option<String>,
     /// The last reap found that rinit has no child at all.
     no_children: bool,
+    /// Captured program output (docs/output.md).
+    output: Output,
 }
 
 impl Supervisor {
@@ -60,7 +63,9 @@ impl Supervisor {
                 group_priority.push(g.priority);
             }
         }
+        let output = Output::new(procs.iter().map(|p: &Process| &p.cfg));
         Supervisor {
+            output,
             procs,
             group_priority,
             by_pid: HashMap::new(),
@@ -93,6 +98,8 @@ impl Supervisor {
             self.after_events();
             if let Some(status) = self.finished() {
                 self.remove_pidfile();
+                let now = self.now();
+                self.output.finish(now, &mut self.logger);
                 // One last non-blocking try for what a slow consumer has
                 // not taken; never a wait (docs/output.md).
                 self.logger.flush();
@@ -108,8 +115,12 @@ impl Supervisor {
             for fd in self.logger.waiting_fds() {
                 set.add(fd, libc::POLLOUT);
             }
+            // ... and the program pipes it reads.
+            self.output.register(&mut set);
             set.wait(timeout);
             self.logger.flush();
+            let now = self.now();
+            self.output.dispatch(&set, now, &mut self.logger);
             let sigs = self.sig.drain();
             self.fire_deadlines();
             self.reap();
@@ -123,6 +134,11 @@ impl Supervisor {
     fn poll_timeout(&self) -> i32 {
         let now = self.now();
         let mut next: Option<Millis> = self.procs.iter().filter_map(Process::next_deadline).min();
+        // A partial output line due for its idle flush (docs/output.md).
+        next = match (next, self.output.next_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         if let Some(sd) = &self.shutdown {
             let mut consider = |t: Millis| next = Some(next.map_or(t, |n| n.min(t)));
             if let Some(t) = sd.final_term_at {
@@ -183,6 +199,8 @@ impl Supervisor {
             let now = self.now();
             match self.by_pid.remove(&r.pid) {
                 Some(i) => {
+                    // The program's last output comes before its exit line.
+                    self.output.exited(i, now, &mut self.logger);
                     let leftovers = if sys::group_exists(r.pid) {
                         sys::group_members(r.pid)
                     } else {
@@ -251,6 +269,10 @@ impl Supervisor {
                     Ok(()) => self.logger.log(Level::Info, "supervisord logreopen"),
                     Err(e) => self.logger.log(Level::Crit, &e),
                 }
+                // Program log files too (docs/output.md, logrotate).
+                for e in self.output.reopen() {
+                    self.logger.log(Level::Crit, &e);
+                }
             }
             libc::SIGCHLD => self
                 .logger
@@ -291,7 +313,7 @@ impl Supervisor {
     }
 
     fn spawn(&mut self, i: usize, out: &mut Vec<Action>) {
-        let result = spawn::spawn_program(&self.procs[i].cfg, &self.base_env);
+        let result = self.output.spawn(i, &self.procs[i].cfg, &self.base_env);
         // The time after the fork: the 1-s guard between spawns is measured
         // from when the process really started, as the log line shows it.
         let now = self.now();

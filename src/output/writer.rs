@@ -141,6 +141,30 @@ impl Writer {
         true
     }
 
+    /// Queue `line` only if it fits (never dropping, never counting): the
+    /// caller keeps it and reads no more from its source meanwhile, so a
+    /// program writing faster than the consumer is throttled by its own
+    /// pipe, not by rinit dropping its lines.
+    pub fn push_if_room(&mut self, line: &[u8]) -> bool {
+        if self.dead {
+            return true;
+        }
+        if self.queue.is_empty() {
+            let n = self.write_some(line);
+            self.queue.extend(&line[n.min(line.len())..]);
+            return true;
+        }
+        if line.len() > self.room() {
+            self.flush();
+            if line.len() > self.room() {
+                return false;
+            }
+        }
+        self.queue.extend(line);
+        self.flush();
+        true
+    }
+
     /// Whether the loop should wait for POLLOUT on [`Writer::raw_fd`].
     pub fn wants_pollout(&self) -> bool {
         !self.dead && !self.queue.is_empty()
