@@ -293,3 +293,173 @@ fn pidfile_and_activity_log_are_0644_whatever_the_umask() {
     r.signal(libc::SIGTERM);
     assert_eq!(r.wait_exit(secs(15)), 0);
 }
+
+/// Issue 11 item 4: four programs writing interleaved partial lines with
+/// `output_prefix` on: every output line holds one program's bytes, after
+/// its own (aligned) prefix, and no byte is lost.
+#[test]
+fn prefixed_output_never_mixes_two_programs_in_one_line() {
+    let d = TempDir::new("prefix");
+    let mut programs = String::new();
+    for k in 1..=4 {
+        // Each line is written in three pieces; the four programs race.
+        programs.push_str(&format!(
+            "[program:p{k}{pad}]\ncommand=sh -c 'i=0; while [ $i -lt 300 ]; do printf {k}{k}{k}; printf {k}{k}{k}{k}; echo {k}{k}{k}; i=$((i+1)); done; printf {k}{k}'\n\
+             startsecs=0\nautorestart=false\n",
+            pad = if k == 4 { "long" } else { "" }
+        ));
+    }
+    let conf = config(&d, "output_prefix=true", &programs);
+    let mut r = Rinit::start(&d, &conf);
+    assert_eq!(r.wait_exit(secs(30)), 0);
+    let lines = r.out.stream(Stream::Out);
+    let mut digits = [0usize; 5];
+    for l in &lines {
+        if parse_rec(l).is_some() {
+            continue;
+        }
+        let (name, body) = l.split_once(" | ").unwrap_or_else(|| panic!("no prefix: {l:?}"));
+        let k: usize = name
+            .trim_end()
+            .trim_start_matches('p')
+            .trim_end_matches("long")
+            .parse()
+            .unwrap();
+        // Names are padded to the longest ("p4long").
+        assert_eq!(name.len(), 6, "{l:?}");
+        let want = char::from(b'0' + k as u8);
+        assert!(
+            !body.is_empty() && body.chars().all(|c| c == want),
+            "mixed line {l:?}"
+        );
+        digits[k] += body.len();
+    }
+    for (k, n) in digits.iter().enumerate().skip(1) {
+        assert_eq!(*n, 300 * 10 + 2, "bytes of p{k}");
+    }
+}
+
+/// Issue 11 item 3: with `stdout_logfile_maxbytes` > 0 rinit writes the
+/// file itself; logrotate's `create` mode (rename, then USR2) and its
+/// `copytruncate` mode both keep every line, in order, with no hole.
+#[test]
+fn usr2_and_logrotate_create_and_copytruncate_lose_no_line() {
+    for mode in ["create", "copytruncate"] {
+        let d = TempDir::new(mode);
+        let log = d.join("app.log");
+        let go = d.join("go");
+        // Bursts of 100 lines, each started by the test, so that logrotate
+        // runs between bursts (copytruncate has an unavoidable window
+        // otherwise, rinit or not).
+        let conf = config(
+            &d,
+            "",
+            &format!(
+                "[program:app]\ncommand=sh -c 'n=0; b=0; while [ $b -lt 5 ]; do while [ ! -e {go}.$b ]; do sleep 0.02; done; \
+                 i=0; while [ $i -lt 100 ]; do echo line-$n; n=$((n+1)); i=$((i+1)); done; b=$((b+1)); done; exec sleep 3600'\n\
+                 stdout_logfile={log}\nstdout_logfile_maxbytes=50MB\nstdout_logfile_backups=10\n",
+                go = go.display(),
+                log = log.display()
+            ),
+        );
+        let mut r = Rinit::start(&d, &conf);
+        r.wait_rec("INFO spawned: 'app' with pid {N}", WAIT);
+        let lr_conf = d.write(
+            "logrotate.conf",
+            &format!(
+                "{} {{\n  rotate 10\n  {}\n  postrotate\n    kill -USR2 {}\n  endscript\n}}\n",
+                log.display(),
+                if mode == "create" {
+                    "create 0644 root root"
+                } else {
+                    "copytruncate"
+                },
+                r.host_pid
+            ),
+            false,
+        );
+        let total_lines = |upto: usize| -> usize {
+            let mut n = read(&log).lines().count();
+            for i in 1..=upto {
+                n += read(&d.join(&format!("app.log.{i}"))).lines().count();
+            }
+            n
+        };
+        for b in 0..5 {
+            std::fs::write(format!("{}.{b}", go.display()), "").unwrap();
+            poll(WAIT, "a burst in the log files", || {
+                (total_lines(5) == 100 * (b + 1)).then_some(())
+            });
+            let st = Command::new("logrotate")
+                .args(["-f", "-s"])
+                .arg(d.join("lr.state"))
+                .arg(&lr_conf)
+                .status()
+                .expect("logrotate (apt package logrotate)");
+            assert!(st.success(), "logrotate failed");
+            if mode == "create" {
+                r.wait_nth("INFO supervisord logreopen", b + 1, WAIT);
+            }
+        }
+        // Oldest rotated file first: every line once, in order, no NUL hole.
+        let mut all = String::new();
+        for i in (1..=5).rev() {
+            all.push_str(&read(&d.join(&format!("app.log.{i}"))));
+        }
+        all.push_str(&read(&log));
+        assert!(!all.contains('\0'), "{mode}: a hole of NUL bytes");
+        for i in 1..=5 {
+            let n = read(&d.join(&format!("app.log.{i}"))).lines().count();
+            assert_eq!(n, 100, "{mode}: app.log.{i} holds one burst");
+        }
+        let want: Vec<String> = (0..500).map(|n| format!("line-{n}")).collect();
+        let got: Vec<&str> = all.lines().collect();
+        assert_eq!(got, want, "{mode}");
+        r.signal(libc::SIGTERM);
+        assert_eq!(r.wait_exit(secs(15)), 0);
+    }
+}
+
+/// Issue 11 item 2: pass-through stays zero-copy whatever `_maxbytes` says:
+/// AUTO, `/dev/stdout` (default 50MB maxbytes), a character device and a
+/// file with `maxbytes=0` are the child's own descriptors, not a pipe to
+/// rinit; a rotating file is captured.
+#[test]
+fn pass_through_streams_are_not_captured() {
+    let d = TempDir::new("passthru");
+    let conf = config(
+        &d,
+        "",
+        &format!(
+            "[program:auto]\ncommand=sleep 3600\n\
+             [program:devstdout]\ncommand=sleep 3600\nstdout_logfile=/dev/stdout\n\
+             [program:devnull]\ncommand=sleep 3600\nstdout_logfile=/dev/null\n\
+             [program:plain]\ncommand=sleep 3600\nstdout_logfile={p}\nstdout_logfile_maxbytes=0\n\
+             [program:rotating]\ncommand=sleep 3600\nstdout_logfile={q}\n",
+            p = d.join("plain.log").display(),
+            q = d.join("rot.log").display()
+        ),
+    );
+    let mut r = Rinit::start(&d, &conf);
+    for n in ["auto", "devstdout", "devnull", "plain", "rotating"] {
+        r.wait_rec(&format!("INFO spawned: '{n}' with pid {{N}}"), WAIT);
+    }
+    let fd1 = |pid: i32| {
+        std::fs::read_link(format!("/proc/{pid}/fd/1"))
+            .unwrap()
+            .display()
+            .to_string()
+    };
+    let rinit_out = fd1(r.host_pid);
+    assert_eq!(fd1(r.host_pid_of("auto")), rinit_out);
+    assert_eq!(fd1(r.host_pid_of("devstdout")), rinit_out);
+    assert_eq!(fd1(r.host_pid_of("devnull")), "/dev/null");
+    assert_eq!(
+        fd1(r.host_pid_of("plain")),
+        d.join("plain.log").display().to_string()
+    );
+    let rot = fd1(r.host_pid_of("rotating"));
+    assert!(rot.starts_with("pipe:") && rot != rinit_out, "{rot}");
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait_exit(secs(15)), 0);
+}
