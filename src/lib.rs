@@ -17,6 +17,7 @@ pub mod config;
 pub mod events;
 pub mod log;
 pub mod machine;
+pub mod output;
 pub mod pollset;
 pub mod pyrepr;
 pub mod reload;

@@ -2,12 +2,14 @@
 //! (`YYYY-MM-DD HH:MM:SS,mmm LEVEL message`, local time, milliseconds
 //! truncated), so that log tooling written for supervisord keeps working.
 //!
-//! Records are written with one `write(2)` each and never buffered: PID 1
-//! may be SIGKILLed at any moment and a half-kept log is worse than none.
+//! Records are written with one `write(2)` each as they happen: PID 1 may
+//! be SIGKILLed at any moment and a half-kept log is worse than none. Only
+//! when a consumer is slow do they wait, in a bounded queue that never
+//! blocks the loop (`output::writer`, docs/output.md).
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use crate::output::open::{open_for_write, How};
+use crate::output::rotate::RotatingFile;
+use crate::output::writer::Writer;
 use std::path::PathBuf;
 
 /// supervisord's seven levels; the discriminant is its numeric value.
@@ -50,6 +52,19 @@ impl Level {
     }
 }
 
+/// How much of rinit's own output may wait for a slow consumer, per
+/// stream; 1 MiB in all (docs/output.md, "Never blocking").
+pub const STDOUT_QUEUE: usize = 512 * 1024;
+pub const STDERR_QUEUE: usize = 256 * 1024;
+pub const FILE_QUEUE: usize = 256 * 1024;
+
+/// The activity log file: a regular file rotates; anything else (a FIFO,
+/// `/dev/stdout` reopened, a terminal) is written without ever blocking.
+enum LogFile {
+    Regular(RotatingFile),
+    Stream(Writer),
+}
+
 /// Where records go: stdout unless `silent`, plus the `logfile`.
 pub struct Logger {
     pub level: Level,
@@ -57,9 +72,12 @@ pub struct Logger {
     /// The "stdout" copy's fd: 1, or 2 in single-program mode where
     /// stdout belongs to the program.
     out_fd: i32,
+    /// rinit's fd 1 and fd 2, shared with the prefixed program output so
+    /// that no line is ever cut by another (created on first use).
+    fd1: Option<Writer>,
+    fd2: Option<Writer>,
     file_path: Option<PathBuf>,
-    file: Option<File>,
-    file_is_regular: bool,
+    file: Option<LogFile>,
     /// Records kept back while rinit signals its programs (`hold`).
     held: Option<Vec<String>>,
     maxbytes: u64,
@@ -78,9 +96,10 @@ impl Logger {
             level,
             to_stdout: true,
             out_fd,
+            fd1: None,
+            fd2: None,
             file_path: None,
             file: None,
-            file_is_regular: false,
             held: None,
             maxbytes: 0,
             backups: 0,
@@ -108,8 +127,8 @@ impl Logger {
 
     /// Close and reopen the log file (SIGUSR2, after external rotation).
     pub fn reopen(&mut self) -> Result<(), String> {
+        // What a non-regular old file could not take yet is lost with it.
         self.file = None;
-        self.file_is_regular = false;
         let Some(path) = self.file_path.clone() else {
             return Ok(());
         };
@@ -118,16 +137,16 @@ impl Logger {
             // system call per record.
             return Ok(());
         }
-        match open_append(&path) {
-            Ok(f) => {
-                // Only a regular file can grow to `maxbytes`: /dev/null or a
-                // pipe needs no size check after every record.
-                self.file_is_regular = f.metadata().map(|m| m.file_type().is_file()).unwrap_or(false);
-                self.file = Some(f);
-                Ok(())
-            }
-            Err(e) => Err(format!("could not open log file {}: {}", path.display(), e)),
-        }
+        let err = |e: std::io::Error| format!("could not open log file {}: {}", path.display(), e);
+        let f = open_for_write(&path, How::Append, true).map_err(err)?;
+        let regular = f.metadata().map(|m| m.file_type().is_file()).unwrap_or(false);
+        self.file = Some(if regular {
+            drop(f);
+            LogFile::Regular(RotatingFile::open(&path, self.maxbytes, self.backups).map_err(err)?)
+        } else {
+            LogFile::Stream(Writer::owning(f.into(), FILE_QUEUE, &path.display().to_string()))
+        });
+        Ok(())
     }
 
     pub fn enabled(&self, level: Level) -> bool {
@@ -159,78 +178,58 @@ impl Logger {
         self.write_record(&format!("{} {} {}\n", timestamp(), level.code(), msg));
     }
 
+    /// rinit's own fd 1 or 2 (any other number means 2), for whole lines
+    /// that must not block and must not be cut by a record.
+    pub fn stream(&mut self, fd: i32) -> &mut Writer {
+        let (slot, cap, what) = if fd == 1 {
+            (&mut self.fd1, STDOUT_QUEUE, "stdout")
+        } else {
+            (&mut self.fd2, STDERR_QUEUE, "stderr")
+        };
+        slot.get_or_insert_with(|| Writer::for_fd(fd, cap, what))
+    }
+
+    /// The descriptors whose writers have output waiting (for POLLOUT).
+    pub fn waiting_fds(&self) -> Vec<i32> {
+        let file = match &self.file {
+            Some(LogFile::Stream(w)) => Some(w),
+            _ => None,
+        };
+        [self.fd1.as_ref(), self.fd2.as_ref(), file]
+            .into_iter()
+            .flatten()
+            .filter(|w| w.wants_pollout())
+            .map(|w| w.raw_fd())
+            .collect()
+    }
+
+    /// Write what waits, as far as the consumers take it now (called when
+    /// one polled writable, and at exit: one more try, never a wait).
+    pub fn flush(&mut self) {
+        let file = match self.file.as_mut() {
+            Some(LogFile::Stream(w)) => Some(w),
+            _ => None,
+        };
+        for w in [self.fd1.as_mut(), self.fd2.as_mut(), file].into_iter().flatten() {
+            w.flush();
+        }
+    }
+
     fn write_record(&mut self, record: &str) {
         if self.to_stdout {
-            write_all_fd(self.out_fd, record.as_bytes());
+            let fd = self.out_fd;
+            self.stream(fd).push(record.as_bytes());
         }
-        if let Some(f) = self.file.as_mut() {
+        match self.file.as_mut() {
             // A failing log file must never stop PID 1; the stdout copy stays.
-            let _ = f.write_all(record.as_bytes());
-            self.rotate_if_due();
-        }
-    }
-
-    /// supervisord's rotation: `f` → `f.1` → … → `f.{backups}`, only for
-    /// regular files (a pipe or a tty has no size: no `Illegal seek` here).
-    fn rotate_if_due(&mut self) {
-        if self.maxbytes == 0 || !self.file_is_regular {
-            return;
-        }
-        let (Some(f), Some(path)) = (self.file.as_ref(), self.file_path.clone()) else {
-            return;
-        };
-        let Ok(meta) = f.metadata() else { return };
-        if !meta.file_type().is_file() || meta.size() < self.maxbytes {
-            return;
-        }
-        self.file = None;
-        if self.backups > 0 {
-            for i in (1..self.backups).rev() {
-                let from = backup_name(&path, i);
-                if from.exists() {
-                    let _ = std::fs::rename(&from, backup_name(&path, i + 1));
-                }
+            Some(LogFile::Regular(f)) => {
+                let _ = f.write(record.as_bytes());
             }
-            let _ = std::fs::rename(&path, backup_name(&path, 1));
-        } else {
-            let _ = std::fs::remove_file(&path);
-        }
-        self.file = open_append(&path).ok();
-    }
-}
-
-fn backup_name(path: &std::path::Path, n: u32) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(format!(".{n}"));
-    PathBuf::from(s)
-}
-
-fn open_append(path: &std::path::Path) -> std::io::Result<File> {
-    OpenOptions::new()
-        .append(true)
-        .create(true)
-        .custom_flags(libc::O_CLOEXEC)
-        .mode(0o644)
-        .open(path)
-}
-
-/// Write everything to a raw fd, retrying on EINTR/short writes; errors
-/// (EPIPE when nobody reads our stdout) are dropped: logging never kills PID 1.
-pub fn write_all_fd(fd: i32, mut buf: &[u8]) {
-    while !buf.is_empty() {
-        // SAFETY: buf is a valid slice; fd is an integer the kernel checks.
-        let n = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
-        if n < 0 {
-            if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
-                continue;
+            Some(LogFile::Stream(w)) => {
+                w.push(record.as_bytes());
             }
-            return;
+            None => {}
         }
-        let n = n as usize;
-        if n == 0 || n > buf.len() {
-            return;
-        }
-        buf = &buf[n..];
     }
 }
 
@@ -314,6 +313,7 @@ mod tests {
             l.log(Level::Info, &format!("line {i} with some padding text"));
         }
         assert!(path.exists());
+        use crate::output::rotate::backup_name;
         assert!(backup_name(&path, 1).exists());
         assert!(backup_name(&path, 2).exists());
         assert!(!backup_name(&path, 3).exists());

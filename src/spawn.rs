@@ -496,17 +496,36 @@ fn open_for_child(path: &Path, read: bool) -> std::io::Result<OwnedFd> {
     o.custom_flags(libc::O_CLOEXEC).open(path).map(OwnedFd::from)
 }
 
+/// A program's log file handed to the child as is (pass-through): created
+/// 0644, no planted symlink followed (docs/output.md). Opened `O_NONBLOCK`
+/// so that a FIFO without a reader fails (ENXIO) instead of blocking PID 1,
+/// then made blocking again: the child must never see EAGAIN.
+fn open_log_for_child(path: &Path) -> std::io::Result<OwnedFd> {
+    use crate::output::open::{open_for_write, How};
+    let fd = OwnedFd::from(open_for_write(path, How::Append, true)?);
+    // SAFETY: plain fcntl on a descriptor we own.
+    unsafe {
+        let fl = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
+        if fl >= 0 {
+            libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, fl & !libc::O_NONBLOCK);
+        }
+    }
+    Ok(fd)
+}
+
 /// supervisord's classification of an open error while "making dispatchers".
-fn open_error(name: &str, e: &std::io::Error) -> SpawnError {
+pub fn open_error(name: &str, e: &std::io::Error) -> SpawnError {
     match e.raw_os_error() {
         Some(libc::EMFILE) | Some(libc::ENFILE) => SpawnError::TooManyFiles(name.to_string()),
         Some(n) => SpawnError::Dispatchers {
             name: name.to_string(),
             errno: errno_text(n),
         },
+        // rinit's own refusal of a planted symlink: what the kernel's
+        // `fs.protected_symlinks` would have answered.
         None => SpawnError::Dispatchers {
             name: name.to_string(),
-            errno: e.to_string(),
+            errno: crate::output::open::errno_word(e),
         },
     }
 }
@@ -594,7 +613,7 @@ fn stdio_source(
         LogDest::RinitStderr => libc::STDERR_FILENO,
         LogDest::Null => devnull,
         LogDest::File(path) => {
-            let fd = open_for_child(path, false).map_err(|e| open_error(name, &e))?;
+            let fd = open_log_for_child(path).map_err(|e| open_error(name, &e))?;
             let raw = fd.as_raw_fd();
             owned.push(fd);
             raw
@@ -602,11 +621,40 @@ fn stdio_source(
     })
 }
 
+/// A pipe for a captured stream (docs/output.md, "Capture"): the child gets
+/// the blocking write end, rinit keeps the read end, non-blocking, for its
+/// poll loop. Both are close-on-exec (the child's copy is its dup2'd fd).
+fn capture_pipe(
+    owned: &mut Vec<OwnedFd>,
+    read_end: &mut Option<OwnedFd>,
+    name: &str,
+) -> Result<RawFd, SpawnError> {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe2 writes.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(open_error(name, &std::io::Error::last_os_error()));
+    }
+    // SAFETY: both descriptors were just created and are owned by nobody else.
+    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    // SAFETY: plain fcntl on our own read end.
+    unsafe {
+        let fl = libc::fcntl(r.as_raw_fd(), libc::F_GETFL);
+        libc::fcntl(r.as_raw_fd(), libc::F_SETFL, fl.max(0) | libc::O_NONBLOCK);
+    }
+    let raw = w.as_raw_fd();
+    owned.push(w);
+    *read_end = Some(r);
+    Ok(raw)
+}
+
 /// Build the whole child plan for a program; every fallible step happens here.
 fn plan_program(
     p: &ProcessConfig,
     base_env: &[(String, String)],
     db: &UserDb,
+    capture: [bool; 2],
+    pipes: &mut [Option<OwnedFd>; 2],
 ) -> Result<ChildPlan, SpawnError> {
     let cmd = resolve_command(&p.command, p.directory.as_deref(), &p.environment, base_env)?;
     let nul_error = || SpawnError::Parse {
@@ -632,9 +680,15 @@ fn plan_program(
     let devnull_fd = open_for_child(Path::new("/dev/null"), true).map_err(|e| open_error(&p.name, &e))?;
     let devnull = devnull_fd.as_raw_fd();
     let mut owned = vec![devnull_fd];
-    let out = stdio_source(&p.stdout, libc::STDOUT_FILENO, devnull, &mut owned, &p.name)?;
+    let out = if capture[0] {
+        capture_pipe(&mut owned, &mut pipes[0], &p.name)?
+    } else {
+        stdio_source(&p.stdout, libc::STDOUT_FILENO, devnull, &mut owned, &p.name)?
+    };
     let err = if p.redirect_stderr {
         out
+    } else if capture[1] {
+        capture_pipe(&mut owned, &mut pipes[1], &p.name)?
     } else {
         stdio_source(&p.stderr, libc::STDERR_FILENO, devnull, &mut owned, &p.name)?
     };
@@ -695,14 +749,29 @@ pub fn spawn_program_with(
     base_env: &[(String, String)],
     users: &UserDb,
 ) -> Result<i32, SpawnError> {
-    let plan = plan_program(p, base_env, users)?;
-    fork_and_exec(&plan).map_err(|errno| match errno {
+    spawn_captured(p, base_env, users, [false, false]).map(|(pid, _)| pid)
+}
+
+/// Spawn with the streams flagged in `capture` (stdout, stderr) going into
+/// pipes whose non-blocking read ends are returned (`output::capture`).
+pub fn spawn_captured(
+    p: &ProcessConfig,
+    base_env: &[(String, String)],
+    users: &UserDb,
+    capture: [bool; 2],
+) -> Result<(i32, [Option<OwnedFd>; 2]), SpawnError> {
+    let mut pipes = [None, None];
+    let plan = plan_program(p, base_env, users, capture, &mut pipes)?;
+    let pid = fork_and_exec(&plan).map_err(|errno| match errno {
         libc::EAGAIN => SpawnError::TooManyProcesses(p.name.clone()),
         n => SpawnError::Fork {
             name: p.name.clone(),
             errno: errno_text(n),
         },
-    })
+    })?;
+    // The plan (and with it the write ends) is dropped here: the child
+    // holds the only writers, so its exit gives rinit EOF.
+    Ok((pid, pipes))
 }
 
 /// `execvp`'s candidate files: the word itself if it has a `/`, else each

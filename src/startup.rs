@@ -6,6 +6,7 @@
 use crate::cli::Opts;
 use crate::config::{self, Config, GroupKind, LoadOptions};
 use crate::log::{Level, Logger};
+use crate::output::open::{open_for_write, How};
 use crate::signals::SignalFd;
 use crate::supervisor::Supervisor;
 use crate::{sys, users};
@@ -219,14 +220,23 @@ fn raise_limits(cfg: &Config) -> Vec<(Level, String)> {
 }
 
 /// Returns the path to remove at exit, or None when it could not be written.
+/// Created 0644 whatever the umask, never through a planted symlink
+/// (docs/output.md, "Files and symlinks").
 fn write_pidfile(path: &str, pid: i32, logger: &mut Logger) -> Option<String> {
+    use std::io::Write;
     if path.is_empty() {
         return None;
     }
-    match std::fs::write(path, format!("{pid}\n")) {
+    let written = open_for_write(Path::new(path), How::Truncate, true)
+        .and_then(|mut f| f.write_all(format!("{pid}\n").as_bytes()));
+    match written {
         Ok(()) => Some(path.to_string()),
-        Err(_) => {
+        Err(e) => {
             logger.log(Level::Crit, &format!("could not write pidfile {path}"));
+            if e.raw_os_error().is_none() {
+                // rinit's own refusal (a planted symlink): say why.
+                logger.log(Level::Warn, &format!("pidfile {path}: {e}"));
+            }
             None
         }
     }

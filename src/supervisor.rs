@@ -11,10 +11,11 @@
 use crate::config::Config;
 use crate::log::{Level, Logger};
 use crate::machine::{signal_name, Action, Millis, Process};
+use crate::output::Output;
 use crate::pollset::PollSet;
 use crate::shutdown::{self, Shutdown, Step};
 use crate::signals::SignalFd;
-use crate::{spawn, sys};
+use crate::sys;
 use std::collections::HashMap;
 use std::time::Instant;
 
@@ -44,6 +45,8 @@ pub struct Supervisor {
     tick_from: usize,
     /// Set when the shutdown is complete: rinit's exit status.
     exit_status: Option<i32>,
+    /// Captured program output (docs/output.md).
+    output: Output,
 }
 
 impl Supervisor {
@@ -58,7 +61,9 @@ impl Supervisor {
                 group_priority.push(g.priority);
             }
         }
+        let output = Output::new(procs.iter().map(|p: &Process| &p.cfg));
         Supervisor {
+            output,
             procs,
             group_priority,
             by_pid: HashMap::new(),
@@ -89,6 +94,11 @@ impl Supervisor {
             self.after_events();
             if let Some(status) = self.exit_status {
                 self.remove_pidfile();
+                let now = self.now();
+                self.output.finish(now, &mut self.logger);
+                // One last non-blocking try for what a slow consumer has
+                // not taken; never a wait (docs/output.md).
+                self.logger.flush();
                 return status;
             }
             let timeout = self.poll_timeout();
@@ -97,7 +107,17 @@ impl Supervisor {
             // event loop").
             set.clear();
             set.add(self.sig.raw(), libc::POLLIN);
+            // Output (docs/output.md): rinit's own writers waiting for a
+            // slow consumer.
+            for fd in self.logger.waiting_fds() {
+                set.add(fd, libc::POLLOUT);
+            }
+            // ... and the program pipes it reads.
+            self.output.register(&mut set);
             set.wait(timeout);
+            self.logger.flush();
+            let now = self.now();
+            self.output.dispatch(&set, now, &mut self.logger);
             let sigs = self.sig.drain();
             self.fire_deadlines();
             self.reap();
@@ -133,6 +153,10 @@ impl Supervisor {
             return 0;
         }
         let mut next: Option<Millis> = self.procs.iter().filter_map(Process::next_deadline).min();
+        // A partial output line due for its idle flush (docs/output.md).
+        if let Some(t) = self.output.next_deadline() {
+            next = Some(next.map_or(t, |n| n.min(t)));
+        }
         if let Some(t) = self
             .shutdown
             .as_ref()
@@ -193,6 +217,8 @@ impl Supervisor {
             let now = self.now();
             match self.by_pid.remove(&r.pid) {
                 Some(i) => {
+                    // The program's last output comes before its exit line.
+                    self.output.exited(i, now, &mut self.logger);
                     let leftovers = if sys::group_exists(r.pid) {
                         sys::group_members(r.pid)
                     } else {
@@ -263,6 +289,10 @@ impl Supervisor {
                     Ok(()) => self.logger.log(Level::Info, "supervisord logreopen"),
                     Err(e) => self.logger.log(Level::Crit, &e),
                 }
+                // Program log files too (docs/output.md, logrotate).
+                for e in self.output.reopen() {
+                    self.logger.log(Level::Crit, &e);
+                }
             }
             libc::SIGCHLD => self
                 .logger
@@ -306,7 +336,7 @@ impl Supervisor {
     }
 
     fn spawn(&mut self, i: usize, out: &mut Vec<Action>) {
-        let result = spawn::spawn_program(&self.procs[i].cfg, &self.base_env);
+        let result = self.output.spawn(i, &self.procs[i].cfg, &self.base_env);
         // The time after the fork: the 1-s guard between spawns is measured
         // from when the process really started, as the log line shows it.
         let now = self.now();

@@ -37,6 +37,7 @@ const PROGRAM_KEYS: &[&str] = &[
     "umask",
     "serverurl",
     "shutdown_on",
+    "output_prefix",
 ];
 const LISTENER_KEYS: &[&str] = &["events", "buffer_size", "result_handler"];
 const FCGI_KEYS: &[&str] = &["socket", "socket_backlog", "socket_owner", "socket_mode"];
@@ -58,6 +59,7 @@ const SUPERVISORD_KEYS: &[&str] = &[
     "strip_ansi",
     "environment",
     "identifier",
+    "output_prefix",
 ];
 const GROUP_KEYS: &[&str] = &["programs", "priority"];
 const INCLUDE_KEYS: &[&str] = &["files"];

@@ -95,6 +95,9 @@ pub struct ProcessConfig {
     pub environment: Vec<(String, String)>,
     pub serverurl: Option<String>,
     pub shutdown_on: ShutdownOn,
+    /// rinit's `output_prefix=` extension (docs/output.md): each line this
+    /// process writes to rinit's stdout/stderr starts with its name.
+    pub output_prefix: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -249,6 +252,7 @@ impl ProcessConfig {
             environment: Vec::new(),
             serverurl: None,
             shutdown_on: ShutdownOn::Never,
+            output_prefix: false,
         }
     }
 }

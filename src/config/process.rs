@@ -36,6 +36,7 @@ struct Common {
     umask: Option<u32>,
     process_name: (String, Option<Value>),
     shutdown_on: ShutdownOn,
+    output_prefix: bool,
 }
 
 /// One output stream's settings of one instance.
@@ -160,6 +161,11 @@ impl Loader<'_> {
             ));
         }
         let shutdown_on = self.typed(s, "shutdown_on", "never", names, values::shutdown_on)?;
+        // rinit's extension (docs/output.md): `[supervisord] output_prefix`
+        // is the default of every program's.
+        let prefix_all = self.typed("supervisord", "output_prefix", "false", names, values::boolean)?;
+        let prefix_default = if prefix_all { "true" } else { "false" };
+        let output_prefix = self.typed(s, "output_prefix", prefix_default, names, values::boolean)?;
         Ok(Common {
             priority,
             autostart,
@@ -184,6 +190,7 @@ impl Loader<'_> {
             umask,
             process_name: (template, template_at),
             shutdown_on,
+            output_prefix,
         })
     }
 
@@ -281,6 +288,7 @@ impl Loader<'_> {
             environment,
             serverurl: c.serverurl.clone(),
             shutdown_on: c.shutdown_on,
+            output_prefix: c.output_prefix,
         })
     }
 

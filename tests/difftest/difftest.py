@@ -420,6 +420,10 @@ class Run:
         exists = os.path.exists(path)
         if "exists" in st and exists != st["exists"]:
             return "%s %s" % (st["file"], "exists" if exists else "does not exist")
+        if "size" in st:
+            size = os.path.getsize(path) if exists else None
+            if size != st["size"]:
+                return "%s has %s bytes, expected %d" % (st["file"], size, st["size"])
         if "lines" in st or "absent" in st:
             if not exists:
                 return "%s does not exist" % st["file"]

@@ -1,0 +1,353 @@
+//! Per-program output pipes read in the poll loop (docs/output.md,
+//! "Capture"). A stream goes through a pipe only when something needs to
+//! see its bytes; otherwise the child writes straight to its destination
+//! and rinit copies nothing.
+//!
+//! Each pass the loop calls [`Output::register`] before its `poll` and
+//! [`Output::dispatch`] after. Reading is non-blocking and bounded: one read
+//! of at most [`READ_SIZE`] bytes per pipe per pass, and no read at all
+//! while a pipe's assembled lines wait for room in rinit's stdout queue, so
+//! a program writing faster than the consumer is throttled by its own full
+//! pipe and PID 1 never waits.
+
+use super::prefix::{prefix_for, render, Lines, Piece};
+use super::rotate::RotatingFile;
+use super::syslog::Syslog;
+use crate::config::{LogDest, ProcessConfig};
+use crate::log::Logger;
+use crate::machine::Millis;
+use crate::pollset::{PollSet, Slot};
+use crate::spawn::{self, SpawnError};
+use crate::users::UserDb;
+use std::os::fd::{AsRawFd, OwnedFd};
+
+/// One read per pipe per pass (supervisord reads up to 128 KiB).
+pub const READ_SIZE: usize = 64 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    Stdout,
+    Stderr,
+}
+
+/// A consumer of captured bytes (the control interface's `tail`, PROCESS_LOG
+/// events): called with the process index, the channel and each chunk.
+pub type Tap = Box<dyn FnMut(usize, Channel, &[u8])>;
+
+/// Whether a stream needs rinit to see its bytes.
+pub fn needs_capture(p: &ProcessConfig, ch: Channel) -> bool {
+    let (dest, maxbytes, syslog, capture, events) = match ch {
+        Channel::Stdout => (
+            &p.stdout,
+            p.stdout_logfile_maxbytes,
+            p.stdout_syslog,
+            p.stdout_capture_maxbytes,
+            p.stdout_events_enabled,
+        ),
+        Channel::Stderr => (
+            &p.stderr,
+            p.stderr_logfile_maxbytes,
+            p.stderr_syslog,
+            p.stderr_capture_maxbytes,
+            p.stderr_events_enabled,
+        ),
+    };
+    if syslog || capture > 0 || events {
+        return true;
+    }
+    match dest {
+        LogDest::File(path) => maxbytes > 0 && rotatable(path),
+        LogDest::Inherit | LogDest::RinitStdout | LogDest::RinitStderr => p.output_prefix,
+        LogDest::Null => false,
+    }
+}
+
+/// Only a regular file (or one not created yet) rotates: a character
+/// device, a FIFO or a socket named as a log file stays pass-through.
+fn rotatable(path: &std::path::Path) -> bool {
+    match std::fs::metadata(path) {
+        Ok(m) => m.file_type().is_file(),
+        Err(_) => true,
+    }
+}
+
+/// rinit's fd a console destination means for this channel.
+fn console_fd(dest: &LogDest, ch: Channel) -> Option<i32> {
+    match dest {
+        LogDest::Inherit => Some(if ch == Channel::Stdout { 1 } else { 2 }),
+        LogDest::RinitStdout => Some(1),
+        LogDest::RinitStderr => Some(2),
+        _ => None,
+    }
+}
+
+struct Pipe {
+    proc: usize,
+    channel: Channel,
+    fd: OwnedFd,
+    file: Option<RotatingFile>,
+    console: Option<i32>,
+    prefix: Vec<u8>,
+    syslog: Option<Vec<u8>>,
+    lines: Lines,
+    eof: bool,
+    /// The process exited: flush its partial line now.
+    exited: bool,
+}
+
+impl Pipe {
+    /// Whether assembled lines are needed (console or syslog).
+    fn assembles(&self) -> bool {
+        self.console.is_some() || self.syslog.is_some()
+    }
+}
+
+#[derive(Default)]
+pub struct Output {
+    pipes: Vec<Pipe>,
+    slots: Vec<(usize, Slot)>,
+    scratch: Vec<u8>,
+    line: Vec<u8>,
+    /// Name width for aligned prefixes.
+    width: usize,
+    syslog: Option<Syslog>,
+    tap: Option<Tap>,
+    users: UserDb,
+    /// Bytes rinit copied (the benchmark shows 0 for pass-through).
+    pub copied: u64,
+}
+
+impl Output {
+    /// `procs`: every process rinit supervises (for prefix alignment).
+    pub fn new<'a>(procs: impl Iterator<Item = &'a ProcessConfig>) -> Output {
+        let width = procs
+            .filter(|p| p.output_prefix)
+            .map(|p| p.name.chars().count())
+            .max()
+            .unwrap_or(0);
+        Output {
+            width,
+            ..Output::default()
+        }
+    }
+
+    pub fn set_tap(&mut self, tap: Tap) {
+        self.tap = Some(tap);
+    }
+
+    /// Spawn process `i`, with pipes for the streams that need capture, and
+    /// open the log files rinit writes itself (an open error is
+    /// supervisord's `unknown error making dispatchers` spawn error).
+    pub fn spawn(
+        &mut self,
+        i: usize,
+        p: &ProcessConfig,
+        base_env: &[(String, String)],
+    ) -> Result<i32, SpawnError> {
+        let out = needs_capture(p, Channel::Stdout);
+        // With redirect_stderr the child's fd 2 is its stdout pipe.
+        let err = !p.redirect_stderr && needs_capture(p, Channel::Stderr);
+        let mut planned = Vec::new();
+        for (on, ch) in [(out, Channel::Stdout), (err, Channel::Stderr)] {
+            if !on {
+                continue;
+            }
+            let (dest, maxbytes, backups, syslog) = match ch {
+                Channel::Stdout => (
+                    &p.stdout,
+                    p.stdout_logfile_maxbytes,
+                    p.stdout_logfile_backups,
+                    p.stdout_syslog,
+                ),
+                Channel::Stderr => (
+                    &p.stderr,
+                    p.stderr_logfile_maxbytes,
+                    p.stderr_logfile_backups,
+                    p.stderr_syslog,
+                ),
+            };
+            let file = match dest {
+                LogDest::File(path) => {
+                    let max = if rotatable(path) { maxbytes } else { 0 };
+                    Some(RotatingFile::open(path, max, backups).map_err(|e| spawn::open_error(&p.name, &e))?)
+                }
+                _ => None,
+            };
+            let console = console_fd(dest, ch);
+            let prefix = if p.output_prefix && console.is_some() {
+                prefix_for(&p.name, self.width)
+            } else {
+                Vec::new()
+            };
+            let syslog = syslog.then(|| format!("{} ", p.name).into_bytes());
+            planned.push((ch, file, console, prefix, syslog));
+        }
+        let (pid, mut fds) = spawn::spawn_captured(p, base_env, &self.users, [out, err])?;
+        for (ch, file, console, prefix, syslog) in planned {
+            let slot = if ch == Channel::Stdout { 0 } else { 1 };
+            let Some(fd) = fds.get_mut(slot).and_then(Option::take) else {
+                continue;
+            };
+            if syslog.is_some() && self.syslog.is_none() {
+                self.syslog = Some(Syslog::new());
+            }
+            self.pipes.push(Pipe {
+                proc: i,
+                channel: ch,
+                fd,
+                file,
+                console,
+                prefix,
+                syslog,
+                lines: Lines::default(),
+                eof: false,
+                exited: false,
+            });
+        }
+        Ok(pid)
+    }
+
+    /// Add the pipes worth reading now to this pass's poll set.
+    pub fn register(&mut self, set: &mut PollSet) {
+        self.slots.clear();
+        for (k, p) in self.pipes.iter().enumerate() {
+            // Lines still waiting for room: read nothing more (back-pressure).
+            if !p.eof && p.lines.backlog() < READ_SIZE {
+                self.slots.push((k, set.add(p.fd.as_raw_fd(), libc::POLLIN)));
+            }
+        }
+    }
+
+    /// When a partial line is due for its idle flush.
+    pub fn next_deadline(&self) -> Option<Millis> {
+        self.pipes.iter().filter_map(|p| p.lines.deadline()).min()
+    }
+
+    /// Read the pipes `poll` found ready (once each), write what was read,
+    /// and hand out assembled lines as far as the consumers take them.
+    pub fn dispatch(&mut self, set: &PollSet, now: Millis, logger: &mut Logger) {
+        if self.scratch.len() < READ_SIZE && !self.slots.is_empty() {
+            self.scratch.resize(READ_SIZE, 0);
+        }
+        let ready: Vec<usize> = self
+            .slots
+            .iter()
+            .filter(|(_, s)| set.readable(*s))
+            .map(|(k, _)| *k)
+            .collect();
+        for k in ready {
+            self.read_once(k, now);
+        }
+        self.drain_lines(now, logger);
+    }
+
+    /// Process `i` ended: what its pipes hold now is read and its partial
+    /// lines are flushed (the pipes stay until EOF: a daemonized grandchild
+    /// may still write).
+    pub fn exited(&mut self, i: usize, now: Millis, logger: &mut Logger) {
+        if self.scratch.len() < READ_SIZE {
+            self.scratch.resize(READ_SIZE, 0);
+        }
+        for k in 0..self.pipes.len() {
+            if self.pipes[k].proc == i {
+                self.pipes[k].exited = true;
+                self.read_once(k, now);
+            }
+        }
+        self.drain_lines(now, logger);
+    }
+
+    /// rinit is exiting: what every pipe holds now is read and written.
+    pub fn finish(&mut self, now: Millis, logger: &mut Logger) {
+        for k in 0..self.pipes.len() {
+            self.pipes[k].exited = true;
+        }
+        let procs: Vec<usize> = self.pipes.iter().map(|p| p.proc).collect();
+        for i in procs {
+            self.exited(i, now, logger);
+        }
+    }
+
+    /// SIGUSR2: reopen every log file by name (logrotate's `create` mode);
+    /// returns the error texts.
+    pub fn reopen(&mut self) -> Vec<String> {
+        let mut errs = Vec::new();
+        for p in &mut self.pipes {
+            if let Some(f) = p.file.as_mut() {
+                if let Err(e) = f.reopen() {
+                    errs.push(format!("could not reopen {}: {e}", f.path().display()));
+                }
+            }
+        }
+        errs
+    }
+
+    fn read_once(&mut self, k: usize, now: Millis) {
+        let Some(p) = self.pipes.get_mut(k) else { return };
+        if p.eof {
+            return;
+        }
+        let buf = &mut self.scratch[..];
+        let n = loop {
+            // SAFETY: buf is valid for its length; the fd is ours.
+            let n = unsafe { libc::read(p.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+            if n >= 0 {
+                break n as usize;
+            }
+            match std::io::Error::last_os_error().raw_os_error() {
+                Some(libc::EINTR) => continue,
+                Some(libc::EAGAIN) => return,
+                _ => break 0,
+            }
+        };
+        if n == 0 {
+            p.eof = true;
+            p.exited = true;
+            return;
+        }
+        let data = &buf[..n.min(buf.len())];
+        self.copied = self.copied.saturating_add(data.len() as u64);
+        if let Some(f) = p.file.as_mut() {
+            // supervisord writes each chunk whole, then checks the size: the
+            // same rotation points. A failing write (disk full) loses the
+            // chunk, never the loop.
+            let _ = f.write(data);
+        }
+        if let Some(tap) = self.tap.as_mut() {
+            tap(p.proc, p.channel, data);
+        }
+        if p.assembles() {
+            p.lines.feed(data, now);
+        }
+    }
+
+    fn drain_lines(&mut self, now: Millis, logger: &mut Logger) {
+        let line = &mut self.line;
+        for p in &mut self.pipes {
+            if p.lines.backlog() == 0 {
+                continue;
+            }
+            let force = p.exited;
+            let (console, prefix, syslog) = (p.console, &p.prefix, &p.syslog);
+            let sys = &mut self.syslog;
+            p.lines.drain(now, force, |piece, kind| {
+                if let Some(fd) = console {
+                    render(line, prefix, piece, kind);
+                    if !logger.stream(fd).push_if_room(line) {
+                        return false;
+                    }
+                }
+                if let (Some(tag), Some(s)) = (syslog, sys.as_mut()) {
+                    let mut msg = tag.clone();
+                    msg.extend_from_slice(piece);
+                    if kind == Piece::Split {
+                        msg.extend_from_slice(super::prefix::SPLIT_MARKER);
+                    }
+                    s.send(&msg);
+                }
+                true
+            });
+        }
+        self.pipes.retain(|p| !(p.eof && p.lines.backlog() == 0));
+    }
+}

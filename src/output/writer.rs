@@ -1,0 +1,433 @@
+//! A bounded, never-blocking writer for one of rinit's own output streams
+//! (fd 1 or 2, or a log file that is a pipe or a terminal).
+//!
+//! PID 1 must keep reaping and obeying signals when whoever reads its
+//! stdout stalls (docs/output.md, "Never blocking"). Whole lines are queued
+//! in a buffer of at most `cap` bytes; when a line does not fit it is dropped
+//! and counted, and once the queue has drained one notice says how many
+//! lines were lost and why.
+//!
+//! fd 1 is the open file description that AUTO children inherit, so rinit
+//! must not set `O_NONBLOCK` on it (every child would then get EAGAIN). The
+//! writer uses, in this order of preference:
+//! * a pipe, FIFO or terminal: a private open file description of the same
+//!   object, opened through `/proc/self/fd/N` with `O_NONBLOCK`;
+//! * a socket: `send(MSG_DONTWAIT)`, which is non-blocking per call;
+//! * a regular file or block device: plain writes (they do not wait for a
+//!   reader);
+//! * anything else, or when the reopen is refused (a root-owned pipe after
+//!   the privilege drop): `poll(POLLOUT)` with a zero timeout, then at most
+//!   `PIPE_BUF` bytes, which a writable pipe always takes without blocking.
+
+use std::collections::VecDeque;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+/// Bytes a pipe that polls writable takes without blocking (POSIX PIPE_BUF).
+const PIPE_BUF: usize = 4096;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// Our own `O_NONBLOCK` open file description.
+    Private,
+    /// `send(MSG_DONTWAIT)` on a socket.
+    Socket,
+    /// A regular file: plain writes.
+    Plain,
+    /// `poll(POLLOUT, 0)` then one write of at most `PIPE_BUF` bytes.
+    PollFirst,
+}
+
+pub struct Writer {
+    /// The descriptor written to (borrowed from the caller unless `owned`).
+    fd: RawFd,
+    /// Keeps a descriptor rinit opened itself alive.
+    _owned: Option<OwnedFd>,
+    method: Method,
+    queue: VecDeque<u8>,
+    cap: usize,
+    dropped_lines: u64,
+    dropped_bytes: u64,
+    /// The consumer failed for good (EPIPE, EBADF): stop trying.
+    dead: bool,
+    /// Name of the stream for the notice ("stdout", a path).
+    what: String,
+}
+
+impl Writer {
+    /// A writer for `fd` (which stays open and shared with children),
+    /// queueing at most `cap` bytes.
+    pub fn for_fd(fd: RawFd, cap: usize, what: &str) -> Writer {
+        let (method, owned) = choose(fd);
+        let fd_used = owned.as_ref().map_or(fd, |o| o.as_raw_fd());
+        Writer {
+            fd: fd_used,
+            _owned: owned,
+            method,
+            queue: VecDeque::new(),
+            cap,
+            dropped_lines: 0,
+            dropped_bytes: 0,
+            dead: false,
+            what: what.to_string(),
+        }
+    }
+
+    /// A writer that owns `fd` (a log file rinit opened itself, with
+    /// `O_NONBLOCK` already set when it is not a regular file).
+    pub fn owning(fd: OwnedFd, cap: usize, what: &str) -> Writer {
+        let raw = fd.as_raw_fd();
+        let method = match file_type(raw) {
+            Some(libc::S_IFREG) | Some(libc::S_IFBLK) => Method::Plain,
+            Some(libc::S_IFSOCK) => Method::Socket,
+            _ => Method::Private,
+        };
+        Writer {
+            fd: raw,
+            _owned: Some(fd),
+            method,
+            queue: VecDeque::new(),
+            cap,
+            dropped_lines: 0,
+            dropped_bytes: 0,
+            dead: false,
+            what: what.to_string(),
+        }
+    }
+
+    pub fn method(&self) -> Method {
+        self.method
+    }
+
+    pub fn raw_fd(&self) -> RawFd {
+        self.fd
+    }
+
+    /// Bytes waiting.
+    pub fn pending(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Room left before lines get dropped.
+    pub fn room(&self) -> usize {
+        self.cap.saturating_sub(self.queue.len())
+    }
+
+    pub fn dropped(&self) -> (u64, u64) {
+        (self.dropped_lines, self.dropped_bytes)
+    }
+
+    /// Queue one whole line (or record) and try to write it now. Returns
+    /// false when it was dropped.
+    pub fn push(&mut self, line: &[u8]) -> bool {
+        if self.dead {
+            return true;
+        }
+        if self.queue.is_empty() && self.dropped_lines == 0 {
+            // The common case: nothing queued, the consumer keeps up.
+            let n = self.write_some(line);
+            if n == line.len() {
+                return true;
+            }
+            self.queue.extend(&line[n..]);
+            return true;
+        }
+        if line.len() > self.room() {
+            self.dropped_lines = self.dropped_lines.saturating_add(1);
+            self.dropped_bytes = self.dropped_bytes.saturating_add(line.len() as u64);
+            return false;
+        }
+        self.queue.extend(line);
+        self.flush();
+        true
+    }
+
+    /// Queue `line` only if it fits (never dropping, never counting): the
+    /// caller keeps it and reads no more from its source meanwhile, so a
+    /// program writing faster than the consumer is throttled by its own
+    /// pipe, not by rinit dropping its lines.
+    pub fn push_if_room(&mut self, line: &[u8]) -> bool {
+        if self.dead {
+            return true;
+        }
+        if self.queue.is_empty() {
+            let n = self.write_some(line);
+            self.queue.extend(&line[n.min(line.len())..]);
+            return true;
+        }
+        if line.len() > self.room() {
+            self.flush();
+            if line.len() > self.room() {
+                return false;
+            }
+        }
+        self.queue.extend(line);
+        self.flush();
+        true
+    }
+
+    /// Whether the loop should wait for POLLOUT on [`Writer::raw_fd`].
+    pub fn wants_pollout(&self) -> bool {
+        !self.dead && !self.queue.is_empty()
+    }
+
+    /// Write as much of the queue as the consumer takes now. When the queue
+    /// empties after drops, the notice is queued (and written if possible).
+    pub fn flush(&mut self) {
+        while !self.dead && !self.queue.is_empty() {
+            let (a, _) = self.queue.as_slices();
+            let n = match raw_write(self.fd, self.method, a) {
+                Outcome::Took(n) => n,
+                Outcome::Full => return,
+                Outcome::Dead => {
+                    self.give_up();
+                    return;
+                }
+            };
+            self.queue.drain(..n);
+        }
+        if self.queue.is_empty() && self.dropped_lines > 0 && !self.dead {
+            let notice = format!(
+                "{} WARN dropped {} line(s) ({} bytes) of output: {} was not being read fast enough\n",
+                crate::log::timestamp(),
+                self.dropped_lines,
+                self.dropped_bytes,
+                self.what
+            );
+            self.dropped_lines = 0;
+            self.dropped_bytes = 0;
+            let n = self.write_some(notice.as_bytes());
+            self.queue.extend(&notice.as_bytes()[n..]);
+        }
+    }
+
+    /// One non-blocking write; returns the bytes taken (0 when the consumer
+    /// is full or gone).
+    fn write_some(&mut self, buf: &[u8]) -> usize {
+        if self.dead {
+            return 0;
+        }
+        match raw_write(self.fd, self.method, buf) {
+            Outcome::Took(n) => n,
+            Outcome::Full => 0,
+            Outcome::Dead => {
+                self.give_up();
+                0
+            }
+        }
+    }
+
+    /// EPIPE (nobody will ever read) or EBADF: stop writing to this stream
+    /// for good; PID 1 goes on.
+    fn give_up(&mut self) {
+        self.dead = true;
+        self.queue = VecDeque::new();
+    }
+}
+
+enum Outcome {
+    Took(usize),
+    Full,
+    Dead,
+}
+
+fn raw_write(fd: RawFd, method: Method, buf: &[u8]) -> Outcome {
+    if buf.is_empty() {
+        return Outcome::Took(0);
+    }
+    let mut len = buf.len();
+    if method == Method::PollFirst {
+        let mut p = libc::pollfd {
+            fd,
+            events: libc::POLLOUT,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, zero timeout.
+        let r = unsafe { libc::poll(&mut p, 1, 0) };
+        if p.revents & (libc::POLLERR | libc::POLLNVAL) != 0 {
+            return Outcome::Dead;
+        }
+        if r <= 0 || p.revents & libc::POLLOUT == 0 {
+            return Outcome::Full;
+        }
+        len = len.min(PIPE_BUF);
+    }
+    loop {
+        let n = if method == Method::Socket {
+            // SAFETY: buf is valid for len bytes.
+            unsafe {
+                libc::send(
+                    fd,
+                    buf.as_ptr().cast(),
+                    len,
+                    libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+                )
+            }
+        } else {
+            // SAFETY: buf is valid for len bytes.
+            unsafe { libc::write(fd, buf.as_ptr().cast(), len) }
+        };
+        if n > 0 {
+            return Outcome::Took((n as usize).min(len));
+        }
+        if n == 0 {
+            return Outcome::Full;
+        }
+        match std::io::Error::last_os_error().raw_os_error() {
+            Some(libc::EINTR) => continue,
+            Some(libc::EAGAIN) => return Outcome::Full,
+            _ => return Outcome::Dead,
+        }
+    }
+}
+
+fn file_type(fd: RawFd) -> Option<libc::mode_t> {
+    // SAFETY: an all-zero stat is a valid out-buffer.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: st is a valid out-pointer.
+    if unsafe { libc::fstat(fd, &mut st) } != 0 {
+        return None;
+    }
+    Some(st.st_mode & libc::S_IFMT)
+}
+
+/// How to write to `fd` without blocking and without changing what the
+/// children sharing it see.
+fn choose(fd: RawFd) -> (Method, Option<OwnedFd>) {
+    match file_type(fd) {
+        Some(libc::S_IFREG) | Some(libc::S_IFBLK) => (Method::Plain, None),
+        Some(libc::S_IFSOCK) => (Method::Socket, None),
+        Some(libc::S_IFIFO) | Some(libc::S_IFCHR) => match reopen_nonblocking(fd) {
+            Some(o) => (Method::Private, Some(o)),
+            None => (Method::PollFirst, None),
+        },
+        _ => (Method::PollFirst, None),
+    }
+}
+
+/// A new open file description of what `fd` refers to, write-only and
+/// non-blocking. Opening a pipe through /proc needs no reader to be waited
+/// for (it has one, or writes fail with EPIPE as on the original).
+fn reopen_nonblocking(fd: RawFd) -> Option<OwnedFd> {
+    let path = std::ffi::CString::new(format!("/proc/self/fd/{fd}")).ok()?;
+    // SAFETY: a valid NUL-terminated path; flags are plain integers.
+    let new = unsafe {
+        libc::open(
+            path.as_ptr(),
+            libc::O_WRONLY | libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY,
+        )
+    };
+    if new < 0 {
+        return None;
+    }
+    // SAFETY: `new` was just opened and is owned by nobody else.
+    let owned = unsafe { OwnedFd::from_raw_fd(new) };
+    // Must be the same object: /proc/self/fd/N of a tty opens the tty, of a
+    // pipe the pipe; a file opened by path elsewhere would not be.
+    let same = |a: RawFd, b: RawFd| {
+        // SAFETY: all-zero stats are valid out-buffers.
+        let (mut x, mut y): (libc::stat, libc::stat) = unsafe { (std::mem::zeroed(), std::mem::zeroed()) };
+        // SAFETY: valid out-pointers.
+        let ok = unsafe { libc::fstat(a, &mut x) == 0 && libc::fstat(b, &mut y) == 0 };
+        ok && x.st_dev == y.st_dev && x.st_ino == y.st_ino && x.st_rdev == y.st_rdev
+    };
+    if same(fd, new) {
+        Some(owned)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pipe() -> (OwnedFd, OwnedFd) {
+        let mut fds = [0; 2];
+        // SAFETY: fds has room for two descriptors.
+        assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+        // SAFETY: both were just created.
+        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
+    }
+
+    fn flags(fd: RawFd) -> i32 {
+        // SAFETY: plain fcntl.
+        unsafe { libc::fcntl(fd, libc::F_GETFL) }
+    }
+
+    fn read_all(fd: RawFd) -> Vec<u8> {
+        // SAFETY: plain fcntl on our own descriptor.
+        unsafe { libc::fcntl(fd, libc::F_SETFL, flags(fd) | libc::O_NONBLOCK) };
+        let mut out = Vec::new();
+        let mut buf = [0u8; 65536];
+        loop {
+            // SAFETY: buf is valid for its length.
+            let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+            if n <= 0 {
+                return out;
+            }
+            out.extend_from_slice(&buf[..n as usize]);
+        }
+    }
+
+    #[test]
+    fn a_full_pipe_drops_whole_lines_then_says_how_many() {
+        let (r, w) = pipe();
+        let mut wr = Writer::for_fd(w.as_raw_fd(), 1000, "stdout");
+        assert_eq!(wr.method(), Method::Private);
+        // The shared descriptor keeps its blocking mode: children see no EAGAIN.
+        assert_eq!(flags(w.as_raw_fd()) & libc::O_NONBLOCK, 0);
+        let line = [b'x'; 99];
+        let mut l = line.to_vec();
+        l.push(b'\n');
+        let mut dropped = 0;
+        for _ in 0..2000 {
+            if !wr.push(&l) {
+                dropped += 1;
+            }
+        }
+        assert!(dropped > 0);
+        assert!(wr.pending() <= 1000);
+        let got = read_all(r.as_raw_fd());
+        wr.flush();
+        let rest = read_all(r.as_raw_fd());
+        let all = [got, rest].concat();
+        let text = String::from_utf8(all).unwrap();
+        for line in text.lines() {
+            assert!(
+                line == "x".repeat(99) || line.contains(" WARN dropped "),
+                "{line:?}"
+            );
+        }
+        assert!(text.ends_with(&format!(
+            "WARN dropped {dropped} line(s) ({} bytes) of output: stdout was not being read fast enough\n",
+            dropped * 100
+        )));
+        assert_eq!(text.lines().count(), 2000 - dropped + 1);
+    }
+
+    #[test]
+    fn poll_first_never_blocks_either() {
+        let (r, w) = pipe();
+        let mut wr = Writer::for_fd(w.as_raw_fd(), 10_000, "stdout");
+        wr.method = Method::PollFirst;
+        wr.fd = w.as_raw_fd();
+        for _ in 0..200 {
+            wr.push(&[b'y'; 1000]);
+        }
+        assert!(wr.dropped().0 > 0);
+        let got = read_all(r.as_raw_fd());
+        assert!(!got.is_empty());
+    }
+
+    #[test]
+    fn a_closed_reader_is_not_an_error() {
+        let (r, w) = pipe();
+        drop(r);
+        let mut wr = Writer::for_fd(w.as_raw_fd(), 100, "stdout");
+        // SIGPIPE is ignored by the test harness's default? Make sure.
+        // SAFETY: setting a disposition for this test process.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+        assert!(wr.push(b"a\n"));
+        assert!(!wr.wants_pollout());
+    }
+}
