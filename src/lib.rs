@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod ctl;
 pub mod log;
 pub mod machine;
 pub mod pollset;

@@ -12,6 +12,11 @@ use crate::{spawn, sys};
 use std::collections::HashMap;
 use std::time::Instant;
 
+// The control interface's view of this loop (docs/control.md).
+#[path = "supervisor_ctl.rs"]
+mod ctl_view;
+pub use ctl_view::Facts as ControlFacts;
+
 /// supervisord repeats `waiting for … to die` at most this often.
 const WAITING_LOG_EVERY: Millis = 3000;
 /// After the programs, leftovers get TERM, then KILL this much later.
@@ -46,6 +51,12 @@ pub struct Supervisor {
     pidfile: Option<String>,
     /// The last reap found that rinit has no child at all.
     no_children: bool,
+    /// Control interface: its server (taken by `run`) and what it reports.
+    control: Option<crate::ctl::Server>,
+    ctl_facts: ControlFacts,
+    /// A control interface is configured: rinit stays up with nothing left
+    /// to run, since a program can be started again (docs/control.md).
+    serving: bool,
 }
 
 impl Supervisor {
@@ -71,7 +82,18 @@ impl Supervisor {
             shutdown: None,
             pidfile,
             no_children: false,
+            control: None,
+            ctl_facts: ControlFacts::default(),
+            serving: false,
         }
+    }
+
+    /// Serve the control interface from the loop (docs/control.md).
+    pub fn with_control(mut self, server: Option<crate::ctl::Server>, facts: ControlFacts) -> Supervisor {
+        self.serving = server.is_some();
+        self.control = server;
+        self.ctl_facts = facts;
+        self
     }
 
     fn now(&self) -> Millis {
@@ -89,23 +111,42 @@ impl Supervisor {
             }
         }
         let mut set = PollSet::new();
+        let mut control = self.control.take();
         loop {
             self.after_events();
+            // Control: answer the deferred calls this pass completed.
+            if let Some(c) = control.as_mut() {
+                let now = self.now();
+                c.poll_pending(now, &mut self);
+            }
             if let Some(status) = self.finished() {
                 self.remove_pidfile();
                 return status;
             }
-            let timeout = self.poll_timeout();
+            let mut timeout = self.poll_timeout();
             // Other concerns add their descriptors here and read their
             // slots' readiness after `wait` (docs/design.md, the loop).
             set.clear();
             set.add(self.sig.raw(), libc::POLLIN);
+            // Control: its sockets, and its connections' deadlines.
+            if let Some(c) = control.as_mut() {
+                c.register(&mut set);
+                if let Some(d) = c.deadline() {
+                    let ms = d.saturating_sub(self.now()).min(i32::MAX as Millis) as i32;
+                    timeout = if timeout < 0 { ms } else { timeout.min(ms) };
+                }
+            }
             set.wait(timeout);
             let sigs = self.sig.drain();
             self.fire_deadlines();
             self.reap();
             for s in sigs {
                 self.on_signal(s);
+            }
+            // Control: serve the sockets `wait` reported.
+            if let Some(c) = control.as_mut() {
+                let now = self.now();
+                c.dispatch(&set, now, &mut self);
             }
         }
     }
@@ -316,7 +357,7 @@ impl Supervisor {
     /// §3.5: when every process is settled and nothing can start one again,
     /// shut down with 0 if every last exit was expected, 1 otherwise.
     fn after_events(&mut self) {
-        if self.shutdown.is_none() && self.procs.iter().all(Process::is_settled) {
+        if self.shutdown.is_none() && !self.serving && self.procs.iter().all(Process::is_settled) {
             let status = if self.procs.iter().all(Process::ended_well) {
                 0
             } else {

@@ -20,6 +20,7 @@ mod values;
 
 pub use load::MainSource;
 pub use model::*;
+pub use values::signal_number;
 
 use std::path::{Path, PathBuf};
 
