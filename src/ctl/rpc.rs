@@ -10,6 +10,7 @@
 
 use super::xmlrpc::Value;
 use crate::config::signal_number;
+use crate::machine::Millis;
 
 pub const API_VERSION: &str = "3.0";
 /// The supervisord release whose interface this is.
@@ -193,6 +194,9 @@ pub enum Deferred {
     Many {
         results: Vec<Value>,
         waiting: Vec<(usize, Goal)>,
+        /// supervisord checks a group's callbacks every 50 ms, so processes
+        /// that stop within one interval are reported in group order.
+        next_check: Option<Millis>,
     },
     /// A multicall waiting on one of its calls.
     Multi {
@@ -218,12 +222,36 @@ fn fault_value(f: &Fault) -> Value {
     ])
 }
 
+/// supervisord's `startall.delay` / `killall.delay`.
+const GROUP_CHECK_EVERY: Millis = 50;
+
 impl Deferred {
+    /// When this needs a `poll` even if nothing else happens.
+    pub fn wake_at(&self) -> Option<Millis> {
+        match self {
+            Deferred::One { .. } => None,
+            Deferred::Many { next_check, .. } => *next_check,
+            Deferred::Multi { current, .. } => current.wake_at(),
+        }
+    }
+
     /// `None` while not done.
-    pub fn poll(&mut self, c: &mut dyn Control) -> Option<Result<Value, Fault>> {
+    pub fn poll(&mut self, c: &mut dyn Control, now: Millis) -> Option<Result<Value, Fault>> {
         match self {
             Deferred::One { i, goal } => check_goal(c, *i, *goal).map(|r| r.map(|()| Value::Bool(true))),
-            Deferred::Many { results, waiting } => {
+            Deferred::Many {
+                results,
+                waiting,
+                next_check,
+            } => {
+                match next_check {
+                    Some(t) if now >= *t => *next_check = Some(now + GROUP_CHECK_EVERY),
+                    Some(_) => return None,
+                    None => {
+                        *next_check = Some(now + GROUP_CHECK_EVERY);
+                        return None;
+                    }
+                }
                 waiting.retain(|&(i, goal)| match check_goal(c, i, goal) {
                     None => true,
                     Some(r) => {
@@ -246,12 +274,12 @@ impl Deferred {
                 current,
                 remaining,
             } => {
-                let r = current.poll(c)?;
+                let r = current.poll(c, now)?;
                 results.push(match r {
                     Ok(v) => Value::Array(vec![v]),
                     Err(f) => fault_value(&f),
                 });
-                match multicall_run(c, std::mem::take(results), std::mem::take(remaining)) {
+                match multicall_run(c, std::mem::take(results), std::mem::take(remaining), now) {
                     Call::Done(r) => Some(r),
                     Call::Wait(d) => {
                         *self = d;
@@ -444,17 +472,17 @@ fn guarded(method: &str) -> bool {
 }
 
 /// Run one method.
-pub fn call(c: &mut dyn Control, method: &str, params: &[Value]) -> Call {
+pub fn call(c: &mut dyn Control, method: &str, params: &[Value], now: Millis) -> Call {
     if guarded(method) && c.shutting_down() {
         return failed(Fault::new(faults::SHUTDOWN_STATE, None));
     }
-    match dispatch(c, method, params) {
+    match dispatch(c, method, params, now) {
         Ok(call) => call,
         Err(f) => failed(f),
     }
 }
 
-fn dispatch(c: &mut dyn Control, method: &str, params: &[Value]) -> Result<Call, Fault> {
+fn dispatch(c: &mut dyn Control, method: &str, params: &[Value], now: Millis) -> Result<Call, Fault> {
     let p = Params(params);
     let v = match method {
         "supervisor.getAPIVersion" | "supervisor.getVersion" => {
@@ -690,14 +718,19 @@ fn dispatch(c: &mut dyn Control, method: &str, params: &[Value]) -> Result<Call,
             let Some(Value::Array(calls)) = params.first() else {
                 return incorrect();
             };
-            return Ok(multicall_run(c, Vec::new(), calls.clone()));
+            return Ok(multicall_run(c, Vec::new(), calls.clone(), now));
         }
         _ => return Err(Fault::new(faults::UNKNOWN_METHOD, None)),
     };
     Ok(done(v))
 }
 
-fn multicall_run(c: &mut dyn Control, mut results: Vec<Value>, mut remaining: Vec<Value>) -> Call {
+fn multicall_run(
+    c: &mut dyn Control,
+    mut results: Vec<Value>,
+    mut remaining: Vec<Value>,
+    now: Millis,
+) -> Call {
     while !remaining.is_empty() {
         let one = remaining.remove(0);
         let name = one
@@ -717,12 +750,12 @@ fn multicall_run(c: &mut dyn Control, mut results: Vec<Value>, mut remaining: Ve
                 faults::INCORRECT_PARAMETERS,
                 Some("Recursive system.multicall forbidden"),
             ))),
-            Some(m) => call(c, m, &params),
+            Some(m) => call(c, m, &params, now),
         };
         match r {
             Call::Done(Ok(v)) => results.push(Value::Array(vec![v])),
             Call::Done(Err(f)) => results.push(fault_value(&f)),
-            Call::Wait(mut d) => match d.poll(c) {
+            Call::Wait(mut d) => match d.poll(c, now) {
                 Some(Ok(v)) => results.push(Value::Array(vec![v])),
                 Some(Err(f)) => results.push(fault_value(&f)),
                 None => {
@@ -918,7 +951,11 @@ fn many(
     if waiting.is_empty() {
         return done(Value::Array(results));
     }
-    Call::Wait(Deferred::Many { results, waiting })
+    Call::Wait(Deferred::Many {
+        results,
+        waiting,
+        next_check: None,
+    })
 }
 
 fn signal_process(c: &mut dyn Control, name: &str, sig: &str) -> Result<Call, Fault> {
@@ -1119,7 +1156,7 @@ mod tests {
     }
 
     fn run(c: &mut Fake, m: &str, p: &[Value]) -> Result<Value, Fault> {
-        match call(c, m, p) {
+        match call(c, m, p, 0) {
             Call::Done(r) => r,
             Call::Wait(_) => panic!("{m} deferred"),
         }
@@ -1151,23 +1188,23 @@ mod tests {
     #[test]
     fn start_waits_for_running_and_reports_abnormal_termination() {
         let mut c = Fake::new(&[("web", "web")]);
-        let Call::Wait(mut d) = call(&mut c, "supervisor.startProcess", &[Value::str("web")]) else {
+        let Call::Wait(mut d) = call(&mut c, "supervisor.startProcess", &[Value::str("web")], 0) else {
             panic!("not deferred")
         };
-        assert_eq!(d.poll(&mut c), None);
+        assert_eq!(d.poll(&mut c, 0), None);
         c.procs[0].state = states::RUNNING;
-        assert_eq!(d.poll(&mut c), Some(Ok(Value::Bool(true))));
+        assert_eq!(d.poll(&mut c, 0), Some(Ok(Value::Bool(true))));
         assert_eq!(
             run(&mut c, "supervisor.startProcess", &[Value::str("web")]),
             Err(Fault::new(faults::ALREADY_STARTED, Some("web")))
         );
         c.procs[0].state = states::STOPPED;
-        let Call::Wait(mut d) = call(&mut c, "supervisor.startProcess", &[Value::str("web")]) else {
+        let Call::Wait(mut d) = call(&mut c, "supervisor.startProcess", &[Value::str("web")], 0) else {
             panic!("not deferred")
         };
         c.procs[0].state = states::EXITED;
         assert_eq!(
-            d.poll(&mut c),
+            d.poll(&mut c, 0),
             Some(Err(Fault::new(faults::ABNORMAL_TERMINATION, Some("web"))))
         );
         c.bad_command = Some(0);
@@ -1181,12 +1218,14 @@ mod tests {
     fn group_stop_collects_results_as_processes_stop() {
         let mut c = Fake::new(&[("g", "a"), ("g", "b")]);
         c.procs[0].state = states::RUNNING;
-        let Call::Wait(mut d) = call(&mut c, "supervisor.stopProcessGroup", &[Value::str("g")]) else {
+        let Call::Wait(mut d) = call(&mut c, "supervisor.stopProcessGroup", &[Value::str("g")], 0) else {
             panic!("not deferred")
         };
-        assert_eq!(d.poll(&mut c), None);
+        assert_eq!(d.poll(&mut c, 0), None);
+        assert_eq!(d.wake_at(), Some(50));
         c.procs[0].state = states::STOPPED;
-        let Some(Ok(Value::Array(r))) = d.poll(&mut c) else {
+        assert_eq!(d.poll(&mut c, 49), None);
+        let Some(Ok(Value::Array(r))) = d.poll(&mut c, 50) else {
             panic!()
         };
         assert_eq!(r.len(), 1);

@@ -220,7 +220,11 @@ impl Server {
 
     /// The nearest connection deadline (none while no connection exists).
     pub fn deadline(&self) -> Option<Millis> {
-        self.conns.iter().filter_map(|c| c.deadline).min()
+        let pending = self
+            .conns
+            .iter()
+            .filter_map(|c| c.pending.as_ref().and_then(|(d, _)| d.wake_at()));
+        self.conns.iter().filter_map(|c| c.deadline).chain(pending).min()
     }
 
     /// Add this pass's descriptors to `set`.
@@ -295,7 +299,7 @@ impl Server {
     pub fn poll_pending(&mut self, now: Millis, ctl: &mut dyn Control) {
         for c in &mut self.conns {
             if let Some((d, keep)) = c.pending.as_mut() {
-                if let Some(r) = d.poll(ctl) {
+                if let Some(r) = d.poll(ctl, now) {
                     let keep = *keep;
                     c.pending = None;
                     queue(c, rpc_body(r), keep, now);
@@ -450,7 +454,7 @@ impl Server {
                         return;
                     }
                 };
-                match rpc::call(ctl, &method, &params) {
+                match rpc::call(ctl, &method, &params, now) {
                     Call::Done(r) => queue(c, rpc_body(r), req.keep_alive, now),
                     Call::Wait(d) => {
                         c.pending = Some((d, req.keep_alive));
