@@ -348,6 +348,18 @@ fn lookup(c: &dyn Control, name: &str) -> Result<(String, Option<usize>), Fault>
     }
 }
 
+/// The log file of `name`'s `channel` (`stdout`/`stderr`) for `tail -f`.
+pub fn logfile_of(c: &dyn Control, name: &str, channel: &str) -> Option<String> {
+    let i = lookup_process(c, name).ok()?;
+    let info = c.info(i);
+    let f = match channel {
+        "stdout" => info.stdout_logfile,
+        "stderr" => info.stderr_logfile,
+        _ => return None,
+    };
+    (!f.is_empty()).then_some(f)
+}
+
 fn lookup_process(c: &dyn Control, name: &str) -> Result<usize, Fault> {
     match lookup(c, name)? {
         (_, Some(i)) => Ok(i),

@@ -85,6 +85,8 @@ struct Conn {
     /// Close once `out` is written.
     close_after: bool,
     pending: Option<(Deferred, bool)>,
+    /// `tail -f`: the log followed on this connection.
+    tail: Option<Tail>,
     /// When the connection is closed unless something happens.
     deadline: Option<Millis>,
     last_active: Millis,
@@ -93,8 +95,75 @@ struct Conn {
 
 impl Conn {
     fn wants_read(&self) -> bool {
-        self.pending.is_none() && self.out_pos >= self.out.len() && !self.close_after
+        self.pending.is_none() && self.tail.is_none() && self.out_pos >= self.out.len() && !self.close_after
     }
+}
+
+/// supervisord's `tail_f_producer`: a log file followed by size, checked
+/// every 100 ms while the connection exists, reopened when rotated.
+struct Tail {
+    path: String,
+    ino: u64,
+    size: u64,
+    next_check: Millis,
+}
+
+/// supervisord's `tail_f_producer` delay.
+const TAIL_CHECK_EVERY: Millis = 100;
+/// Most bytes sent per check (the rest follows at the next one).
+const TAIL_CHUNK: u64 = 64 * 1024;
+
+fn file_id(path: &str) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.ino(), m.len()))
+}
+
+impl Tail {
+    /// Start `head` bytes before the end, as supervisord does.
+    fn new(path: &str, head: u64, now: Millis) -> Option<Tail> {
+        let (ino, len) = file_id(path)?;
+        Some(Tail {
+            path: path.to_string(),
+            ino,
+            size: len.saturating_sub(head),
+            next_check: now,
+        })
+    }
+
+    /// New bytes since the last check (empty when none).
+    fn more(&mut self) -> Vec<u8> {
+        use std::io::{Read, Seek, SeekFrom};
+        let Some((ino, len)) = file_id(&self.path) else {
+            return Vec::new();
+        };
+        if ino != self.ino {
+            self.ino = ino;
+            self.size = 0;
+        }
+        if len < self.size {
+            self.size = 0;
+            return b"==> File truncated <==\n".to_vec();
+        }
+        if len == self.size {
+            return Vec::new();
+        }
+        let mut buf = Vec::new();
+        if let Ok(mut f) = std::fs::File::open(&self.path) {
+            if f.seek(SeekFrom::Start(self.size)).is_ok() {
+                let _ = f.take((len - self.size).min(TAIL_CHUNK)).read_to_end(&mut buf);
+            }
+        }
+        self.size += buf.len() as u64;
+        buf
+    }
+}
+
+/// One HTTP/1.1 chunk.
+fn chunk(data: &[u8]) -> Vec<u8> {
+    let mut out = format!("{:x}\r\n", data.len()).into_bytes();
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\r\n");
+    out
 }
 
 pub struct Server {
@@ -224,7 +293,16 @@ impl Server {
             .conns
             .iter()
             .filter_map(|c| c.pending.as_ref().and_then(|(d, _)| d.wake_at()));
-        self.conns.iter().filter_map(|c| c.deadline).chain(pending).min()
+        let tails = self
+            .conns
+            .iter()
+            .filter_map(|c| c.tail.as_ref().map(|t| t.next_check));
+        self.conns
+            .iter()
+            .filter_map(|c| c.deadline)
+            .chain(pending)
+            .chain(tails)
+            .min()
     }
 
     /// Add this pass's descriptors to `set`.
@@ -241,7 +319,7 @@ impl Server {
         self.conn_slots.clear();
         for c in &self.conns {
             let mut ev = 0;
-            if c.wants_read() {
+            if c.wants_read() || c.tail.is_some() {
                 ev |= libc::POLLIN;
             }
             if c.out_pos < c.out.len() {
@@ -266,7 +344,13 @@ impl Server {
                     flush(c, now);
                 }
                 if rev & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
-                    if c.wants_read() || c.pending.is_none() {
+                    if c.tail.is_some() {
+                        // A follower sends nothing more: readable means gone.
+                        let mut b = [0u8; 256];
+                        if !matches!(c.stream.read(&mut b), Err(ref e) if e.kind() == ErrorKind::WouldBlock) {
+                            c.closed = true;
+                        }
+                    } else if c.wants_read() || c.pending.is_none() {
                         self.read_conn(ci, now, ctl);
                     } else if rev & (libc::POLLHUP | libc::POLLERR) != 0 {
                         c.closed = true;
@@ -283,6 +367,21 @@ impl Server {
             }
         }
         self.poll_pending(now, ctl);
+        for c in &mut self.conns {
+            if c.closed || c.out_pos < c.out.len() {
+                continue;
+            }
+            if let Some(t) = c.tail.as_mut() {
+                if now >= t.next_check {
+                    t.next_check = now + TAIL_CHECK_EVERY;
+                    let data = t.more();
+                    if !data.is_empty() {
+                        queue_raw(c, chunk(&data), true, now);
+                        c.deadline = None;
+                    }
+                }
+            }
+        }
         for c in &mut self.conns {
             if c.deadline.is_some_and(|d| now >= d) {
                 if !c.inbuf.is_empty() && c.out_pos >= c.out.len() {
@@ -345,6 +444,7 @@ impl Server {
                 out_pos: 0,
                 close_after: false,
                 pending: None,
+                tail: None,
                 deadline: Some(now + IDLE_TIMEOUT),
                 last_active: now,
                 closed: false,
@@ -426,6 +526,25 @@ impl Server {
                         return;
                     }
                 }
+                if req.method == "GET" && (req.path.starts_with("/logtail/") || req.path == "/mainlogtail") {
+                    let path = if req.path == "/mainlogtail" {
+                        ctl.main_logfile()
+                    } else {
+                        let rest = req.path.trim_start_matches("/logtail/");
+                        let (name, channel) = rest.split_once('/').unwrap_or((rest, "stdout"));
+                        rpc::logfile_of(ctl, &percent_decode(name), channel)
+                    };
+                    match path.and_then(|p| Tail::new(&p, 1024, now)) {
+                        Some(t) => {
+                            let head = "HTTP/1.1 200 OK\r\nServer: rinit\r\nContent-Type: text/plain;charset=utf-8\r\nX-Accel-Buffering: no\r\nTransfer-Encoding: chunked\r\n\r\n";
+                            queue_raw(c, head.as_bytes().to_vec(), true, now);
+                            c.tail = Some(t);
+                            c.deadline = None;
+                        }
+                        None => queue_raw(c, http::error_response(404), false, now),
+                    }
+                    return;
+                }
                 if req.method != "POST" {
                     let status = if req.path.starts_with("/RPC2") { 405 } else { 404 };
                     queue_raw(c, http::error_response(status), false, now);
@@ -464,6 +583,30 @@ impl Server {
             }
         }
     }
+}
+
+/// `%XX` escapes in a URL path (supervisorctl quotes the process name).
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        let hex = b
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (c, hex) {
+            (b'%', Some(v)) => {
+                out.push(v);
+                i += 3;
+            }
+            _ => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn rpc_body(r: Result<xmlrpc::Value, rpc::Fault>) -> String {
@@ -514,6 +657,9 @@ fn flush(c: &mut Conn, now: Millis) {
     c.out_pos = 0;
     if c.close_after {
         c.closed = true;
+    } else if c.tail.is_some() {
+        // A follower has no deadline while it keeps reading.
+        c.deadline = None;
     } else {
         c.deadline = Some(if c.inbuf.is_empty() {
             now + IDLE_TIMEOUT
