@@ -35,7 +35,17 @@ fn wait_socket(dir: &TempDir) {
 
 /// `supervisorctl -c CONF ARGS…`: (stdout, exit code).
 fn ctl(dir: &TempDir, args: &[&str]) -> (String, i32) {
-    let out = Command::new("supervisorctl")
+    client(&["supervisorctl"], dir, args)
+}
+
+/// `rinit ctl -c CONF ARGS…`.
+fn rctl(dir: &TempDir, args: &[&str]) -> (String, i32) {
+    client(&[BIN, "ctl"], dir, args)
+}
+
+fn client(cmd: &[&str], dir: &TempDir, args: &[&str]) -> (String, i32) {
+    let out = Command::new(cmd[0])
+        .args(&cmd[1..])
         .arg("-c")
         .arg(dir.join("supervisord.conf"))
         .args(args)
@@ -80,10 +90,11 @@ const PROGRAMS: &str = "\
 [program:quick]\ncommand=sh -c \"exit 3\"\nstartsecs=1\nstartretries=0\nautostart=false\nstdout_logfile=NONE\n\
 [program:nope]\ncommand=/nonexistent/prog\nautostart=false\n\
 [group:g]\nprograms=a,b\n\
-[program:a]\ncommand=sleep 1000\nstartsecs=0\nstdout_logfile=NONE\n\
-[program:b]\ncommand=sleep 1000\nstartsecs=0\nstdout_logfile=NONE\n";
+[program:a]\ncommand=sh -c 'trap \"\" USR1; exec sleep 1000'\nstartsecs=0\nstdout_logfile=NONE\n\
+[program:b]\ncommand=sh -c 'trap \"\" USR1; exec sleep 1000'\nstartsecs=0\nstdout_logfile=NONE\n";
 
-/// The supervisorctl session both inits get. Every command returns only
+/// The supervisorctl session both inits get (a and b ignore SIGUSR1, so
+/// `signal USR1 g:*` changes no state). Every command returns only
 /// once the state it asked for is reached, so the transcript is
 /// deterministic.
 const SESSION: &[&[&str]] = &[
@@ -124,10 +135,10 @@ const SESSION: &[&[&str]] = &[
 
 /// Run `SESSION`; the transcript has each command, its normalized output
 /// and its exit status.
-fn transcript(dir: &TempDir) -> String {
+fn transcript(dir: &TempDir, run: fn(&TempDir, &[&str]) -> (String, i32)) -> String {
     let mut t = String::new();
     for cmd in SESSION {
-        let (out, code) = ctl(dir, cmd);
+        let (out, code) = run(dir, cmd);
         let mut out = normalize(&out);
         // A group's results come in completion order, which varies from
         // run to run under supervisord itself.
@@ -175,7 +186,7 @@ fn supervisorctl_session_matches_supervisord() {
         let (s, _) = ctl(&sdir, &["status"]);
         (s.matches("RUNNING").count() == 3).then_some(())
     });
-    let expected = transcript(&sdir);
+    let expected = transcript(&sdir, ctl);
     drop(sd);
 
     let (dir, mut r) = start("sctl", "", PROGRAMS);
@@ -183,8 +194,20 @@ fn supervisorctl_session_matches_supervisord() {
         let (s, _) = ctl(&dir, &["status"]);
         (s.matches("RUNNING").count() == 3).then_some(())
     });
-    let got = transcript(&dir);
+    let got = transcript(&dir, ctl);
     assert_eq!(got, expected, "rinit's transcript differs from supervisord's");
+
+    // `rinit ctl` on a fresh rinit prints what supervisorctl printed.
+    let (dir2, _r2) = start("sctl-rinit-ctl", "", PROGRAMS);
+    poll(WAIT, "rinit's programs running", || {
+        let (s, _) = rctl(&dir2, &["status"]);
+        (s.matches("RUNNING").count() == 3).then_some(())
+    });
+    let got = transcript(&dir2, rctl);
+    assert_eq!(
+        got, expected,
+        "rinit ctl's transcript differs from supervisorctl's"
+    );
 
     // Stopping everything does not end rinit: a program can be started again.
     ctl(&dir, &["stop", "all"]);
@@ -441,4 +464,35 @@ fn inet_http_server_serves_supervisorctl() {
         normalize(&s),
         "web                              RUNNING   pid N, uptime T\n"
     );
+}
+
+/// With no server, both clients print the same error and exit status;
+/// rinit invoked as `supervisorctl` is `rinit ctl`.
+#[test]
+fn rinit_ctl_matches_supervisorctl_without_a_server() {
+    let dir = TempDir::new("noserver");
+    dir.write(
+        "supervisord.conf",
+        &ctl_config(&dir, "", "[program:web]\ncommand=sleep 1\n"),
+        false,
+    );
+    let alias = dir.join("supervisorctl");
+    std::os::unix::fs::symlink(BIN, &alias).unwrap();
+    let alias = alias.display().to_string();
+    for args in [
+        &["status"][..],
+        &["start", "web"],
+        &["stop", "all"],
+        &["pid"],
+        &["tail", "web"],
+        &["bogus"],
+    ] {
+        let expected = ctl(&dir, args);
+        assert_eq!(rctl(&dir, args), expected, "rinit ctl {args:?}");
+        assert_eq!(
+            client(&[&alias], &dir, args),
+            expected,
+            "rinit as supervisorctl {args:?}"
+        );
+    }
 }

@@ -34,8 +34,17 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
-/// Parse one request from the start of `buf`.
+/// Parse one request from the start of `buf`. Empty lines before it are
+/// skipped (RFC 7230 §3.5; supervisorctl ends its `tail -f` GET with one).
 pub fn parse(buf: &[u8]) -> Parsed {
+    let skip = buf.iter().take_while(|&&b| b == b'\r' || b == b'\n').count();
+    match parse_at(buf.get(skip..).unwrap_or(&[])) {
+        Parsed::Done(r, used) => Parsed::Done(r, used + skip),
+        other => other,
+    }
+}
+
+fn parse_at(buf: &[u8]) -> Parsed {
     let Some(head_end) = find(buf, b"\r\n\r\n") else {
         return if buf.len() > MAX_HEAD {
             Parsed::Bad(431)
@@ -313,6 +322,10 @@ mod tests {
         );
         assert_eq!(parse(&vec![b'a'; MAX_HEAD + 1]), Parsed::Bad(431));
         assert_eq!(parse(b"GARBAGE\r\n\r\n"), Parsed::Bad(400));
+        assert!(matches!(
+            parse(b"\r\nGET / HTTP/1.1\r\n\r\n"),
+            Parsed::Done(_, 20)
+        ));
         assert_eq!(
             parse(b"GET / HTTP/1.1\r\nContent-Length: x\r\n\r\n"),
             Parsed::Bad(400)

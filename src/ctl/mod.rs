@@ -2,6 +2,7 @@
 //! served from rinit's one poll loop so that the real `supervisorctl` (and
 //! superlance) work unchanged, and `rinit ctl`, the client in the binary.
 
+pub mod client;
 pub mod http;
 pub mod rpc;
 pub mod server;

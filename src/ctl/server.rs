@@ -345,10 +345,14 @@ impl Server {
                 }
                 if rev & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
                     if c.tail.is_some() {
-                        // A follower sends nothing more: readable means gone.
+                        // A follower sends nothing that matters (supervisorctl
+                        // ends its GET with an extra CRLF): discard; EOF = gone.
                         let mut b = [0u8; 256];
-                        if !matches!(c.stream.read(&mut b), Err(ref e) if e.kind() == ErrorKind::WouldBlock) {
-                            c.closed = true;
+                        match c.stream.read(&mut b) {
+                            Ok(0) => c.closed = true,
+                            Ok(_) => {}
+                            Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                            Err(_) => c.closed = true,
                         }
                     } else if c.wants_read() || c.pending.is_none() {
                         self.read_conn(ci, now, ctl);
