@@ -536,3 +536,59 @@ fn an_idle_control_interface_adds_no_wakeups() {
     );
     drop(s);
 }
+
+/// superlance's httpok (installed by .ci/run in /opt/rinit-ctl-venv)
+/// restarts a program through rinit's API when its URL does not answer.
+/// rinit runs no event listeners yet, so the test plays supervisord's
+/// event dispatcher: it sends httpok one TICK_60 event on stdin.
+#[test]
+fn superlance_httpok_restarts_a_program_through_rinit() {
+    use std::io::BufRead;
+    let httpok = "/opt/rinit-ctl-venv/bin/httpok";
+    assert!(
+        Path::new(httpok).exists(),
+        "{httpok} missing: .ci/run installs superlance into /opt/rinit-ctl-venv"
+    );
+    let (dir, r) = start("httpok", "", "[program:web]\ncommand=sleep 1000\nstartsecs=0\n");
+    r.wait_rec("INFO success: web entered RUNNING state{*}", WAIT);
+    // A port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(httpok)
+        .args(["-p", "web", "-t", "2", &format!("http://127.0.0.1:{port}/")])
+        .env(
+            "SUPERVISOR_SERVER_URL",
+            format!("unix://{}", dir.join("s.sock").display()),
+        )
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line, "READY\n");
+    let payload = "when:1700000000";
+    let header = format!(
+        "ver:3.0 server:supervisor serial:1 pool:httpok poolserial:1 eventname:TICK_60 len:{}\n",
+        payload.len()
+    );
+    stdin.write_all(header.as_bytes()).unwrap();
+    stdin.write_all(payload.as_bytes()).unwrap();
+    stdin.flush().unwrap();
+    let mut result = String::new();
+    out.read_line(&mut result).unwrap();
+    assert_eq!(result, "RESULT 2\n");
+    r.wait_rec("WARN stopped: web (terminated by SIGTERM)", WAIT);
+    r.wait_nth("INFO spawned: 'web' with pid {N}", 2, WAIT);
+    drop(stdin);
+    let _ = child.kill();
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("Restarting selected processes ['web']"), "{err}");
+}
