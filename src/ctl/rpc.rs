@@ -610,8 +610,33 @@ fn dispatch(c: &mut dyn Control, method: &str, params: &[Value], now: Millis) ->
                 "rinit does not restart in place; use 'kill -HUP 1' to reload",
             );
         }
-        "supervisor.reloadConfig" | "supervisor.addProcessGroup" | "supervisor.removeProcessGroup" => {
-            return fault(faults::FAILED, "reload is not supported by this rinit yet");
+        // Reload (docs/control.md): until rinit rereads its config, the
+        // config never changes, so every group is already added.
+        "supervisor.reloadConfig" => {
+            p.count(0, 0)?;
+            return fault(faults::CANT_REREAD, "rinit does not reread its config yet");
+        }
+        "supervisor.addProcessGroup" => {
+            p.count(1, 1)?;
+            let g = p.str(0)?;
+            let code = if group_members(c, &g).is_empty() {
+                faults::BAD_NAME
+            } else {
+                faults::ALREADY_ADDED
+            };
+            return fault(code, &g);
+        }
+        "supervisor.removeProcessGroup" => {
+            p.count(1, 1)?;
+            let g = p.str(0)?;
+            let members = group_members(c, &g);
+            if members.is_empty() {
+                return fault(faults::BAD_NAME, &g);
+            }
+            if members.iter().any(|&i| !states::is_stopped(c.info(i).state)) {
+                return fault(faults::STILL_RUNNING, &g);
+            }
+            return fault(faults::FAILED, "rinit does not remove process groups yet");
         }
         "supervisor.readLog" | "supervisor.readMainLog" => {
             p.count(2, 2)?;
