@@ -20,9 +20,14 @@ pub struct Opts {
 #[derive(Debug, PartialEq)]
 pub enum Mode {
     Supervise(Opts),
-    Single { argv: Vec<String>, verbose: bool },
+    Single {
+        argv: Vec<String>,
+        verbose: bool,
+    },
     Check(Vec<String>),
     Dump(Vec<String>),
+    /// `rinit ctl …`, or rinit invoked as `supervisorctl` (docs/control.md).
+    Ctl(Vec<String>),
     Help(String),
     Version(String),
 }
@@ -32,10 +37,19 @@ pub fn is_supervisord_alias(argv0: &str) -> bool {
     Path::new(argv0).file_name().and_then(|n| n.to_str()) == Some("supervisord")
 }
 
+/// True when invoked as `supervisorctl`: rinit is then that client.
+pub fn is_supervisorctl_alias(argv0: &str) -> bool {
+    Path::new(argv0).file_name().and_then(|n| n.to_str()) == Some("supervisorctl")
+}
+
 /// Parse everything after argv[0]. `Err` is the one-line usage message.
 pub fn parse(argv0: &str, args: &[String]) -> Result<Mode, String> {
+    if is_supervisorctl_alias(argv0) {
+        return Ok(Mode::Ctl(args.to_vec()));
+    }
     let alias = is_supervisord_alias(argv0);
     match args.first().map(String::as_str) {
+        Some("ctl") if !alias => return Ok(Mode::Ctl(args[1..].to_vec())),
         Some("check") if !alias => return Ok(Mode::Check(args[1..].to_vec())),
         Some("dump") if !alias => return Ok(Mode::Dump(args[1..].to_vec())),
         _ => {}
@@ -119,7 +133,8 @@ fn help(argv0: &str, alias: bool) -> String {
         format!(
             "  {name} -- CMD [ARG...]     run one program, like tini (-v: log its start and exit)\n  \
              {name} check [-c FILE]    validate a config: FILE:LINE: message, exit 2 on errors\n  \
-             {name} dump [-c FILE]     print the resolved config as JSON\n"
+             {name} dump [-c FILE]     print the resolved config as JSON\n  \
+             {name} ctl [-c FILE] CMD  supervisorctl's commands (status, start, stop, tail…)\n"
         )
     };
     format!(

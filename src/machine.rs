@@ -399,6 +399,10 @@ pub struct Process {
     /// Stop and kill the whole process group whatever the config says.
     signal_group: bool,
     pub outcome: Outcome,
+    /// supervisord's `spawnerr` and `laststop`, shown by the control
+    /// interface (docs/control.md).
+    pub spawnerr: Option<String>,
+    pub laststop: Option<Millis>,
 }
 
 impl Process {
@@ -413,7 +417,14 @@ impl Process {
             halted: false,
             signal_group: false,
             outcome: Outcome::None,
+            spawnerr: None,
+            laststop: None,
         }
+    }
+
+    /// Time of the last spawn attempt (for the control interface).
+    pub fn laststart(&self) -> Option<Millis> {
+        self.laststart
     }
 
     pub fn name(&self) -> &str {
@@ -470,6 +481,7 @@ impl Process {
         self.phase = Phase::Starting { promote_at: None };
         self.laststart = Some(now);
         self.pid = None;
+        self.spawnerr = None;
         out.push(Action::Spawn);
     }
 
@@ -507,6 +519,7 @@ impl Process {
             return;
         }
         log(out, Level::Info, format!("spawnerr: {reason}"));
+        self.spawnerr = Some(reason.to_string());
         self.outcome = Outcome::SpawnFailed;
         self.enter_backoff(now, out);
     }
@@ -562,6 +575,7 @@ impl Process {
         let name = self.cfg.name.clone();
         let expected = self.cfg.exitcodes.contains(&exit.code_for_expectation());
         let old_pid = self.pid.take();
+        self.laststop = Some(now);
         match self.state() {
             State::Stopping => {
                 // Any death while stopping is a `stopped:`.
@@ -578,6 +592,7 @@ impl Process {
                     format!("exited: {} ({}; not expected)", name, exit.describe()),
                 );
                 self.outcome = Outcome::Exited { exit, expected };
+                self.spawnerr = Some("Exited too quickly (process log may have details)".into());
                 self.policy_on_exit(exit, expected, out);
                 self.enter_backoff(now, out);
                 if self.state() == State::Backoff && !self.halted {

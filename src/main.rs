@@ -24,6 +24,7 @@ fn main() {
     let code = match cli::parse(&argv0, rest) {
         Ok(Mode::Check(args)) => config::cli::check(&argv0, &args),
         Ok(Mode::Dump(args)) => config::cli::dump(&argv0, &args),
+        Ok(Mode::Ctl(args)) => rinit::ctl::client::main(&argv0, &args),
         Ok(Mode::Single { argv, verbose }) => single::run(&argv, verbose),
         Ok(Mode::Supervise(opts)) => startup::supervise(&argv0, &opts),
         // A write error (closed or full stdout) is a status, not a panic.

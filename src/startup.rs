@@ -89,15 +89,31 @@ pub fn supervise(argv0: &str, opts: &Opts) -> i32 {
         );
     }
     cfg.groups.retain(|g| g.kind != GroupKind::EventListener);
-    for s in &cfg.servers {
-        logger.log(
-            Level::Info,
-            &format!("[{}] ignored: rinit has no control interface", s.section),
-        );
+    // The control interface (docs/control.md).
+    for w in cfg
+        .servers
+        .iter()
+        .filter_map(crate::ctl::server::open_inet_warning)
+    {
+        logger.log(Level::Warn, &w);
     }
+    let control = match crate::ctl::Server::bind(&cfg.servers) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            eprintln!("For help, use {argv0} -h");
+            return 2;
+        }
+    };
+    let facts = crate::supervisor::ControlFacts {
+        identifier: cfg.supervisord.identifier.clone(),
+        logfile: log_file_path(&cfg.supervisord.logfile).map(|p| p.display().to_string()),
+    };
     let pidfile = write_pidfile(&cfg.supervisord.pidfile, pid, &mut logger);
     logger.log(Level::Info, &format!("rinit started with pid {pid}"));
-    Supervisor::new(cfg, logger, sig, pidfile).run()
+    Supervisor::new(cfg, logger, sig, pidfile)
+        .with_control(control, facts)
+        .run()
 }
 
 fn load_config(argv0: &str, opts: &Opts) -> Result<Config, i32> {

@@ -24,6 +24,11 @@ use std::time::Instant;
 /// spawned everything before the loop began and noticed a TERM 5 s late).
 const SPAWNS_PER_PASS: usize = 64;
 
+// The control interface's view of this loop (docs/control.md).
+#[path = "supervisor_ctl.rs"]
+mod ctl_view;
+pub use ctl_view::Facts as ControlFacts;
+
 pub struct Supervisor {
     procs: Vec<Process>,
     /// Group priority of each process (shutdown order).
@@ -47,6 +52,12 @@ pub struct Supervisor {
     exit_status: Option<i32>,
     /// Captured program output (docs/output.md).
     output: Output,
+    /// Control interface: its server (taken by `run`) and what it reports.
+    control: Option<crate::ctl::Server>,
+    ctl_facts: ControlFacts,
+    /// A control interface is configured: rinit stays up with nothing left
+    /// to run, since a program can be started again (docs/control.md).
+    serving: bool,
 }
 
 impl Supervisor {
@@ -78,7 +89,18 @@ impl Supervisor {
             boot_next: 0,
             tick_from: 0,
             exit_status: None,
+            control: None,
+            ctl_facts: ControlFacts::default(),
+            serving: false,
         }
+    }
+
+    /// Serve the control interface from the loop (docs/control.md).
+    pub fn with_control(mut self, server: Option<crate::ctl::Server>, facts: ControlFacts) -> Supervisor {
+        self.serving = server.is_some();
+        self.control = server;
+        self.ctl_facts = facts;
+        self
     }
 
     fn now(&self) -> Millis {
@@ -88,10 +110,16 @@ impl Supervisor {
     /// Run until shutdown completes; returns rinit's exit status.
     pub fn run(mut self) -> i32 {
         let mut set = PollSet::new();
+        let mut control = self.control.take();
         loop {
             self.spawn_budget = SPAWNS_PER_PASS;
             self.boot_batch();
             self.after_events();
+            // Control: answer the deferred calls this pass completed.
+            if let Some(c) = control.as_mut() {
+                let now = self.now();
+                c.poll_pending(now, &mut self);
+            }
             if let Some(status) = self.exit_status {
                 self.remove_pidfile();
                 let now = self.now();
@@ -101,7 +129,7 @@ impl Supervisor {
                 self.logger.flush();
                 return status;
             }
-            let timeout = self.poll_timeout();
+            let mut timeout = self.poll_timeout();
             // Other sources add their descriptors here and read their
             // slots' readiness after `wait` (docs/state-machine.md, "The
             // event loop").
@@ -114,6 +142,14 @@ impl Supervisor {
             }
             // ... and the program pipes it reads.
             self.output.register(&mut set);
+            // Control: its sockets, and its connections' deadlines.
+            if let Some(c) = control.as_mut() {
+                c.register(&mut set);
+                if let Some(d) = c.deadline() {
+                    let ms = d.saturating_sub(self.now()).min(i32::MAX as Millis) as i32;
+                    timeout = if timeout < 0 { ms } else { timeout.min(ms) };
+                }
+            }
             set.wait(timeout);
             self.logger.flush();
             let now = self.now();
@@ -123,6 +159,11 @@ impl Supervisor {
             self.reap();
             for s in sigs {
                 self.on_signal(s);
+            }
+            // Control: serve the sockets `wait` reported.
+            if let Some(c) = control.as_mut() {
+                let now = self.now();
+                c.dispatch(&set, now, &mut self);
             }
         }
     }
@@ -371,7 +412,7 @@ impl Supervisor {
     /// shut down (status 0 if every last exit was expected, 1 otherwise);
     /// during a shutdown, whatever it has due.
     fn after_events(&mut self) {
-        if !self.booting() && self.shutdown.is_none() {
+        if !self.booting() && self.shutdown.is_none() && !self.serving {
             if let Some(status) = shutdown::nothing_left(&self.procs) {
                 let msg = format!("no program left to run: shutting down with status {status}");
                 self.logger.log(Level::Info, &msg);

@@ -6,6 +6,7 @@
 //! `dump` (oracle JSON), `cli` (`rinit check` / `rinit dump`).
 
 pub mod cli;
+mod ctl;
 pub mod dump;
 pub mod expand;
 mod groups;
@@ -18,8 +19,10 @@ mod process;
 mod servers;
 mod values;
 
+pub use ctl::{ctl_options, CtlOptions, DEFAULT_SERVERURL};
 pub use load::MainSource;
 pub use model::*;
+pub use values::signal_number;
 
 use std::path::{Path, PathBuf};
 
