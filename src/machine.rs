@@ -358,6 +358,18 @@ pub enum Action {
     Kill { pid: i32, sig: i32, group: bool },
     /// `shutdown_on` fired: shut everything down, exit with this status.
     Shutdown { status: i32 },
+    /// The process changed state (never reported for a "change" to the same
+    /// state), with the facts of that moment that PROCESS_STATE events carry
+    /// (docs/events.md): the retry count, the pid (the one that just ended
+    /// for EXITED and STOPPED, 0 when there is none) and whether an exit was
+    /// expected.
+    Transition {
+        from: State,
+        to: State,
+        tries: u32,
+        pid: i32,
+        expected: bool,
+    },
 }
 
 /// Why the process is in EXITED or FATAL, for rinit's own exit status.
@@ -403,6 +415,8 @@ pub struct Process {
     /// interface (docs/control.md).
     pub spawnerr: Option<String>,
     pub laststop: Option<Millis>,
+    /// While an exit is being handled: the pid that ended.
+    ending_pid: Option<i32>,
 }
 
 impl Process {
@@ -419,6 +433,23 @@ impl Process {
             outcome: Outcome::None,
             spawnerr: None,
             laststop: None,
+            ending_pid: None,
+        }
+    }
+
+    /// Enter `phase`, reporting a change of state.
+    fn enter(&mut self, phase: Phase, out: &mut Vec<Action>) {
+        let from = self.phase.state();
+        self.phase = phase;
+        let to = phase.state();
+        if from != to {
+            out.push(Action::Transition {
+                from,
+                to,
+                tries: self.backoff,
+                pid: self.pid.or(self.ending_pid).unwrap_or(0),
+                expected: matches!(self.outcome, Outcome::Exited { expected: true, .. }),
+            });
         }
     }
 
@@ -478,7 +509,7 @@ impl Process {
     }
 
     fn begin_spawn(&mut self, now: Millis, out: &mut Vec<Action>) {
-        self.phase = Phase::Starting { promote_at: None };
+        self.enter(Phase::Starting { promote_at: None }, out);
         self.laststart = Some(now);
         self.pid = None;
         self.spawnerr = None;
@@ -507,9 +538,12 @@ impl Process {
         } else {
             // "stayed up for more than startsecs", strictly.
             let promote_at = secs_after(now, self.cfg.startsecs).saturating_add(1);
-            self.phase = Phase::Starting {
-                promote_at: Some(promote_at),
-            };
+            self.enter(
+                Phase::Starting {
+                    promote_at: Some(promote_at),
+                },
+                out,
+            );
         }
     }
 
@@ -525,7 +559,7 @@ impl Process {
     }
 
     fn promote(&mut self, out: &mut Vec<Action>) {
-        self.phase = Phase::Running;
+        self.enter(Phase::Running, out);
         self.backoff = 0;
         log(
             out,
@@ -541,16 +575,22 @@ impl Process {
         self.pid = None;
         self.backoff = self.backoff.saturating_add(1);
         if self.backoff > self.cfg.startretries {
+            // supervisord passes through BACKOFF (its PROCESS_STATE_BACKOFF
+            // event carries the last count) and gives up from there.
+            self.enter(Phase::Backoff { retry_at: now }, out);
             self.give_up(out);
             return;
         }
-        self.phase = Phase::Backoff {
-            retry_at: secs_after(now, u64::from(self.backoff)),
-        };
+        self.enter(
+            Phase::Backoff {
+                retry_at: secs_after(now, u64::from(self.backoff)),
+            },
+            out,
+        );
     }
 
     fn give_up(&mut self, out: &mut Vec<Action>) {
-        self.phase = Phase::Fatal;
+        self.enter(Phase::Fatal, out);
         self.backoff = 0;
         log(
             out,
@@ -572,14 +612,28 @@ impl Process {
     /// `Event::Exit`: the main pid was reaped. `leftovers` is how many
     /// other processes are still in its process group.
     pub fn exited(&mut self, now: Millis, exit: Exit, leftovers: usize, out: &mut Vec<Action>) {
-        let name = self.cfg.name.clone();
         let expected = self.cfg.exitcodes.contains(&exit.code_for_expectation());
         let old_pid = self.pid.take();
         self.laststop = Some(now);
+        self.ending_pid = old_pid;
+        self.exited_in_state(now, exit, expected, old_pid, leftovers, out);
+        self.ending_pid = None;
+    }
+
+    fn exited_in_state(
+        &mut self,
+        now: Millis,
+        exit: Exit,
+        expected: bool,
+        old_pid: Option<i32>,
+        leftovers: usize,
+        out: &mut Vec<Action>,
+    ) {
+        let name = self.cfg.name.clone();
         match self.state() {
             State::Stopping => {
                 // Any death while stopping is a `stopped:`.
-                self.phase = Phase::Stopped;
+                self.enter(Phase::Stopped, out);
                 let level = if expected { Level::Info } else { Level::Warn };
                 log(out, level, format!("stopped: {} ({})", name, exit.describe()));
                 self.outcome = Outcome::Exited { exit, expected: true };
@@ -618,13 +672,16 @@ impl Process {
                     AutoRestart::Unexpected => !expected,
                     AutoRestart::True => true,
                 };
-                self.phase = Phase::Exited { restart_at: None };
+                self.enter(Phase::Exited { restart_at: None }, out);
                 if restart && !self.halted {
                     // At once, but never two spawns less than 1 s apart.
                     let earliest = self.laststart.map_or(now, |t| secs_after(t, 1));
-                    self.phase = Phase::Exited {
-                        restart_at: Some(now.max(earliest)),
-                    };
+                    self.enter(
+                        Phase::Exited {
+                            restart_at: Some(now.max(earliest)),
+                        },
+                        out,
+                    );
                     self.plan_cleanup(now, old_pid, leftovers, out);
                 }
             }
@@ -715,9 +772,12 @@ impl Process {
                     );
                     out.push(self.kill_action(pid, libc::SIGKILL, self.cfg.killasgroup));
                 }
-                self.phase = Phase::Stopping {
-                    kill_at: rekill_at(now, self.cfg.stopwaitsecs),
-                };
+                self.enter(
+                    Phase::Stopping {
+                        kill_at: rekill_at(now, self.cfg.stopwaitsecs),
+                    },
+                    out,
+                );
             }
             _ => {}
         }
@@ -760,12 +820,15 @@ impl Process {
                     sig: self.cfg.stopsignal,
                     group,
                 });
-                self.phase = Phase::Stopping {
-                    kill_at: secs_after(now, self.cfg.stopwaitsecs),
-                };
+                self.enter(
+                    Phase::Stopping {
+                        kill_at: secs_after(now, self.cfg.stopwaitsecs),
+                    },
+                    out,
+                );
             }
             State::Backoff if shutdown => {
-                self.phase = Phase::Fatal;
+                self.enter(Phase::Fatal, out);
                 self.backoff = 0;
             }
             State::Backoff => {
@@ -774,7 +837,7 @@ impl Process {
                     Level::Debg,
                     format!("Attempted to kill {}, which is in BACKOFF state.", self.cfg.name),
                 );
-                self.phase = Phase::Stopped;
+                self.enter(Phase::Stopped, out);
             }
             _ => {}
         }
@@ -804,9 +867,12 @@ impl Process {
                     sig: libc::SIGKILL,
                     group: true,
                 });
-                self.phase = Phase::Stopping {
-                    kill_at: rekill_at(now, self.cfg.stopwaitsecs),
-                };
+                self.enter(
+                    Phase::Stopping {
+                        kill_at: rekill_at(now, self.cfg.stopwaitsecs),
+                    },
+                    out,
+                );
             }
         }
         if let Some(c) = self.cleanup {
@@ -863,6 +929,8 @@ mod tests {
         log: Vec<String>,
         kills: Vec<(i32, i32, bool)>,
         shutdowns: Vec<i32>,
+        /// `FROM->TO tries pid expected` per state change.
+        transitions: Vec<String>,
     }
 
     impl Sim {
@@ -875,6 +943,7 @@ mod tests {
                 log: vec![],
                 kills: vec![],
                 shutdowns: vec![],
+                transitions: vec![],
             }
         }
 
@@ -894,6 +963,15 @@ mod tests {
                         }
                         Action::Kill { pid, sig, group } => self.kills.push((pid, sig, group)),
                         Action::Shutdown { status } => self.shutdowns.push(status),
+                        Action::Transition {
+                            from,
+                            to,
+                            tries,
+                            pid,
+                            expected,
+                        } => self
+                            .transitions
+                            .push(format!("{from:?}->{to:?} {tries} {pid} {expected}")),
                     }
                 }
                 acts = more;
@@ -935,6 +1013,53 @@ mod tests {
         fn take_log(&mut self) -> Vec<String> {
             std::mem::take(&mut self.log)
         }
+    }
+
+    #[test]
+    fn transitions_carry_what_supervisords_events_carry() {
+        // A crash loop to FATAL: STARTING and BACKOFF carry the retry count
+        // (BACKOFF the incremented one), FATAL is entered from BACKOFF.
+        let mut c = cfg("nocmd");
+        c.startretries = 1;
+        let mut s = Sim::new(c);
+        s.fail = Some("can't find command 'nocmd'".into());
+        s.start();
+        s.advance_to(60_000);
+        assert_eq!(
+            s.transitions,
+            [
+                "Stopped->Starting 0 0 false",
+                "Starting->Backoff 1 0 false",
+                "Backoff->Starting 1 0 false",
+                "Starting->Backoff 2 0 false",
+                "Backoff->Fatal 2 0 false",
+            ]
+        );
+        // A run that exits expectedly, then a stop: EXITED and STOPPED carry
+        // the pid that ended.
+        let mut c = cfg("ok");
+        c.startsecs = 0;
+        c.autorestart = AutoRestart::False;
+        let mut s = Sim::new(c);
+        s.start();
+        s.exit(Exit::Code(0), 0);
+        assert_eq!(
+            s.transitions,
+            [
+                "Stopped->Starting 0 0 false",
+                "Starting->Running 0 101 false",
+                "Running->Exited 0 101 true"
+            ]
+        );
+        let mut s = Sim::new(cfg("web"));
+        s.start();
+        s.advance_to(2000);
+        s.stop(false);
+        s.exit(Exit::Signal { sig: 15, core: false }, 0);
+        assert_eq!(
+            s.transitions[2..],
+            ["Running->Stopping 0 101 false", "Stopping->Stopped 0 101 false"]
+        );
     }
 
     #[test]
@@ -1392,6 +1517,7 @@ mod tests {
             State::Starting if matches!(event, Event::Spawned | Event::SpawnFailed) => {
                 let mut a = vec![];
                 s.p.start(s.now, &mut a);
+                a.retain(|x| !matches!(x, Action::Transition { .. }));
                 assert_eq!(a, vec![Action::Spawn]);
             }
             State::Starting => s.start(),

@@ -716,6 +716,17 @@ fn plan_program(
     })
 }
 
+/// `fork_and_exec` for a program, with supervisord's texts for a failed fork.
+fn fork_program(p: &ProcessConfig, plan: &ChildPlan) -> Result<i32, SpawnError> {
+    fork_and_exec(plan).map_err(|errno| match errno {
+        libc::EAGAIN => SpawnError::TooManyProcesses(p.name.clone()),
+        n => SpawnError::Fork {
+            name: p.name.clone(),
+            errno: errno_text(n),
+        },
+    })
+}
+
 /// `fork`, run the plan in the child, and put the child in its own process
 /// group from the parent's side too, so that a signal to the group sent
 /// right after we return cannot miss it. Returns the pid or the errno.
@@ -762,16 +773,57 @@ pub fn spawn_captured(
 ) -> Result<(i32, [Option<OwnedFd>; 2]), SpawnError> {
     let mut pipes = [None, None];
     let plan = plan_program(p, base_env, users, capture, &mut pipes)?;
-    let pid = fork_and_exec(&plan).map_err(|errno| match errno {
-        libc::EAGAIN => SpawnError::TooManyProcesses(p.name.clone()),
-        n => SpawnError::Fork {
-            name: p.name.clone(),
-            errno: errno_text(n),
-        },
-    })?;
+    let pid = fork_program(p, &plan)?;
     // The plan (and with it the write ends) is dropped here: the child
     // holds the only writers, so its exit gives rinit EOF.
     Ok((pid, pipes))
+}
+
+/// A pipe for a child's stdin: the read end for the child (blocking, as a
+/// program expects), the write end for rinit (non-blocking); both
+/// close-on-exec.
+fn stdin_pipe(name: &str) -> Result<(OwnedFd, OwnedFd), SpawnError> {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe2 writes.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(open_error(name, &std::io::Error::last_os_error()));
+    }
+    // SAFETY: both descriptors were just created and are owned by nobody else.
+    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    // SAFETY: fcntl on a descriptor this function owns; no memory involved.
+    unsafe {
+        let fl = libc::fcntl(w.as_raw_fd(), libc::F_GETFL);
+        libc::fcntl(w.as_raw_fd(), libc::F_SETFL, fl.max(0) | libc::O_NONBLOCK);
+    }
+    Ok((r, w))
+}
+
+/// An event listener's pipes, as rinit holds them: the write end of the
+/// listener's stdin (non-blocking) and the read end of its stdout
+/// (non-blocking), the protocol channel (docs/events.md).
+pub struct ListenerPipes {
+    pub stdin: OwnedFd,
+    pub stdout: OwnedFd,
+}
+
+/// Spawn an event listener: like a program whose stdout is captured, plus a
+/// pipe on its stdin for the events. Its stderr goes where its config says.
+pub fn spawn_listener(
+    p: &ProcessConfig,
+    base_env: &[(String, String)],
+    users: &UserDb,
+) -> Result<(i32, ListenerPipes), SpawnError> {
+    let mut pipes = [None, None];
+    let mut plan = plan_program(p, base_env, users, [true, false], &mut pipes)?;
+    let no_pipe = || open_error(&p.name, &std::io::Error::from_raw_os_error(libc::EPIPE));
+    let stdout = pipes[0].take().ok_or_else(no_pipe)?;
+    let (child_read, stdin) = stdin_pipe(&p.name)?;
+    plan.stdio[0] = child_read.as_raw_fd();
+    // The plan keeps the child's end open until the fork is done.
+    plan._owned.push(child_read);
+    let pid = fork_program(p, &plan)?;
+    Ok((pid, ListenerPipes { stdin, stdout }))
 }
 
 /// `execvp`'s candidate files: the word itself if it has a `/`, else each

@@ -4,7 +4,7 @@
 //! the pidfile, and finally the event loop.
 
 use crate::cli::Opts;
-use crate::config::{self, Config, GroupKind, LoadOptions};
+use crate::config::{self, Config, LoadOptions};
 use crate::log::{Level, Logger};
 use crate::output::open::{open_for_write, How};
 use crate::signals::SignalFd;
@@ -77,18 +77,6 @@ pub fn supervise(argv0: &str, opts: &Opts) -> i32 {
             &format!("cannot become a child subreaper, orphans will not be reaped: {e}"),
         );
     }
-    // The listener protocol needs its own runtime (a later issue): a pool
-    // started without it would read EOF on stdin and crash-loop.
-    for g in cfg.groups.iter().filter(|g| g.kind == GroupKind::EventListener) {
-        logger.log(
-            Level::Warn,
-            &format!(
-                "[{}] not started: rinit does not support event listeners yet",
-                g.section
-            ),
-        );
-    }
-    cfg.groups.retain(|g| g.kind != GroupKind::EventListener);
     // The control interface (docs/control.md).
     for w in cfg
         .servers

@@ -9,13 +9,15 @@
 //! `run` (its descriptors in the `PollSet`, and its dispatch after `wait`).
 
 use crate::config::Config;
+use crate::events::Event;
 use crate::log::{Level, Logger};
 use crate::machine::{signal_name, Action, Millis, Process};
 use crate::output::Output;
 use crate::pollset::PollSet;
 use crate::shutdown::{self, Shutdown, Step};
 use crate::signals::SignalFd;
-use crate::sys;
+use crate::users::UserDb;
+use crate::{spawn, sys};
 use std::collections::HashMap;
 use std::time::Instant;
 
@@ -23,6 +25,10 @@ use std::time::Instant;
 /// and deadlines are served between batches of a burst (numprocs=10000
 /// spawned everything before the loop began and noticed a TERM 5 s late).
 const SPAWNS_PER_PASS: usize = 64;
+
+// Event listeners and the events they receive (docs/events.md).
+mod listeners;
+use listeners::Listeners;
 
 // The control interface's view of this loop (docs/control.md).
 #[path = "supervisor_ctl.rs"]
@@ -52,6 +58,8 @@ pub struct Supervisor {
     exit_status: Option<i32>,
     /// Captured program output (docs/output.md).
     output: Output,
+    /// Event listener pools and their events (docs/events.md).
+    listeners: Listeners,
     /// Control interface: its server (taken by `run`) and what it reports.
     control: Option<crate::ctl::Server>,
     ctl_facts: ControlFacts,
@@ -63,7 +71,8 @@ pub struct Supervisor {
 impl Supervisor {
     /// Takes the config by value: with `numprocs=1000` a second copy of
     /// every process's settings would double rinit's memory.
-    pub fn new(config: Config, logger: Logger, sig: SignalFd, pidfile: Option<String>) -> Supervisor {
+    pub fn new(config: Config, mut logger: Logger, sig: SignalFd, pidfile: Option<String>) -> Supervisor {
+        let listeners = Listeners::new(&config.groups, &config.supervisord.identifier, &mut logger);
         let mut procs = Vec::new();
         let mut group_priority = Vec::new();
         for g in config.groups {
@@ -72,9 +81,18 @@ impl Supervisor {
                 group_priority.push(g.priority);
             }
         }
-        let output = Output::new(procs.iter().map(|p: &Process| &p.cfg));
+        let mut output = Output::new(procs.iter().map(|p: &Process| &p.cfg));
+        if listeners.wants_output(&procs) {
+            // PROCESS_LOG and capture mode see the bytes the output layer
+            // reads (docs/events.md).
+            let queue = listeners.chunk_queue();
+            output.set_tap(Box::new(move |i, ch, data| {
+                queue.borrow_mut().push((i, ch, data.to_vec()))
+            }));
+        }
         Supervisor {
             output,
+            listeners,
             procs,
             group_priority,
             by_pid: HashMap::new(),
@@ -111,6 +129,8 @@ impl Supervisor {
     pub fn run(mut self) -> i32 {
         let mut set = PollSet::new();
         let mut control = self.control.take();
+        self.listeners
+            .publish(Event::supervisor_state(true), &mut self.logger);
         loop {
             self.spawn_budget = SPAWNS_PER_PASS;
             self.boot_batch();
@@ -142,6 +162,9 @@ impl Supervisor {
             }
             // ... and the program pipes it reads.
             self.output.register(&mut set);
+            // Event listeners: their stdout, and their stdin when a write
+            // is pending.
+            self.listeners.register(&mut set);
             // Control: its sockets, and its connections' deadlines.
             if let Some(c) = control.as_mut() {
                 c.register(&mut set);
@@ -165,6 +188,8 @@ impl Supervisor {
                 let now = self.now();
                 c.dispatch(&set, now, &mut self);
             }
+            // Events: listeners' answers, output events, ticks, deliveries.
+            self.listeners.dispatch(&set, &self.procs, &mut self.logger);
         }
     }
 
@@ -196,6 +221,10 @@ impl Supervisor {
         let mut next: Option<Millis> = self.procs.iter().filter_map(Process::next_deadline).min();
         // A partial output line due for its idle flush (docs/output.md).
         if let Some(t) = self.output.next_deadline() {
+            next = Some(next.map_or(t, |n| n.min(t)));
+        }
+        // A tick event someone subscribes to (docs/events.md).
+        if let Some(t) = self.listeners.next_deadline(now) {
             next = Some(next.map_or(t, |n| n.min(t)));
         }
         if let Some(t) = self
@@ -260,6 +289,7 @@ impl Supervisor {
                 Some(i) => {
                     // The program's last output comes before its exit line.
                     self.output.exited(i, now, &mut self.logger);
+                    self.listeners.ended(i, &mut self.logger);
                     let leftovers = if sys::group_exists(r.pid) {
                         sys::group_members(r.pid)
                     } else {
@@ -358,6 +388,21 @@ impl Supervisor {
                         self.spawn(i, &mut more);
                     }
                     Action::Kill { pid, sig, group } => self.kill(i, pid, sig, group),
+                    Action::Transition {
+                        from,
+                        to,
+                        tries,
+                        pid,
+                        expected,
+                    } => self.listeners.transition(
+                        &self.procs[i].cfg,
+                        from,
+                        to,
+                        tries,
+                        pid,
+                        expected,
+                        &mut self.logger,
+                    ),
                     Action::Shutdown { status } => {
                         if self.shutdown.is_none() {
                             let msg = format!(
@@ -377,7 +422,16 @@ impl Supervisor {
     }
 
     fn spawn(&mut self, i: usize, out: &mut Vec<Action>) {
-        let result = self.output.spawn(i, &self.procs[i].cfg, &self.base_env);
+        let result = if self.listeners.is_listener(i) {
+            spawn::spawn_listener(&self.procs[i].cfg, &self.base_env, &UserDb::default()).map(
+                |(pid, pipes)| {
+                    self.listeners.spawned(i, pipes);
+                    pid
+                },
+            )
+        } else {
+            self.output.spawn(i, &self.procs[i].cfg, &self.base_env)
+        };
         // The time after the fork: the 1-s guard between spawns is measured
         // from when the process really started, as the log line shows it.
         let now = self.now();
@@ -423,6 +477,8 @@ impl Supervisor {
     }
 
     fn begin_shutdown(&mut self, status: i32) {
+        self.listeners
+            .publish(Event::supervisor_state(false), &mut self.logger);
         for p in &mut self.procs {
             p.halt();
         }
