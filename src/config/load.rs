@@ -2,6 +2,7 @@
 //! `ServerOptions.read_config` + `realize` do it, so that errors come in the
 //! same order with the same texts.
 
+use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -12,6 +13,7 @@ use super::paths;
 use super::values;
 use super::{ConfigError, LoadOptions};
 use crate::pyrepr::repr;
+use crate::users::{Passwd, UserError};
 
 /// What to read as the main configuration.
 #[derive(Debug, Clone)]
@@ -54,6 +56,7 @@ pub(crate) struct Loader<'a> {
     pub(crate) section_to_file: HashMap<String, String>,
     pub(crate) warnings: Vec<String>,
     pub(crate) infos: Vec<String>,
+    passwd: OnceCell<Result<Passwd, UserError>>,
 }
 
 /// Where an error points: the offending value, else nothing.
@@ -81,6 +84,7 @@ impl<'a> Loader<'a> {
             section_to_file: HashMap::new(),
             warnings: Vec::new(),
             infos: Vec::new(),
+            passwd: OnceCell::new(),
         }
     }
 
@@ -311,10 +315,15 @@ impl<'a> Loader<'a> {
 
     pub(crate) fn check_user(&self, user: &str) -> Result<(), String> {
         if self.opts.host_checks {
-            paths::check_user(user)
+            paths::check_user(self.passwd(), user)
         } else {
             Ok(())
         }
+    }
+
+    /// The passwd file, read at the first lookup and kept for the others.
+    pub(crate) fn passwd(&self) -> &Result<Passwd, UserError> {
+        self.passwd.get_or_init(Passwd::system)
     }
 
     fn supervisord_section(&mut self) -> Result<SupervisordConfig, ConfigError> {

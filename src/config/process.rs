@@ -95,8 +95,19 @@ impl Loader<'_> {
         // variables, except where the process environment (re-applied at the
         // start of each instance in supervisord) has the same name.
         let mut out = Vec::new();
-        let mut process_num = common.numprocs_start;
-        while process_num < common.numprocs_start.saturating_add(numprocs) {
+        // supervisord's `range(numprocs_start, numprocs + numprocs_start)`:
+        // counted from 0 so that a start near i64::MAX still gives its
+        // instances; one whose number would pass i64::MAX is refused.
+        for offset in 0..numprocs.max(0) {
+            let Some(process_num) = common.numprocs_start.checked_add(offset) else {
+                return Err(fail(
+                    format!(
+                        "numprocs_start={} plus numprocs={numprocs} is out of range (rinit's integers are 64-bit)",
+                        common.numprocs_start
+                    ),
+                    self.ini.get(section, "numprocs_start"),
+                ));
+            };
             names.insert("process_num".into(), Name::Int(process_num));
             names.insert("numprocs".into(), Name::Int(numprocs));
             for key in std::mem::take(&mut program_env) {
@@ -109,7 +120,6 @@ impl Loader<'_> {
                 program_env: &mut program_env,
             };
             out.push(self.instance(section, group, &header, &common, scope, process_num)?);
-            process_num += 1;
         }
         out.sort_by(|a, b| a.priority.cmp(&b.priority).then_with(|| a.name.cmp(&b.name)));
         Ok(out)
@@ -269,8 +279,8 @@ impl Loader<'_> {
             origin: header.clone(),
             command,
             numprocs: to_u32(c.numprocs, "numprocs")?,
-            numprocs_start: to_u32(c.numprocs_start, "numprocs_start")?,
-            process_num: to_u32(process_num, "numprocs_start")?,
+            numprocs_start: c.numprocs_start,
+            process_num,
             priority: c.priority,
             autostart: c.autostart,
             startsecs: c.startsecs,

@@ -2,45 +2,60 @@
 //! supervisord's exact `ValueError` text so `rinit check` and the oracle agree.
 
 use super::lexer::py_strip;
-use crate::pyrepr::repr;
+use crate::pyrepr::{py_int, repr};
 
-/// Python `int(s)` (base 10): blanks around, one sign, `_` between digits.
+/// Python `int(s)` (base 10): blanks around, one sign, `_` between digits;
+/// no bound short of `i128` (see `pyrepr::py_int`).
+pub fn int_value(s: &str) -> Result<i128, String> {
+    py_int(s, 10).ok_or_else(|| format!("invalid literal for int() with base 10: {}", repr(s)))
+}
+
+/// `integer()` where rinit keeps the value as an `i64` (`numprocs`,
+/// `numprocs_start`, ports, ids): Python would accept a larger one, rinit
+/// says plainly that it cannot hold it.
 pub fn integer(s: &str) -> Result<i64, String> {
-    parse_int(s, 10).ok_or_else(|| format!("invalid literal for int() with base 10: {}", repr(s)))
+    let n = int_value(s)?;
+    i64::try_from(n).map_err(|_| format!("{} is out of range (rinit's integers are 64-bit)", py_strip(s)))
 }
 
-/// `integer()` narrowed to the range a field can hold; rinit is stricter than
-/// supervisord here only where a value could not mean anything (negative
-/// counts, seconds, sizes).
-pub fn integer_in<T: TryFrom<i64>>(s: &str, key: &str) -> Result<T, String> {
-    let n = integer(s)?;
-    T::try_from(n).map_err(|_| format!("invalid value for {key}: {n} is out of range"))
+/// An integer type an option is stored in.
+pub trait Stored: TryFrom<i128> + Copy {
+    const LOW: Self;
+    const HIGH: Self;
+    const SIGNED: bool;
 }
 
-fn parse_int(s: &str, radix: u32) -> Option<i64> {
-    let t = py_strip(s);
-    let (negative, body) = match t.as_bytes().first() {
-        Some(b'-') => (true, t.get(1..)?),
-        Some(b'+') => (false, t.get(1..)?),
-        _ => (false, t),
-    };
-    let body = if radix == 8 {
-        body.strip_prefix("0o")
-            .or_else(|| body.strip_prefix("0O"))
-            .map(|b| b.strip_prefix('_').unwrap_or(b))
-            .unwrap_or(body)
-    } else {
-        body
-    };
-    if body.is_empty() || body.starts_with('_') || body.ends_with('_') || body.contains("__") {
-        return None;
+macro_rules! stored {
+    ($($t:ty: $signed:expr),*) => {$(
+        impl Stored for $t {
+            const LOW: Self = <$t>::MIN;
+            const HIGH: Self = <$t>::MAX;
+            const SIGNED: bool = $signed;
+        }
+    )*};
+}
+stored!(u32: false, u64: false, i32: true);
+
+/// `integer()` into the type a field is stored in. supervisord accepts any
+/// Python int; a value past the type's end means the same as its end
+/// (seconds beyond `u64` are forever, retries beyond `u32` are endless, a
+/// priority beyond `i32` sorts last), so it saturates there, and the runtime
+/// saturates its arithmetic on it (docs/config.md, "Integers"). rinit is
+/// stricter than supervisord only where a value could not mean anything:
+/// a negative count, number of seconds or size.
+pub fn integer_in<T: Stored>(s: &str, key: &str) -> Result<T, String> {
+    let n = int_value(s)?;
+    if let Ok(v) = T::try_from(n) {
+        return Ok(v);
     }
-    let mut value: i64 = 0;
-    for c in body.chars().filter(|c| *c != '_') {
-        let d = c.to_digit(radix)?;
-        value = value.checked_mul(i64::from(radix))?.checked_add(i64::from(d))?;
+    if n < 0 && !T::SIGNED {
+        return Err(format!("invalid value for {key}: {n} is out of range"));
     }
-    Some(if negative { -value } else { value })
+    Ok(if n < 0 { T::LOW } else { T::HIGH })
+}
+
+fn parse_int(s: &str, radix: u32) -> Option<i128> {
+    py_int(s, radix)
 }
 
 /// `boolean()`: `true yes on 1` / `false no off 0`, any case.
@@ -65,10 +80,12 @@ pub fn byte_size(s: &str) -> Result<u64, String> {
         Some((i, "gb")) => (v.get(..i).unwrap_or(""), 1u64 << 30),
         _ => (v.as_str(), 1),
     };
-    let n = integer(number)?;
-    let n = u64::try_from(n).map_err(|_| format!("invalid byte size {}: negative", repr(s)))?;
-    n.checked_mul(factor)
-        .ok_or_else(|| format!("invalid byte size {}: too large", repr(s)))
+    let n = int_value(number)?;
+    if n < 0 {
+        return Err(format!("invalid byte size {}: negative", repr(s)));
+    }
+    // Python's int has no end; past u64 a size means "never reached".
+    Ok(u64::try_from(n.saturating_mul(i128::from(factor))).unwrap_or(u64::MAX))
 }
 
 /// `octal_type()`: `int(arg, 8)`.
@@ -128,7 +145,7 @@ const SIGNAL_NAMES: &[(&str, i32)] = &[
 /// `signal_number()`: a name (any case, optional `SIG`) or a number that is
 /// one of the values of those names: 0–31, 34, 64 on Linux.
 pub fn signal_number(s: &str) -> Result<i32, String> {
-    let num = match integer(s) {
+    let num = match int_value(s) {
         Ok(n) => n,
         Err(_) => {
             let upper = py_strip(s).to_uppercase();
@@ -138,7 +155,7 @@ pub fn signal_number(s: &str) -> Result<i32, String> {
                 format!("SIG{upper}")
             };
             match SIGNAL_NAMES.iter().find(|(n, _)| *n == name) {
-                Some((_, v)) => i64::from(*v),
+                Some((_, v)) => i128::from(*v),
                 None => return Err(format!("value {} is not a valid signal name", repr(s))),
             }
         }
@@ -255,14 +272,14 @@ pub fn log_name(s: &str) -> LogName {
 /// `inet_address()`: `[host:]port`, host lower-cased, `*` = all.
 pub fn inet_address(s: &str) -> Result<(String, i64), String> {
     let port_number = |p: &str| -> Result<i64, String> {
-        let n = integer(p)?;
+        let n = int_value(p)?;
         if n < 1 {
             return Err(format!("{n} is below lower bound (1)"));
         }
         if n > 0xffff {
             return Err(format!("{n} is above upper bound (65535)"));
         }
-        Ok(n)
+        Ok(n as i64)
     };
     let (host, port) = match s.rsplit_once(':') {
         Some((host, port)) => {
@@ -406,7 +423,10 @@ mod tests {
         assert!(integer("1__0").is_err());
         assert!(integer("_1").is_err());
         assert!(integer("").is_err());
-        assert!(integer("99999999999999999999999").is_err());
+        assert_eq!(
+            integer("99999999999999999999999"),
+            Err("99999999999999999999999 is out of range (rinit's integers are 64-bit)".into())
+        );
     }
 
     #[test]
