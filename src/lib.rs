@@ -12,6 +12,7 @@ pub mod machine;
 pub mod pollset;
 pub mod pyrepr;
 pub mod signals;
+pub mod signame;
 pub mod single;
 pub mod spawn;
 pub mod startup;

@@ -3,6 +3,7 @@
 
 use super::lexer::py_strip;
 use crate::pyrepr::{py_int, repr};
+use crate::signame;
 
 /// Python `int(s)` (base 10): blanks around, one sign, `_` between digits;
 /// no bound short of `i128` (see `pyrepr::py_int`).
@@ -95,53 +96,6 @@ pub fn octal(s: &str) -> Result<u32, String> {
         .ok_or_else(|| format!("{s} can not be converted to an octal type"))
 }
 
-/// The Linux signal names Python's `signal` module knows (with `SIG`).
-const SIGNAL_NAMES: &[(&str, i32)] = &[
-    ("SIGHUP", 1),
-    ("SIGINT", 2),
-    ("SIGQUIT", 3),
-    ("SIGILL", 4),
-    ("SIGTRAP", 5),
-    ("SIGABRT", 6),
-    ("SIGIOT", 6),
-    ("SIGBUS", 7),
-    ("SIGFPE", 8),
-    ("SIGKILL", 9),
-    ("SIGUSR1", 10),
-    ("SIGSEGV", 11),
-    ("SIGUSR2", 12),
-    ("SIGPIPE", 13),
-    ("SIGALRM", 14),
-    ("SIGTERM", 15),
-    ("SIGSTKFLT", 16),
-    ("SIGCHLD", 17),
-    ("SIGCLD", 17),
-    ("SIGCONT", 18),
-    ("SIGSTOP", 19),
-    ("SIGTSTP", 20),
-    ("SIGTTIN", 21),
-    ("SIGTTOU", 22),
-    ("SIGURG", 23),
-    ("SIGXCPU", 24),
-    ("SIGXFSZ", 25),
-    ("SIGVTALRM", 26),
-    ("SIGPROF", 27),
-    ("SIGWINCH", 28),
-    ("SIGIO", 29),
-    ("SIGPOLL", 29),
-    ("SIGPWR", 30),
-    ("SIGSYS", 31),
-    ("SIGRTMIN", 34),
-    ("SIGRTMAX", 64),
-    // The handler/mask constants also start with SIG and are accepted by
-    // supervisord's getattr lookup.
-    ("SIG_DFL", 0),
-    ("SIG_IGN", 1),
-    ("SIG_BLOCK", 0),
-    ("SIG_UNBLOCK", 1),
-    ("SIG_SETMASK", 2),
-];
-
 /// `signal_number()`: a name (any case, optional `SIG`) or a number that is
 /// one of the values of those names: 0–31, 34, 64 on Linux.
 pub fn signal_number(s: &str) -> Result<i32, String> {
@@ -154,8 +108,8 @@ pub fn signal_number(s: &str) -> Result<i32, String> {
             } else {
                 format!("SIG{upper}")
             };
-            match SIGNAL_NAMES.iter().find(|(n, _)| *n == name) {
-                Some((_, v)) => i128::from(*v),
+            match signame::by_name(&name) {
+                Some(v) => i128::from(v),
                 None => return Err(format!("value {} is not a valid signal name", repr(s))),
             }
         }
@@ -168,14 +122,7 @@ pub fn signal_number(s: &str) -> Result<i32, String> {
 
 /// The name the oracle prints for a signal number (`signal.Signals(n).name[3:]`).
 pub fn signal_name(num: i32) -> Option<&'static str> {
-    if num == 0 {
-        return None;
-    }
-    SIGNAL_NAMES
-        .iter()
-        .filter(|(n, _)| !matches!(*n, "SIGIOT" | "SIGCLD" | "SIGPOLL") && !n.starts_with("SIG_"))
-        .find(|(_, v)| *v == num)
-        .and_then(|(n, _)| n.get(3..))
+    signame::canonical(num).and_then(|n| n.get(3..))
 }
 
 /// `list_of_exitcodes()`: comma-separated ints in 0–255; empty = none.
@@ -219,12 +166,13 @@ pub fn shutdown_on(s: &str) -> Result<super::model::ShutdownOn, String> {
     }
 }
 
-/// `logging_level()`: the level's description, lower-cased.
+/// `logging_level()`: the level's description, lower-cased; the words are
+/// `log::Level`'s (their one home).
 pub fn logging_level(s: &str) -> Result<String, String> {
     let v = s.to_lowercase();
-    match v.as_str() {
-        "critical" | "error" | "warn" | "info" | "debug" | "trace" | "blather" => Ok(v),
-        _ => Err(format!("bad logging level name {}", repr(s))),
+    match crate::log::Level::from_config(&v) {
+        Some(_) => Ok(v),
+        None => Err(format!("bad logging level name {}", repr(s))),
     }
 }
 
@@ -411,6 +359,19 @@ pub fn environment(s: &str) -> Result<Vec<(String, String)>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 10: the level words had a second home here; now `log::Level`.
+    #[test]
+    fn logging_level_words_come_from_log_level() {
+        for w in ["critical", "ERROR", "Warn", "info", "debug", "trace", "blather"] {
+            assert_eq!(logging_level(w), Ok(w.to_lowercase()));
+            assert!(crate::log::Level::from_config(w).is_some());
+        }
+        assert_eq!(
+            logging_level("warning"),
+            Err("bad logging level name 'warning'".into())
+        );
+    }
 
     #[test]
     fn ints() {
