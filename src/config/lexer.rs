@@ -338,7 +338,12 @@ impl<'a> Reader<'a> {
                 self.flush();
                 self.current = Some(Current {
                     section: self.cursect.flatten(),
-                    key: key.to_lowercase(),
+                    // `optionxform` is `str.lower()`; ASCII keys take the quick way.
+                    key: if key.is_ascii() {
+                        key.to_ascii_lowercase()
+                    } else {
+                        key.to_lowercase()
+                    },
                     pieces: vec![val.to_string()],
                     line: lineno,
                 });

@@ -2,6 +2,7 @@
 //! `ServerOptions.read_config` + `realize` do it, so that errors come in the
 //! same order with the same texts.
 
+use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -253,7 +254,7 @@ impl<'a> Loader<'a> {
     ) -> Result<Option<(String, Value)>, ConfigError> {
         Ok(self
             .get_ref(section, key, extra)?
-            .map(|(text, value)| (text, value.clone())))
+            .map(|(text, value)| (text.into_owned(), value.clone())))
     }
 
     /// `get` without copying where the value was (most values are fine).
@@ -262,19 +263,19 @@ impl<'a> Loader<'a> {
         section: &str,
         key: &str,
         extra: &Names,
-    ) -> Result<Option<(String, &Value)>, ConfigError> {
+    ) -> Result<Option<(Cow<'_, str>, &Value)>, ConfigError> {
         let Some(value) = self.ini.get(section, key) else {
             return Ok(None);
         };
         // Python's `text % names` leaves a string without `%` unchanged, and
         // most values have none.
         if !value.text.contains('%') {
-            return Ok(Some((value.text.clone(), value)));
+            return Ok(Some((Cow::Borrowed(&value.text), value)));
         }
         // `saneget`'s names: the caller's over `ENV_*`.
         let text = expand_in(&value.text, &[extra, &self.environ], &format!("{section}.{key}"))
             .map_err(|m| fail(m, Some(value)))?;
-        Ok(Some((text, value)))
+        Ok(Some((Cow::Owned(text), value)))
     }
 
     /// A typed option with a default, the error pointing at the value.

@@ -61,11 +61,20 @@ fn parse_int(s: &str, radix: u32) -> Option<i128> {
 
 /// `boolean()`: `true yes on 1` / `false no off 0`, any case.
 pub fn boolean(s: &str) -> Result<bool, String> {
-    match s.to_lowercase().as_str() {
-        "yes" | "true" | "on" | "1" => Ok(true),
-        "no" | "false" | "off" | "0" => Ok(false),
-        _ => Err(format!("not a valid boolean value: {}", repr(s))),
+    if is_one_of(s, &["yes", "true", "on", "1"]) {
+        Ok(true)
+    } else if is_one_of(s, &["no", "false", "off", "0"]) {
+        Ok(false)
+    } else {
+        Err(format!("not a valid boolean value: {}", repr(s)))
     }
+}
+
+/// `s.lower() in words` without allocating: for these ASCII words without a
+/// `k` or an `i` (whose Unicode capitals lower-case oddly), Python's
+/// `lower()` and an ASCII case-insensitive compare agree.
+fn is_one_of(s: &str, words: &[&str]) -> bool {
+    words.iter().any(|w| s.eq_ignore_ascii_case(w))
 }
 
 /// `byte_size()`: an int with an optional `kb`/`mb`/`gb` suffix (powers of 1024).
@@ -99,9 +108,9 @@ pub fn octal(s: &str) -> Result<u32, String> {
 /// `signal_number()`: a name (any case, optional `SIG`) or a number that is
 /// one of the values of those names: 0–31, 34, 64 on Linux.
 pub fn signal_number(s: &str) -> Result<i32, String> {
-    let num = match int_value(s) {
-        Ok(n) => n,
-        Err(_) => {
+    let num = match py_int(s, 10) {
+        Some(n) => n,
+        None => {
             let upper = py_strip(s).to_uppercase();
             let name = if upper.starts_with("SIG") {
                 upper
@@ -142,12 +151,14 @@ pub fn exit_codes(s: &str) -> Result<Vec<i32>, String> {
 /// `auto_restart()`.
 pub fn auto_restart(s: &str) -> Result<super::model::AutoRestart, String> {
     use super::model::AutoRestart;
-    let v = s.to_lowercase();
-    match v.as_str() {
-        "yes" | "true" | "on" | "1" => Ok(AutoRestart::True),
-        "no" | "false" | "off" | "0" => Ok(AutoRestart::False),
-        "unexpected" => Ok(AutoRestart::Unexpected),
-        _ => Err(format!("invalid 'autorestart' value {}", repr(&v))),
+    if is_one_of(s, &["yes", "true", "on", "1"]) {
+        Ok(AutoRestart::True)
+    } else if is_one_of(s, &["no", "false", "off", "0"]) {
+        Ok(AutoRestart::False)
+    } else if is_one_of(s, &["unexpected"]) {
+        Ok(AutoRestart::Unexpected)
+    } else {
+        Err(format!("invalid 'autorestart' value {}", repr(&s.to_lowercase())))
     }
 }
 
