@@ -57,25 +57,44 @@ pub struct Section {
     pub line: usize,
 }
 
+/// Up to this many keys a section is searched in order: cheaper than
+/// hashing, and most sections are that small.
+const INDEX_FROM: usize = 8;
+
 impl Section {
     pub fn get(&self, key: &str) -> Option<&Value> {
-        if self.keys.is_empty() {
-            return None;
-        }
-        let i = *self.index.get(key)?;
+        let i = self.position(key)?;
         self.keys.get(i).map(|(_, v)| v)
+    }
+
+    fn position(&self, key: &str) -> Option<usize> {
+        if self.keys.len() <= INDEX_FROM {
+            self.keys.iter().position(|(k, _)| k == key)
+        } else {
+            self.index.get(key).copied()
+        }
     }
 
     /// Store `value`; returns the key's position.
     fn set(&mut self, key: String, value: Value) -> usize {
-        if let Some(&i) = self.index.get(&key) {
+        if let Some(i) = self.position(&key) {
             if let Some(slot) = self.keys.get_mut(i) {
                 slot.1 = value;
                 return i;
             }
         }
         let i = self.keys.len();
-        self.index.insert(key.clone(), i);
+        if i == INDEX_FROM {
+            self.index = self
+                .keys
+                .iter()
+                .enumerate()
+                .map(|(n, (k, _))| (k.clone(), n))
+                .collect();
+        }
+        if i >= INDEX_FROM {
+            self.index.insert(key.clone(), i);
+        }
         self.keys.push((key, value));
         i
     }
@@ -672,5 +691,23 @@ mod tests {
         assert_eq!(val(&ini, "s", "k99999").as_deref(), Some("v99999"));
         assert_eq!(ini.sections.len(), 100_001);
         assert_eq!(ini.options("s").len(), 100_000);
+    }
+
+    #[test]
+    fn keys_found_on_both_sides_of_the_index_threshold() {
+        let mut text = String::from("[s]\n");
+        for i in 0..20 {
+            text.push_str(&format!("k{i}={i}\n"));
+            if i == 5 || i == 12 {
+                text.push_str("k3=again\nk1=again\n");
+            }
+        }
+        text.push_str("k15=last\n");
+        let ini = parse(&text);
+        assert_eq!(val(&ini, "s", "k3").as_deref(), Some("again"));
+        assert_eq!(val(&ini, "s", "k15").as_deref(), Some("last"));
+        assert_eq!(val(&ini, "s", "k19").as_deref(), Some("19"));
+        assert_eq!(val(&ini, "s", "k20"), None);
+        assert_eq!(ini.options("s").len(), 20);
     }
 }
