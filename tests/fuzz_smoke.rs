@@ -40,5 +40,5 @@ fn fuzz_targets_survive_a_minute_each() {
         "fuzz smoke failed:\n{text}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(text.matches(" ok, ").count(), 2, "both targets ran: {text}");
+    assert!(text.matches(" ok, ").count() >= 2, "every target ran: {text}");
 }
