@@ -24,6 +24,7 @@ pub mod pyrepr;
 pub mod reload;
 pub mod shutdown;
 pub mod signals;
+pub mod signame;
 pub mod single;
 pub mod spawn;
 pub mod startup;

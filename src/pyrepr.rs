@@ -128,3 +128,68 @@ mod tests {
         }
     }
 }
+
+// ---- Python's int() (issue 10: the one parser both config and users use) ----
+
+/// `str.isspace()`: Unicode White_Space plus the C0 separators 0x1c–0x1f.
+pub fn py_isspace(c: char) -> bool {
+    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
+}
+
+/// Python's `int(s, radix)` (radix 10, or 8 with an optional `0o` prefix):
+/// surrounding blanks, a sign, digits with single `_` between them. Python's
+/// ints have no bound; a value past `i128` saturates there, which every
+/// caller treats as "too large" anyway. `None`: Python raises `ValueError`.
+pub fn py_int(s: &str, radix: u32) -> Option<i128> {
+    let t = s.trim_matches(py_isspace);
+    let (negative, body) = match t.as_bytes().first() {
+        Some(b'-') => (true, t.get(1..)?),
+        Some(b'+') => (false, t.get(1..)?),
+        _ => (false, t),
+    };
+    let body = if radix == 8 {
+        body.strip_prefix("0o")
+            .or_else(|| body.strip_prefix("0O"))
+            .map(|b| b.strip_prefix('_').unwrap_or(b))
+            .unwrap_or(body)
+    } else {
+        body
+    };
+    if body.is_empty() || body.starts_with('_') || body.ends_with('_') || body.contains("__") {
+        return None;
+    }
+    let mut value: i128 = 0;
+    for c in body.chars().filter(|c| *c != '_') {
+        let d = c.to_digit(radix)?;
+        value = value
+            .saturating_mul(i128::from(radix))
+            .saturating_add(i128::from(d));
+    }
+    Some(if negative { -value } else { value })
+}
+
+#[cfg(test)]
+mod int_tests {
+    use super::py_int;
+
+    #[test]
+    fn python_int_rules() {
+        assert_eq!(py_int("12", 10), Some(12));
+        assert_eq!(py_int(" +1_000\n", 10), Some(1000));
+        assert_eq!(py_int("1__0", 10), None);
+        assert_eq!(py_int("_1", 10), None);
+        assert_eq!(py_int("1_", 10), None);
+        assert_eq!(py_int("-0", 10), Some(0));
+        assert_eq!(py_int("12a", 10), None);
+        assert_eq!(py_int("", 10), None);
+        assert_eq!(py_int("+", 10), None);
+        assert_eq!(py_int("1.5", 10), None);
+        assert_eq!(py_int("0o17", 8), Some(15));
+        assert_eq!(py_int("0o_17", 8), Some(15));
+        assert_eq!(py_int("022", 8), Some(18));
+        assert_eq!(py_int("8", 8), None);
+        assert_eq!(py_int("9223372036854775808", 10), Some(1 << 63));
+        assert_eq!(py_int(&"9".repeat(100), 10), Some(i128::MAX));
+        assert_eq!(py_int(&format!("-{}", "9".repeat(100)), 10), Some(-i128::MAX));
+    }
+}

@@ -14,7 +14,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::pyrepr::repr as py_repr;
+use crate::pyrepr::{py_int, repr as py_repr};
 
 pub const PASSWD_PATH: &str = "/etc/passwd";
 pub const GROUP_PATH: &str = "/etc/group";
@@ -93,14 +93,14 @@ impl UserDb {
     /// A missing or unreadable group file only means "no supplementary
     /// groups beyond the primary one" — the user still exists.
     pub fn resolve(&self, spec: &str) -> Result<User, UserError> {
-        let passwd = read_db(&self.passwd)?;
-        let (name, uid, gid) = find_passwd(&passwd, spec)?;
+        let passwd = Passwd::read(&self.passwd)?;
+        let entry = passwd.find(spec)?;
         let group_text = std::fs::read_to_string(&self.group).unwrap_or_default();
-        let groups = supplementary_groups(&group_text, &name, gid);
+        let groups = supplementary_groups(&group_text, &entry.name, entry.gid);
         Ok(User {
-            name,
-            uid,
-            gid,
+            name: entry.name.clone(),
+            uid: entry.uid,
+            gid: entry.gid,
             groups,
         })
     }
@@ -109,6 +109,61 @@ impl UserDb {
 /// Resolve `spec` against the system's files.
 pub fn resolve(spec: &str) -> Result<User, UserError> {
     UserDb::default().resolve(spec)
+}
+
+/// One usable passwd entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasswdEntry {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub home: String,
+}
+
+/// The passwd file's usable entries, in file order: read once, asked many
+/// times (the config check asks once per `user=`, `~name` and socket owner).
+#[derive(Debug, Clone, Default)]
+pub struct Passwd {
+    entries: Vec<PasswdEntry>,
+}
+
+impl Passwd {
+    pub fn read(path: &Path) -> Result<Passwd, UserError> {
+        read_db(path).map(|text| Passwd::parse(&text))
+    }
+
+    /// The system's /etc/passwd.
+    pub fn system() -> Result<Passwd, UserError> {
+        Passwd::read(Path::new(PASSWD_PATH))
+    }
+
+    pub fn parse(text: &str) -> Passwd {
+        Passwd {
+            entries: text.lines().filter_map(parse_passwd_line).collect(),
+        }
+    }
+
+    /// `getpwnam` / `getpwuid` by supervisord's rule: a value that parses
+    /// as a Python int is a uid, anything else a name; first match wins.
+    pub fn find(&self, spec: &str) -> Result<&PasswdEntry, UserError> {
+        match py_int(spec, 10) {
+            Some(n) => u32::try_from(n)
+                .ok()
+                .and_then(|uid| self.by_uid(uid))
+                .ok_or_else(|| UserError::UnknownUid(spec.to_string())),
+            None => self
+                .by_name(spec)
+                .ok_or_else(|| UserError::UnknownName(spec.to_string())),
+        }
+    }
+
+    pub fn by_uid(&self, uid: u32) -> Option<&PasswdEntry> {
+        self.entries.iter().find(|e| e.uid == uid)
+    }
+
+    pub fn by_name(&self, name: &str) -> Option<&PasswdEntry> {
+        self.entries.iter().find(|e| e.name == name)
+    }
 }
 
 fn read_db(path: &Path) -> Result<String, UserError> {
@@ -120,30 +175,9 @@ fn read_db(path: &Path) -> Result<String, UserError> {
         })
 }
 
-/// Python's `int(s)` for the inputs that matter: optional blanks, optional
-/// sign, ASCII digits with single `_` separators between them.
-fn parse_py_int(s: &str) -> Option<i64> {
-    let t = s.trim_matches(|c: char| c.is_ascii_whitespace());
-    let (neg, digits) = match t.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, t.strip_prefix('+').unwrap_or(t)),
-    };
-    if digits.is_empty()
-        || digits.starts_with('_')
-        || digits.ends_with('_')
-        || digits.contains("__")
-        || !digits.chars().all(|c| c.is_ascii_digit() || c == '_')
-    {
-        return None;
-    }
-    let cleaned: String = digits.chars().filter(|c| *c != '_').collect();
-    // Too large for i64 is still "an integer" to Python: it just matches no uid.
-    let v = cleaned.parse::<i64>().unwrap_or(i64::MAX);
-    Some(if neg { -v } else { v })
-}
-
-/// One passwd line as (name, uid, gid), or None if it is not a usable entry.
-fn parse_passwd_line(line: &str) -> Option<(&str, u32, u32)> {
+/// One passwd line, or None if it is not a usable entry (comments, NIS
+/// `+`/`-` lines, short or non-numeric lines).
+fn parse_passwd_line(line: &str) -> Option<PasswdEntry> {
     if line.is_empty() || line.starts_with('#') || line.starts_with('+') || line.starts_with('-') {
         return None;
     }
@@ -152,30 +186,16 @@ fn parse_passwd_line(line: &str) -> Option<(&str, u32, u32)> {
     let _password = fields.next()?;
     let uid = fields.next()?.parse::<u32>().ok()?;
     let gid = fields.next()?.parse::<u32>().ok()?;
+    let home = fields.nth(1).unwrap_or("");
     if name.is_empty() {
         return None;
     }
-    Some((name, uid, gid))
-}
-
-/// `getpwnam` / `getpwuid` over the file's text: the first matching entry wins.
-fn find_passwd(text: &str, spec: &str) -> Result<(String, u32, u32), UserError> {
-    let entries = text.lines().filter_map(parse_passwd_line);
-    match parse_py_int(spec) {
-        Some(n) => {
-            let wanted = u32::try_from(n).ok();
-            entries
-                .into_iter()
-                .find(|(_, uid, _)| Some(*uid) == wanted)
-                .map(|(name, uid, gid)| (name.to_string(), uid, gid))
-                .ok_or_else(|| UserError::UnknownUid(spec.to_string()))
-        }
-        None => entries
-            .into_iter()
-            .find(|(name, _, _)| *name == spec)
-            .map(|(name, uid, gid)| (name.to_string(), uid, gid))
-            .ok_or_else(|| UserError::UnknownName(spec.to_string())),
-    }
+    Some(PasswdEntry {
+        name: name.to_string(),
+        uid,
+        gid,
+        home: home.to_string(),
+    })
 }
 
 /// The primary gid, then every group listing `user` as a member (as
@@ -340,18 +360,6 @@ nogroup:x:65534:
             ),
             "{e:?}"
         );
-    }
-
-    #[test]
-    fn python_int_rules() {
-        assert_eq!(parse_py_int("12"), Some(12));
-        assert_eq!(parse_py_int("1_000"), Some(1000));
-        assert_eq!(parse_py_int("1__0"), None);
-        assert_eq!(parse_py_int("_1"), None);
-        assert_eq!(parse_py_int("-0"), Some(0));
-        assert_eq!(parse_py_int("12a"), None);
-        assert_eq!(parse_py_int(""), None);
-        assert_eq!(parse_py_int("+"), None);
     }
 
     #[test]

@@ -550,3 +550,109 @@ fn closed_or_full_stdout_is_a_status_not_an_abort() {
     assert_eq!(out.status.code(), Some(2), "{:?}", out.status);
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
 }
+
+/// Issue 9 item 10: loading was quadratic (a section with 100,000 keys took
+/// 11.7 s, 100,000 sections over a minute). Both load, each unknown key is
+/// named, and 100 included files add sections without rescanning the
+/// others (sizes kept small enough for a debug build; the figures are in
+/// docs/config.md).
+#[test]
+fn hundred_thousand_keys_or_sections_load() {
+    let mut text = String::from("[supervisord]\nnodaemon=true\n[program:a]\ncommand=/bin/true\n");
+    for i in 0..100_000 {
+        text.push_str(&format!("k{i}=v{i}\n"));
+    }
+    let path = temp_file("100k-keys.conf", text.as_bytes());
+    let run = check(&path);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains(&format!(
+        "{}:100004: unknown key 'k99999' in [program:a]",
+        path.display()
+    )));
+    assert!(run.stdout.contains("OK (1 groups, 1 processes)"));
+
+    let dir = std::env::temp_dir().join(format!("rinit-100k-sections-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let mut main = String::from("[supervisord]\nnodaemon=true\n[include]\nfiles=part*.ini\n");
+    for i in 0..10_000 {
+        main.push_str(&format!("[program:p{i}]\ncommand=/bin/sleep %(here)s{i}\n"));
+    }
+    std::fs::write(dir.join("main.conf"), main).expect("write");
+    for part in 0..100 {
+        let mut t = String::new();
+        for i in 0..100 {
+            t.push_str(&format!("[program:q{part}_{i}]\ncommand=/bin/true\n"));
+        }
+        std::fs::write(dir.join(format!("part{part:03}.ini")), t).expect("write");
+    }
+    let run = check(&dir.join("main.conf"));
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(
+        run.stdout.contains("OK (20000 groups, 20000 processes)"),
+        "{}",
+        run.stdout
+    );
+}
+
+/// Issue 9 item 6: `numprocs_start=9223372036854775807` gave 0 processes
+/// without a word, and 2^32..2^63-2 were refused as "out of range".
+/// supervisord reads one process `a` numbered 9223372036854775807.
+#[test]
+fn numprocs_start_takes_any_64_bit_value() {
+    for start in ["9223372036854775807", "4294967296", "-5"] {
+        let text =
+            format!("[supervisord]\nnodaemon=true\n[program:a]\ncommand=/bin/true\nnumprocs_start={start}\n");
+        let path = temp_file("numprocs-start.conf", text.as_bytes());
+        let run = check(&path);
+        assert_eq!(run.code, 0, "{start}: {}", run.stdout);
+        assert!(
+            run.stdout.contains("OK (1 groups, 1 processes)"),
+            "{start}: {}",
+            run.stdout
+        );
+        let run = rinit(&["dump", "-c", &path.to_string_lossy()]);
+        assert!(
+            run.stdout.contains(&format!("\"process_num\": {start}")),
+            "{}",
+            run.stdout
+        );
+        assert!(run.stdout.contains("\"name\": \"a\""), "{}", run.stdout);
+    }
+    // Past i64: refused by name, at the line.
+    let text = "[supervisord]\nnodaemon=true\n[program:a]\ncommand=/bin/true\nprocess_name=%(process_num)s\nnumprocs=2\nnumprocs_start=9223372036854775807\n";
+    let path = temp_file("numprocs-start-over.conf", text.as_bytes());
+    let run = check(&path);
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert!(
+        run.stdout.contains(&format!(
+            "{}:7: numprocs_start=9223372036854775807 plus numprocs=2 is out of range",
+            path.display()
+        )),
+        "{}",
+        run.stdout
+    );
+}
+
+/// Issue 9 item 6: supervisord takes any Python int for these options.
+/// rinit takes the same values: past its storage type a value saturates
+/// (it means "forever" / "endless" either way); only negative counts,
+/// seconds and sizes stay refused, as before.
+#[test]
+fn huge_integer_options_are_accepted_like_supervisord() {
+    let text = "[supervisord]\nnodaemon=true\nlogfile_backups=99999999999999999999999\nminfds=99999999999999999999\n\
+[program:a]\ncommand=/bin/true\nstartsecs=18446744073709552000000\nstopwaitsecs=9223372036854775807\n\
+startretries=4294967296\npriority=-99999999999\nstdout_logfile_backups=4294967295\nstdout_logfile_maxbytes=99999999999999999999GB\n";
+    let path = temp_file("huge-ints.conf", text.as_bytes());
+    let run = check(&path);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let run = rinit(&["dump", "-c", &path.to_string_lossy()]);
+    for want in [
+        "\"startsecs\": 18446744073709551615",
+        "\"stopwaitsecs\": 9223372036854775807",
+        "\"startretries\": 4294967295",
+        "\"priority\": -2147483648",
+        "\"stdout_logfile_maxbytes\": 18446744073709551615",
+    ] {
+        assert!(run.stdout.contains(want), "{want}: {}", run.stdout);
+    }
+}

@@ -27,14 +27,26 @@ enum FmtError {
 /// supervisord's `expand(s, expansions, name)`: the formatted text, or the
 /// exact `ValueError` message.
 pub fn expand(s: &str, names: &Names, what: &str) -> Result<String, String> {
-    format(s, names).map_err(|e| match e {
-        FmtError::Key(key) => format!(
-            "Format string {} for {} contains names ({}) which cannot be expanded. Available names: {}",
-            repr(s),
-            repr(what),
-            repr(&key),
-            names.keys().cloned().collect::<Vec<_>>().join(", ")
-        ),
+    expand_in(s, &[names], what)
+}
+
+/// `expand` over the union of `layers`, the first layer that has a name
+/// winning: the loader's per-section names over the `ENV_*` names, without
+/// copying the environment into every section's map (docs/config.md,
+/// "Load time").
+pub fn expand_in(s: &str, layers: &[&Names], what: &str) -> Result<String, String> {
+    format(s, layers).map_err(|e| match e {
+        FmtError::Key(key) => {
+            let available: std::collections::BTreeSet<&String> =
+                layers.iter().flat_map(|l| l.keys()).collect();
+            format!(
+                "Format string {} for {} contains names ({}) which cannot be expanded. Available names: {}",
+                repr(s),
+                repr(what),
+                repr(&key),
+                available.into_iter().cloned().collect::<Vec<_>>().join(", ")
+            )
+        }
         FmtError::Bad(msg) => format!(
             "Format string {} for {} is badly formatted: {}",
             repr(s),
@@ -64,7 +76,7 @@ struct Spec {
 /// thousands of expanded values stay bounded.
 pub const PADDING_BUDGET: usize = 1 << 20;
 
-fn format(s: &str, names: &Names) -> Result<String, FmtError> {
+fn format(s: &str, names: &[&Names]) -> Result<String, FmtError> {
     let chars: Vec<char> = s.chars().collect();
     let mut out = String::with_capacity(s.len());
     let mut budget = PADDING_BUDGET;
@@ -120,7 +132,7 @@ impl Spec {
 fn parse_spec(
     chars: &[char],
     pos: &mut usize,
-    names: &Names,
+    names: &[&Names],
 ) -> Result<(Option<Name>, Spec, char, usize), FmtError> {
     let mut value = None;
     if chars.get(*pos) == Some(&'(') {
@@ -137,7 +149,7 @@ fn parse_spec(
             *pos += 1;
         }
         let key: String = chars.get(start..*pos - 1).unwrap_or(&[]).iter().collect();
-        match names.get(&key) {
+        match names.iter().find_map(|layer| layer.get(&key)) {
             Some(v) => value = Some(v.clone()),
             None => return Err(FmtError::Key(key)),
         }

@@ -1,6 +1,8 @@
 //! Process groups: `[group:x]`, homogeneous `[program:x]`, `[eventlistener:x]`
 //! pools and `[fcgi-program:x]` (supervisord's `process_groups_from_parser`).
 
+use std::collections::HashSet;
+
 use super::expand::{Name, Names};
 use super::load::{after_colon, fail, normalize_path, Loader};
 use super::model::*;
@@ -59,13 +61,13 @@ impl Loader<'_> {
     pub(crate) fn process_groups(&mut self) -> Result<Groups, ConfigError> {
         let sections = self.ini.section_names();
         let mut groups = Vec::new();
-        let mut excluded: Vec<String> = Vec::new();
+        let mut excluded: HashSet<String> = HashSet::new();
         for section in sections.iter().filter(|s| s.starts_with("group:")) {
-            groups.push(self.heterogeneous_group(section, &sections, &mut excluded)?);
+            groups.push(self.heterogeneous_group(section, &mut excluded)?);
         }
         for section in sections
             .iter()
-            .filter(|s| s.starts_with("program:") && !excluded.contains(s))
+            .filter(|s| s.starts_with("program:") && !excluded.contains(s.as_str()))
         {
             let name = values::process_or_group_name(after_colon(section))
                 .map_err(|m| self.header_error(section, m))?;
@@ -89,7 +91,7 @@ impl Loader<'_> {
         let mut fcgi = Vec::new();
         for section in sections
             .iter()
-            .filter(|s| s.starts_with("fcgi-program:") && !excluded.contains(s))
+            .filter(|s| s.starts_with("fcgi-program:") && !excluded.contains(s.as_str()))
         {
             fcgi.push(self.fcgi_group(section)?);
         }
@@ -100,8 +102,7 @@ impl Loader<'_> {
     fn heterogeneous_group(
         &mut self,
         section: &str,
-        all: &[String],
-        excluded: &mut Vec<String>,
+        excluded: &mut HashSet<String>,
     ) -> Result<GroupConfig, ConfigError> {
         let name =
             values::process_or_group_name(after_colon(section)).map_err(|m| self.header_error(section, m))?;
@@ -122,7 +123,10 @@ impl Loader<'_> {
         for program in &programs {
             let program_section = format!("program:{program}");
             let fcgi_section = format!("fcgi-program:{program}");
-            let (has_p, has_f) = (all.contains(&program_section), all.contains(&fcgi_section));
+            let (has_p, has_f) = (
+                self.ini.has_section(&program_section),
+                self.ini.has_section(&fcgi_section),
+            );
             if !has_p && !has_f {
                 return Err(fail(
                     format!("[{label}] names unknown program or fcgi-program {program}"),
@@ -136,7 +140,7 @@ impl Loader<'_> {
                 ));
             }
             label = if has_p { program_section } else { fcgi_section };
-            excluded.push(label.clone());
+            excluded.insert(label.clone());
             members.push(label.clone());
             processes.extend(self.processes_from_section(&label, &name)?);
         }

@@ -2,16 +2,19 @@
 //! `ServerOptions.read_config` + `realize` do it, so that errors come in the
 //! same order with the same texts.
 
+use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use super::expand::{expand, Name, Names};
+use super::expand::{expand, expand_in, Name, Names};
 use super::lexer::{py_strip, Ini, Value};
 use super::model::*;
 use super::paths;
 use super::values;
 use super::{ConfigError, LoadOptions};
 use crate::pyrepr::repr;
+use crate::users::{Passwd, UserError};
 
 /// What to read as the main configuration.
 #[derive(Debug, Clone)]
@@ -54,6 +57,7 @@ pub(crate) struct Loader<'a> {
     pub(crate) section_to_file: HashMap<String, String>,
     pub(crate) warnings: Vec<String>,
     pub(crate) infos: Vec<String>,
+    passwd: OnceCell<Result<Passwd, UserError>>,
 }
 
 /// Where an error points: the offending value, else nothing.
@@ -81,6 +85,7 @@ impl<'a> Loader<'a> {
             section_to_file: HashMap::new(),
             warnings: Vec::new(),
             infos: Vec::new(),
+            passwd: OnceCell::new(),
         }
     }
 
@@ -230,21 +235,14 @@ impl<'a> Loader<'a> {
         let Some(text) = text else {
             return Ok(());
         };
-        let before: Vec<String> = self.ini.section_names();
+        // Sections are only ever appended: the new ones are those past `before`.
+        let before = self.ini.sections.len();
         self.parse_into(&text, &path)?;
-        for name in self.ini.section_names() {
-            if !before.contains(&name) {
-                self.section_to_file.insert(name, filename.to_string());
-            }
+        for section in self.ini.sections.iter().skip(before) {
+            self.section_to_file
+                .insert(section.name.clone(), filename.to_string());
         }
         Ok(())
-    }
-
-    /// The names `saneget` uses: `ENV_*` plus the caller's.
-    pub(crate) fn names_with(&self, extra: &Names) -> Names {
-        let mut names = self.environ.clone();
-        names.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
-        names
     }
 
     /// `parser.saneget(section, key)`: the expanded value and where it was.
@@ -254,18 +252,30 @@ impl<'a> Loader<'a> {
         key: &str,
         extra: &Names,
     ) -> Result<Option<(String, Value)>, ConfigError> {
+        Ok(self
+            .get_ref(section, key, extra)?
+            .map(|(text, value)| (text.into_owned(), value.clone())))
+    }
+
+    /// `get` without copying where the value was (most values are fine).
+    pub(crate) fn get_ref(
+        &self,
+        section: &str,
+        key: &str,
+        extra: &Names,
+    ) -> Result<Option<(Cow<'_, str>, &Value)>, ConfigError> {
         let Some(value) = self.ini.get(section, key) else {
             return Ok(None);
         };
         // Python's `text % names` leaves a string without `%` unchanged, and
-        // most values have none: skip building the names map for them.
+        // most values have none.
         if !value.text.contains('%') {
-            return Ok(Some((value.text.clone(), value.clone())));
+            return Ok(Some((Cow::Borrowed(&value.text), value)));
         }
-        let names = self.names_with(extra);
-        let text =
-            expand(&value.text, &names, &format!("{section}.{key}")).map_err(|m| fail(m, Some(value)))?;
-        Ok(Some((text, value.clone())))
+        // `saneget`'s names: the caller's over `ENV_*`.
+        let text = expand_in(&value.text, &[extra, &self.environ], &format!("{section}.{key}"))
+            .map_err(|m| fail(m, Some(value)))?;
+        Ok(Some((Cow::Owned(text), value)))
     }
 
     /// A typed option with a default, the error pointing at the value.
@@ -277,8 +287,8 @@ impl<'a> Loader<'a> {
         extra: &Names,
         parse: impl Fn(&str) -> Result<T, String>,
     ) -> Result<T, ConfigError> {
-        match self.get(section, key, extra)? {
-            Some((text, value)) => parse(&text).map_err(|m| fail(m, Some(&value))),
+        match self.get_ref(section, key, extra)? {
+            Some((text, value)) => parse(&text).map_err(|m| fail(m, Some(value))),
             None => parse(default).map_err(|m| fail(m, None)),
         }
     }
@@ -306,10 +316,15 @@ impl<'a> Loader<'a> {
 
     pub(crate) fn check_user(&self, user: &str) -> Result<(), String> {
         if self.opts.host_checks {
-            paths::check_user(user)
+            paths::check_user(self.passwd(), user)
         } else {
             Ok(())
         }
+    }
+
+    /// The passwd file, read at the first lookup and kept for the others.
+    pub(crate) fn passwd(&self) -> &Result<Passwd, UserError> {
+        self.passwd.get_or_init(Passwd::system)
     }
 
     fn supervisord_section(&mut self) -> Result<SupervisordConfig, ConfigError> {

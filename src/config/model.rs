@@ -58,8 +58,9 @@ pub struct ProcessConfig {
     pub origin: Origin,
     pub command: String,
     pub numprocs: u32,
-    pub numprocs_start: u32,
-    pub process_num: u32,
+    /// Any i64, as supervisord takes any int (issue 9 item 6).
+    pub numprocs_start: i64,
+    pub process_num: i64,
     pub priority: i32,
     pub autostart: bool,
     pub startsecs: u64,

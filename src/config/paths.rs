@@ -3,6 +3,8 @@
 
 use std::path::Path;
 
+use crate::users::{Passwd, UserError};
+
 /// `os.path.expanduser`: `~` and `~/x` from `$HOME`, `~name` from /etc/passwd.
 pub fn expanduser(v: &str, home: Option<&str>) -> String {
     let Some(rest) = v.strip_prefix('~') else {
@@ -12,14 +14,15 @@ pub fn expanduser(v: &str, home: Option<&str>) -> String {
         Some(i) => (rest.get(..i).unwrap_or(""), rest.get(i..).unwrap_or("")),
         None => (rest, ""),
     };
+    // The passwd file is read only for a `~` without $HOME or a `~name`.
+    let from_passwd = |find: &dyn Fn(&Passwd) -> Option<String>| Passwd::system().ok().and_then(|p| find(&p));
     let dir = if user.is_empty() {
-        home.map(str::to_string)
-            .or_else(|| passwd_home_of_uid(nix::unistd::getuid().as_raw()))
+        home.map(str::to_string).or_else(|| {
+            let uid = nix::unistd::getuid().as_raw();
+            from_passwd(&|p| p.by_uid(uid).map(|e| e.home.clone()))
+        })
     } else {
-        passwd_entries()
-            .into_iter()
-            .find(|e| e.name == user)
-            .map(|e| e.home)
+        from_passwd(&|p| p.by_name(user).map(|e| e.home.clone()))
     };
     match dir {
         Some(d) => {
@@ -113,54 +116,12 @@ pub fn is_dir(p: &str) -> bool {
     Path::new(p).is_dir()
 }
 
-/// One /etc/passwd entry.
-pub struct PasswdEntry {
-    pub name: String,
-    pub uid: u32,
-    pub home: String,
-}
-
-pub fn passwd_entries() -> Vec<PasswdEntry> {
-    let text = std::fs::read("/etc/passwd")
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .unwrap_or_default();
-    text.lines()
-        .filter_map(|line| {
-            let f: Vec<&str> = line.split(':').collect();
-            Some(PasswdEntry {
-                name: f.first()?.to_string(),
-                uid: f.get(2)?.parse().ok()?,
-                home: f.get(5).unwrap_or(&"").to_string(),
-            })
-        })
-        .collect()
-}
-
-fn passwd_home_of_uid(uid: u32) -> Option<String> {
-    passwd_entries()
-        .into_iter()
-        .find(|e| e.uid == uid)
-        .map(|e| e.home)
-}
-
-/// `name_to_uid()`: a name or numeric uid that must exist in /etc/passwd.
-pub fn check_user(name: &str) -> Result<(), String> {
-    let entries = passwd_entries();
-    match super::values::integer(name) {
-        Ok(uid) => {
-            if entries.iter().any(|e| i64::from(e.uid) == uid) {
-                Ok(())
-            } else {
-                Err(format!("Invalid user id {name}"))
-            }
-        }
-        Err(_) => {
-            if entries.iter().any(|e| e.name == name) {
-                Ok(())
-            } else {
-                Err(format!("Invalid user name {name}"))
-            }
-        }
+/// `name_to_uid()`: a name or numeric uid that must exist in the passwd
+/// file, by `users.rs`'s rules (the same lookup the runtime does).
+pub fn check_user(passwd: &Result<Passwd, UserError>, name: &str) -> Result<(), String> {
+    match passwd {
+        Ok(db) => db.find(name).map(|_| ()).map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
     }
 }
 
@@ -415,5 +376,33 @@ mod tests {
         assert_eq!(dirname("a"), "");
         assert_eq!(expanduser("~/x", Some("/root")), "/root/x");
         assert_eq!(expanduser("x~", Some("/root")), "x~");
+    }
+}
+
+#[cfg(test)]
+mod passwd_tests {
+    use super::*;
+
+    /// Issue 10: `check` parsed /etc/passwd with its own rules and took
+    /// comment and NIS lines as users, which the runtime (`users.rs`) then
+    /// could not find. Both now use `users::Passwd`.
+    #[test]
+    fn check_user_skips_comment_and_nis_lines_like_the_runtime() {
+        let db = Ok(Passwd::parse(
+            "#ghost:x:7:7::/:/bin/sh\n+nis:x:8:8::/:/bin/sh\n-minus:x:6:6::/:/bin/sh\nreal:x:9:9::/home/real:/bin/sh\n",
+        ));
+        assert_eq!(check_user(&db, "#ghost"), Err("Invalid user name #ghost".into()));
+        assert_eq!(check_user(&db, "+nis"), Err("Invalid user name +nis".into()));
+        assert_eq!(check_user(&db, "8"), Err("Invalid user id 8".into()));
+        assert_eq!(check_user(&db, "7"), Err("Invalid user id 7".into()));
+        assert_eq!(check_user(&db, "real"), Ok(()));
+        assert_eq!(check_user(&db, " 9 "), Ok(()));
+        assert_eq!(
+            db.as_ref()
+                .ok()
+                .and_then(|p| p.by_uid(9))
+                .map(|e| e.home.as_str()),
+            Some("/home/real")
+        );
     }
 }

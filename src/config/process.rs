@@ -1,7 +1,7 @@
 //! `[program:x]`-like sections into process instances
 //! (supervisord's `_processes_from_section`, in its evaluation order).
 
-use super::expand::{expand, Name, Names};
+use super::expand::{expand_in, Name, Names};
 use super::lexer::Value;
 use super::load::{after_colon, fail, Loader};
 use super::model::*;
@@ -37,6 +37,12 @@ struct Common {
     process_name: (String, Option<Value>),
     shutdown_on: ShutdownOn,
     output_prefix: bool,
+}
+
+/// An instance's names, and the `ENV_*` names its program environment added.
+struct Scope<'a> {
+    names: &'a mut Names,
+    program_env: &'a mut Vec<String>,
 }
 
 /// One output stream's settings of one instance.
@@ -76,6 +82,7 @@ impl Loader<'_> {
         names.insert("host_node_name".into(), self.host_node_name());
         names.insert("group_name".into(), Name::Str(group.to_string()));
         let common = self.common_options(section, &names)?;
+        let mut program_env: Vec<String> = Vec::new();
         let numprocs = common.numprocs;
         if numprocs > MAX_NUMPROCS {
             let at = self.ini.get(section, "numprocs");
@@ -84,17 +91,36 @@ impl Loader<'_> {
                 at,
             ));
         }
-        // Like supervisord, the per-instance names accumulate in one map: an
-        // instance sees the previous instance's `ENV_*` program variables.
-        names.extend(self.environ.iter().map(|(k, v)| (k.clone(), v.clone())));
+        // Like supervisord, the per-instance names accumulate in one map over
+        // the `ENV_*` names: an instance sees the previous instance's program
+        // variables, except where the process environment (re-applied at the
+        // start of each instance in supervisord) has the same name.
         let mut out = Vec::new();
-        let mut process_num = common.numprocs_start;
-        while process_num < common.numprocs_start.saturating_add(numprocs) {
+        // supervisord's `range(numprocs_start, numprocs + numprocs_start)`:
+        // counted from 0 so that a start near i64::MAX still gives its
+        // instances; one whose number would pass i64::MAX is refused.
+        for offset in 0..numprocs.max(0) {
+            let Some(process_num) = common.numprocs_start.checked_add(offset) else {
+                return Err(fail(
+                    format!(
+                        "numprocs_start={} plus numprocs={numprocs} is out of range (rinit's integers are 64-bit)",
+                        common.numprocs_start
+                    ),
+                    self.ini.get(section, "numprocs_start"),
+                ));
+            };
             names.insert("process_num".into(), Name::Int(process_num));
             names.insert("numprocs".into(), Name::Int(numprocs));
-            names.extend(self.environ.iter().map(|(k, v)| (k.clone(), v.clone())));
-            out.push(self.instance(section, group, &header, &common, &mut names, process_num)?);
-            process_num += 1;
+            for key in std::mem::take(&mut program_env) {
+                if self.environ.contains_key(&key) {
+                    names.remove(&key);
+                }
+            }
+            let scope = Scope {
+                names: &mut names,
+                program_env: &mut program_env,
+            };
+            out.push(self.instance(section, group, &header, &common, scope, process_num)?);
         }
         out.sort_by(|a, b| a.priority.cmp(&b.priority).then_with(|| a.name.cmp(&b.name)));
         Ok(out)
@@ -208,14 +234,18 @@ impl Loader<'_> {
         group: &str,
         header: &Origin,
         c: &Common,
-        names: &mut Names,
+        scope: Scope,
         process_num: i64,
     ) -> Result<ProcessConfig, ConfigError> {
+        let Scope { names, program_env } = scope;
         let (env_text, env_at) = &c.environment;
-        let env_text = expand(env_text, names, "environment").map_err(|m| fail(m, env_at.as_ref()))?;
+        let env_text = expand_in(env_text, &[names, &self.environ], "environment")
+            .map_err(|m| fail(m, env_at.as_ref()))?;
         let environment = values::environment(&env_text).map_err(|m| fail(m, env_at.as_ref()))?;
         for (k, v) in &environment {
-            names.insert(format!("ENV_{k}"), Name::Str(v.clone()));
+            let key = format!("ENV_{k}");
+            names.insert(key.clone(), Name::Str(v.clone()));
+            program_env.push(key);
         }
         let directory = self.get(section, "directory", names)?.map(|(v, _)| v);
         let stdout = self.stream(section, "stdout", names)?;
@@ -239,7 +269,8 @@ impl Loader<'_> {
             ));
         };
         let (template, template_at) = &c.process_name;
-        let name = expand(template, names, "process_name").map_err(|m| fail(m, template_at.as_ref()))?;
+        let name = expand_in(template, &[names, &self.environ], "process_name")
+            .map_err(|m| fail(m, template_at.as_ref()))?;
         let to_u32 = |n: i64, key: &str| {
             u32::try_from(n).map_err(|_| {
                 fail(
@@ -255,8 +286,8 @@ impl Loader<'_> {
             origin: header.clone(),
             command,
             numprocs: to_u32(c.numprocs, "numprocs")?,
-            numprocs_start: to_u32(c.numprocs_start, "numprocs_start")?,
-            process_num: to_u32(process_num, "numprocs_start")?,
+            numprocs_start: c.numprocs_start,
+            process_num,
             priority: c.priority,
             autostart: c.autostart,
             startsecs: c.startsecs,
@@ -295,10 +326,26 @@ impl Loader<'_> {
     /// `{k}_logfile` (expanded twice), `_backups`, `_maxbytes`, `_syslog`,
     /// and supervisord's warnings about them.
     fn stream(&mut self, section: &str, k: &str, names: &Names) -> Result<Stream, ConfigError> {
-        let lf_key = format!("{k}_logfile");
-        let name = match self.get(section, &lf_key, names)? {
+        // The key names, spelled out rather than formatted for every instance.
+        let (lf_key, backups_key, maxbytes_key, sy_key) = if k == "stdout" {
+            (
+                "stdout_logfile",
+                "stdout_logfile_backups",
+                "stdout_logfile_maxbytes",
+                "stdout_syslog",
+            )
+        } else {
+            (
+                "stderr_logfile",
+                "stderr_logfile_backups",
+                "stderr_logfile_maxbytes",
+                "stderr_syslog",
+            )
+        };
+        let name = match self.get(section, lf_key, names)? {
             Some((once, at)) => {
-                let twice = expand(&once, names, &lf_key).map_err(|m| fail(m, Some(&at)))?;
+                let twice =
+                    expand_in(&once, &[names, &self.environ], lf_key).map_err(|m| fail(m, Some(&at)))?;
                 match values::log_name(&twice) {
                     LogName::Path(p) => {
                         LogName::Path(self.existing_dirpath(&p).map_err(|m| fail(m, Some(&at)))?)
@@ -308,18 +355,11 @@ impl Loader<'_> {
             }
             None => LogName::Auto,
         };
-        let backups = self.typed(section, &format!("{k}_logfile_backups"), "10", names, |v| {
+        let backups = self.typed(section, backups_key, "10", names, |v| {
             values::integer_in::<u32>(v, "logfile_backups")
         })?;
-        let maxbytes = self.typed(
-            section,
-            &format!("{k}_logfile_maxbytes"),
-            "50MB",
-            names,
-            values::byte_size,
-        )?;
-        let sy_key = format!("{k}_syslog");
-        let mut syslog = self.typed(section, &sy_key, "false", names, values::boolean)?;
+        let maxbytes = self.typed(section, maxbytes_key, "50MB", names, values::byte_size)?;
+        let mut syslog = self.typed(section, sy_key, "false", names, values::boolean)?;
         if name == LogName::Syslog {
             self.warnings.push(format!(
                 "For [{section}], {lf_key}=syslog but this is deprecated and will be removed.  Use {sy_key}=true to enable syslog instead."

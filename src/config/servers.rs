@@ -66,8 +66,10 @@ impl Loader<'_> {
             Some((v, at)) => {
                 if self.opts.host_checks {
                     let ok = match v.split_once(':') {
-                        Some((u, g)) => paths::check_user(u).and_then(|_| paths::check_group(g)),
-                        None => paths::check_user(&v),
+                        Some((u, g)) => {
+                            paths::check_user(self.passwd(), u).and_then(|_| paths::check_group(g))
+                        }
+                        None => paths::check_user(self.passwd(), &v),
                     };
                     ok.map_err(|_| fail(format!("Invalid sockchown value {v}"), Some(&at)))?;
                 }

@@ -2,54 +2,79 @@
 //! supervisord's exact `ValueError` text so `rinit check` and the oracle agree.
 
 use super::lexer::py_strip;
-use crate::pyrepr::repr;
+use crate::pyrepr::{py_int, repr};
+use crate::signame;
 
-/// Python `int(s)` (base 10): blanks around, one sign, `_` between digits.
+/// Python `int(s)` (base 10): blanks around, one sign, `_` between digits;
+/// no bound short of `i128` (see `pyrepr::py_int`).
+pub fn int_value(s: &str) -> Result<i128, String> {
+    py_int(s, 10).ok_or_else(|| format!("invalid literal for int() with base 10: {}", repr(s)))
+}
+
+/// `integer()` where rinit keeps the value as an `i64` (`numprocs`,
+/// `numprocs_start`, ports, ids): Python would accept a larger one, rinit
+/// says plainly that it cannot hold it.
 pub fn integer(s: &str) -> Result<i64, String> {
-    parse_int(s, 10).ok_or_else(|| format!("invalid literal for int() with base 10: {}", repr(s)))
+    let n = int_value(s)?;
+    i64::try_from(n).map_err(|_| format!("{} is out of range (rinit's integers are 64-bit)", py_strip(s)))
 }
 
-/// `integer()` narrowed to the range a field can hold; rinit is stricter than
-/// supervisord here only where a value could not mean anything (negative
-/// counts, seconds, sizes).
-pub fn integer_in<T: TryFrom<i64>>(s: &str, key: &str) -> Result<T, String> {
-    let n = integer(s)?;
-    T::try_from(n).map_err(|_| format!("invalid value for {key}: {n} is out of range"))
+/// An integer type an option is stored in.
+pub trait Stored: TryFrom<i128> + Copy {
+    const LOW: Self;
+    const HIGH: Self;
+    const SIGNED: bool;
 }
 
-fn parse_int(s: &str, radix: u32) -> Option<i64> {
-    let t = py_strip(s);
-    let (negative, body) = match t.as_bytes().first() {
-        Some(b'-') => (true, t.get(1..)?),
-        Some(b'+') => (false, t.get(1..)?),
-        _ => (false, t),
-    };
-    let body = if radix == 8 {
-        body.strip_prefix("0o")
-            .or_else(|| body.strip_prefix("0O"))
-            .map(|b| b.strip_prefix('_').unwrap_or(b))
-            .unwrap_or(body)
-    } else {
-        body
-    };
-    if body.is_empty() || body.starts_with('_') || body.ends_with('_') || body.contains("__") {
-        return None;
+macro_rules! stored {
+    ($($t:ty: $signed:expr),*) => {$(
+        impl Stored for $t {
+            const LOW: Self = <$t>::MIN;
+            const HIGH: Self = <$t>::MAX;
+            const SIGNED: bool = $signed;
+        }
+    )*};
+}
+stored!(u32: false, u64: false, i32: true);
+
+/// `integer()` into the type a field is stored in. supervisord accepts any
+/// Python int; a value past the type's end means the same as its end
+/// (seconds beyond `u64` are forever, retries beyond `u32` are endless, a
+/// priority beyond `i32` sorts last), so it saturates there, and the runtime
+/// saturates its arithmetic on it (docs/config.md, "Integers"). rinit is
+/// stricter than supervisord only where a value could not mean anything:
+/// a negative count, number of seconds or size.
+pub fn integer_in<T: Stored>(s: &str, key: &str) -> Result<T, String> {
+    let n = int_value(s)?;
+    if let Ok(v) = T::try_from(n) {
+        return Ok(v);
     }
-    let mut value: i64 = 0;
-    for c in body.chars().filter(|c| *c != '_') {
-        let d = c.to_digit(radix)?;
-        value = value.checked_mul(i64::from(radix))?.checked_add(i64::from(d))?;
+    if n < 0 && !T::SIGNED {
+        return Err(format!("invalid value for {key}: {n} is out of range"));
     }
-    Some(if negative { -value } else { value })
+    Ok(if n < 0 { T::LOW } else { T::HIGH })
+}
+
+fn parse_int(s: &str, radix: u32) -> Option<i128> {
+    py_int(s, radix)
 }
 
 /// `boolean()`: `true yes on 1` / `false no off 0`, any case.
 pub fn boolean(s: &str) -> Result<bool, String> {
-    match s.to_lowercase().as_str() {
-        "yes" | "true" | "on" | "1" => Ok(true),
-        "no" | "false" | "off" | "0" => Ok(false),
-        _ => Err(format!("not a valid boolean value: {}", repr(s))),
+    if is_one_of(s, &["yes", "true", "on", "1"]) {
+        Ok(true)
+    } else if is_one_of(s, &["no", "false", "off", "0"]) {
+        Ok(false)
+    } else {
+        Err(format!("not a valid boolean value: {}", repr(s)))
     }
+}
+
+/// `s.lower() in words` without allocating: for these ASCII words without a
+/// `k` or an `i` (whose Unicode capitals lower-case oddly), Python's
+/// `lower()` and an ASCII case-insensitive compare agree.
+fn is_one_of(s: &str, words: &[&str]) -> bool {
+    words.iter().any(|w| s.eq_ignore_ascii_case(w))
 }
 
 /// `byte_size()`: an int with an optional `kb`/`mb`/`gb` suffix (powers of 1024).
@@ -65,10 +90,12 @@ pub fn byte_size(s: &str) -> Result<u64, String> {
         Some((i, "gb")) => (v.get(..i).unwrap_or(""), 1u64 << 30),
         _ => (v.as_str(), 1),
     };
-    let n = integer(number)?;
-    let n = u64::try_from(n).map_err(|_| format!("invalid byte size {}: negative", repr(s)))?;
-    n.checked_mul(factor)
-        .ok_or_else(|| format!("invalid byte size {}: too large", repr(s)))
+    let n = int_value(number)?;
+    if n < 0 {
+        return Err(format!("invalid byte size {}: negative", repr(s)));
+    }
+    // Python's int has no end; past u64 a size means "never reached".
+    Ok(u64::try_from(n.saturating_mul(i128::from(factor))).unwrap_or(u64::MAX))
 }
 
 /// `octal_type()`: `int(arg, 8)`.
@@ -78,67 +105,20 @@ pub fn octal(s: &str) -> Result<u32, String> {
         .ok_or_else(|| format!("{s} can not be converted to an octal type"))
 }
 
-/// The Linux signal names Python's `signal` module knows (with `SIG`).
-const SIGNAL_NAMES: &[(&str, i32)] = &[
-    ("SIGHUP", 1),
-    ("SIGINT", 2),
-    ("SIGQUIT", 3),
-    ("SIGILL", 4),
-    ("SIGTRAP", 5),
-    ("SIGABRT", 6),
-    ("SIGIOT", 6),
-    ("SIGBUS", 7),
-    ("SIGFPE", 8),
-    ("SIGKILL", 9),
-    ("SIGUSR1", 10),
-    ("SIGSEGV", 11),
-    ("SIGUSR2", 12),
-    ("SIGPIPE", 13),
-    ("SIGALRM", 14),
-    ("SIGTERM", 15),
-    ("SIGSTKFLT", 16),
-    ("SIGCHLD", 17),
-    ("SIGCLD", 17),
-    ("SIGCONT", 18),
-    ("SIGSTOP", 19),
-    ("SIGTSTP", 20),
-    ("SIGTTIN", 21),
-    ("SIGTTOU", 22),
-    ("SIGURG", 23),
-    ("SIGXCPU", 24),
-    ("SIGXFSZ", 25),
-    ("SIGVTALRM", 26),
-    ("SIGPROF", 27),
-    ("SIGWINCH", 28),
-    ("SIGIO", 29),
-    ("SIGPOLL", 29),
-    ("SIGPWR", 30),
-    ("SIGSYS", 31),
-    ("SIGRTMIN", 34),
-    ("SIGRTMAX", 64),
-    // The handler/mask constants also start with SIG and are accepted by
-    // supervisord's getattr lookup.
-    ("SIG_DFL", 0),
-    ("SIG_IGN", 1),
-    ("SIG_BLOCK", 0),
-    ("SIG_UNBLOCK", 1),
-    ("SIG_SETMASK", 2),
-];
-
 /// `signal_number()`: a name (any case, optional `SIG`) or a number that is
 /// one of the values of those names: 0–31, 34, 64 on Linux.
 pub fn signal_number(s: &str) -> Result<i32, String> {
-    let num = match integer(s) {
-        Ok(n) => n,
-        Err(_) => {
+    let num = match py_int(s, 10) {
+        Some(n) => n,
+        None => {
             let upper = py_strip(s).to_uppercase();
             let name = if upper.starts_with("SIG") {
                 upper
             } else {
                 format!("SIG{upper}")
             };
-            match SIGNAL_NAMES.iter().find(|(n, _)| *n == name) {
-                Some((_, v)) => i64::from(*v),
+            match signame::by_name(&name) {
+                Some(v) => i128::from(v),
                 None => return Err(format!("value {} is not a valid signal name", repr(s))),
             }
         }
@@ -151,14 +131,7 @@ pub fn signal_number(s: &str) -> Result<i32, String> {
 
 /// The name the oracle prints for a signal number (`signal.Signals(n).name[3:]`).
 pub fn signal_name(num: i32) -> Option<&'static str> {
-    if num == 0 {
-        return None;
-    }
-    SIGNAL_NAMES
-        .iter()
-        .filter(|(n, _)| !matches!(*n, "SIGIOT" | "SIGCLD" | "SIGPOLL") && !n.starts_with("SIG_"))
-        .find(|(_, v)| *v == num)
-        .and_then(|(n, _)| n.get(3..))
+    signame::canonical(num).and_then(|n| n.get(3..))
 }
 
 /// `list_of_exitcodes()`: comma-separated ints in 0–255; empty = none.
@@ -178,12 +151,14 @@ pub fn exit_codes(s: &str) -> Result<Vec<i32>, String> {
 /// `auto_restart()`.
 pub fn auto_restart(s: &str) -> Result<super::model::AutoRestart, String> {
     use super::model::AutoRestart;
-    let v = s.to_lowercase();
-    match v.as_str() {
-        "yes" | "true" | "on" | "1" => Ok(AutoRestart::True),
-        "no" | "false" | "off" | "0" => Ok(AutoRestart::False),
-        "unexpected" => Ok(AutoRestart::Unexpected),
-        _ => Err(format!("invalid 'autorestart' value {}", repr(&v))),
+    if is_one_of(s, &["yes", "true", "on", "1"]) {
+        Ok(AutoRestart::True)
+    } else if is_one_of(s, &["no", "false", "off", "0"]) {
+        Ok(AutoRestart::False)
+    } else if is_one_of(s, &["unexpected"]) {
+        Ok(AutoRestart::Unexpected)
+    } else {
+        Err(format!("invalid 'autorestart' value {}", repr(&s.to_lowercase())))
     }
 }
 
@@ -202,12 +177,13 @@ pub fn shutdown_on(s: &str) -> Result<super::model::ShutdownOn, String> {
     }
 }
 
-/// `logging_level()`: the level's description, lower-cased.
+/// `logging_level()`: the level's description, lower-cased; the words are
+/// `log::Level`'s (their one home).
 pub fn logging_level(s: &str) -> Result<String, String> {
     let v = s.to_lowercase();
-    match v.as_str() {
-        "critical" | "error" | "warn" | "info" | "debug" | "trace" | "blather" => Ok(v),
-        _ => Err(format!("bad logging level name {}", repr(s))),
+    match crate::log::Level::from_config(&v) {
+        Some(_) => Ok(v),
+        None => Err(format!("bad logging level name {}", repr(s))),
     }
 }
 
@@ -255,14 +231,14 @@ pub fn log_name(s: &str) -> LogName {
 /// `inet_address()`: `[host:]port`, host lower-cased, `*` = all.
 pub fn inet_address(s: &str) -> Result<(String, i64), String> {
     let port_number = |p: &str| -> Result<i64, String> {
-        let n = integer(p)?;
+        let n = int_value(p)?;
         if n < 1 {
             return Err(format!("{n} is below lower bound (1)"));
         }
         if n > 0xffff {
             return Err(format!("{n} is above upper bound (65535)"));
         }
-        Ok(n)
+        Ok(n as i64)
     };
     let (host, port) = match s.rsplit_once(':') {
         Some((host, port)) => {
@@ -395,6 +371,19 @@ pub fn environment(s: &str) -> Result<Vec<(String, String)>, String> {
 mod tests {
     use super::*;
 
+    /// Issue 10: the level words had a second home here; now `log::Level`.
+    #[test]
+    fn logging_level_words_come_from_log_level() {
+        for w in ["critical", "ERROR", "Warn", "info", "debug", "trace", "blather"] {
+            assert_eq!(logging_level(w), Ok(w.to_lowercase()));
+            assert!(crate::log::Level::from_config(w).is_some());
+        }
+        assert_eq!(
+            logging_level("warning"),
+            Err("bad logging level name 'warning'".into())
+        );
+    }
+
     #[test]
     fn ints() {
         assert_eq!(integer(" 1_000 "), Ok(1000));
@@ -406,7 +395,10 @@ mod tests {
         assert!(integer("1__0").is_err());
         assert!(integer("_1").is_err());
         assert!(integer("").is_err());
-        assert!(integer("99999999999999999999999").is_err());
+        assert_eq!(
+            integer("99999999999999999999999"),
+            Err("99999999999999999999999 is out of range (rinit's integers are 64-bit)".into())
+        );
     }
 
     #[test]
