@@ -9,6 +9,7 @@
 
 use crate::output::open::{open_for_write, How};
 use crate::output::rotate::RotatingFile;
+use crate::output::syslog::Syslog;
 use crate::output::writer::Writer;
 use std::path::PathBuf;
 
@@ -82,6 +83,8 @@ pub struct Logger {
     held: Option<Vec<String>>,
     maxbytes: u64,
     backups: u32,
+    /// `logfile=syslog`: records go to the syslog daemon instead of a file.
+    syslog: Option<Syslog>,
 }
 
 impl Logger {
@@ -103,6 +106,7 @@ impl Logger {
             held: None,
             maxbytes: 0,
             backups: 0,
+            syslog: None,
         }
     }
 
@@ -147,6 +151,12 @@ impl Logger {
             LogFile::Stream(Writer::owning(f.into(), FILE_QUEUE, &path.display().to_string()))
         });
         Ok(())
+    }
+
+    /// `logfile=syslog`: each record (supervisord's whole line, time and
+    /// level included) also goes to `/dev/log`.
+    pub fn use_syslog(&mut self) {
+        self.syslog = Some(Syslog::new());
     }
 
     pub fn enabled(&self, level: Level) -> bool {
@@ -229,6 +239,9 @@ impl Logger {
                 w.push(record.as_bytes());
             }
             None => {}
+        }
+        if let Some(s) = self.syslog.as_mut() {
+            s.send(record.trim_end_matches('\n').as_bytes());
         }
     }
 }

@@ -642,6 +642,10 @@ fn capture_pipe(
         let fl = libc::fcntl(r.as_raw_fd(), libc::F_GETFL);
         libc::fcntl(r.as_raw_fd(), libc::F_SETFL, fl.max(0) | libc::O_NONBLOCK);
     }
+    // A larger pipe means fewer wake-ups per megabyte for a chatty program
+    // (kernel memory, not rinit's; refused above pipe-max-size: ignored).
+    // SAFETY: plain fcntl on our own pipe.
+    unsafe { libc::fcntl(r.as_raw_fd(), libc::F_SETPIPE_SZ, 1 << 20) };
     let raw = w.as_raw_fd();
     owned.push(w);
     *read_end = Some(r);

@@ -56,6 +56,9 @@ pub fn supervise(argv0: &str, opts: &Opts) -> i32 {
     ) {
         logger.log(Level::Crit, &e);
     }
+    if cfg.supervisord.logfile == "syslog" {
+        logger.use_syslog();
+    }
     for w in &cfg.warnings {
         logger.log(Level::Warn, w);
     }
@@ -139,7 +142,7 @@ fn apply_overrides(cfg: &mut Config, opts: &Opts) {
     }
 }
 
-/// `syslog` is not implemented: records then go to stdout only.
+/// `syslog` is no file (`Logger::use_syslog`).
 fn log_file_path(logfile: &str) -> Option<PathBuf> {
     if logfile.is_empty() || logfile == "syslog" {
         None

@@ -20,6 +20,7 @@ class Program:
     startsecs: int = 1       # supervisord-style
     stop_timeout_s: int = 2  # stopwaitsecs
     numprocs: int = 1        # > 1: one section with numprocs=N (scale workload)
+    extra: str = ""          # more `key=value` lines for its section (output metrics)
 
 
 @dataclass
@@ -77,6 +78,7 @@ def program_sections(programs):
                 "startretries=3\n"
                 "stopsignal=TERM\n"
                 f"stopwaitsecs={p.stop_timeout_s}\n")
+        sec += p.extra
         out.append(sec)
     return "\n".join(out)
 

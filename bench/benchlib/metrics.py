@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from .inits import Program
 from .nsrun import (Instance, children, ctxt_switches, kib, now_ns, proc_state,
-                    pss_kib, status, wait_for)
+                    pss_kib, read, status, wait_for)
 
 
 class P:
@@ -34,6 +34,7 @@ class P:
     scale_timeout_s = 120
     scale_kills = 5
     callgrind_timeout_s = 180
+    flood_s = 10.0          # output throughput: the program writes this long
 
 
 class Failure(Exception):
@@ -360,3 +361,73 @@ def scale(ctx, init):
                 break
         sample["scale_restart_ms"] = lat
         return sample
+
+
+# -- 10: output throughput -------------------------------------------------------
+
+def _cpu_ticks(pid):
+    """utime + stime of pid (clock ticks)."""
+    s = read(f"/proc/{pid}/stat") or ""
+    f = s[s.rindex(")") + 2:].split() if ")" in s else []
+    return int(f[11]) + int(f[12]) if len(f) > 12 else 0
+
+
+def _io(pid):
+    """(rchar, wchar): bytes pid moved through read/write system calls."""
+    out = {}
+    for line in (read(f"/proc/{pid}/io") or "").splitlines():
+        k, _, v = line.partition(":")
+        out[k] = int(v)
+    return out.get("rchar", 0), out.get("wchar", 0)
+
+
+def _flood(ctx, init, tag, extra, sink):
+    """One program writes 100-byte lines as fast as it can for P.flood_s
+    (helpers/benchhelper.c `flood`); the init's stdout goes to `sink`.
+    Returns MB/s written (= reaching the sink: the pipe between holds only
+    64 KiB), the init's CPU % and peak RSS, and the bytes it copied."""
+    wd = ctx.workdir(init)
+    f = os.path.join(wd, "flood")
+    prog = Program("flood", [ctx.helper, "flood", f, str(P.flood_s)], extra=extra.format(wd=wd))
+    argv = init.command([prog], wd)
+    backdate(wd)
+    with Instance(argv, wd, sink).start() as inst:
+        start = first(inst, f, "start", 20, 0.001)
+        if not start:
+            raise Failure("flood program did not start")
+        pid1 = inst.init_pid
+        c0, (r0, w0) = _cpu_ticks(pid1), _io(pid1)
+        done = alive_wait(inst, lambda: next((s for s in stamps(f) if s[0] == "done"), None),
+                          P.flood_s + 20, 0.01)
+        if not done:
+            raise Failure("flood program did not finish")
+        time.sleep(0.5)  # what is in flight reaches the sink
+        c1, (r1, w1) = _cpu_ticks(pid1), _io(pid1)
+        secs = (done[1] - start[1]) / 1e9
+        nbytes = int(read(f + ".bytes", "0").strip() or 0)
+        hz = os.sysconf("SC_CLK_TCK")
+        return {
+            f"flood_{tag}_mbps": nbytes / secs / 1e6,
+            f"flood_{tag}_cpu_pct": (c1 - c0) / hz / secs * 100,
+            f"flood_{tag}_rss_kib": kib(status(pid1).get("VmHWM")),
+            f"flood_{tag}_copied_mb": (r1 - r0) / 1e6,
+        }
+
+
+def throughput(ctx, init):
+    """(a) to a rotating log file (50MB x 2 backups); (b) to the init's
+    stdout, prefixed with the program's name under rinit (output_prefix);
+    supervisord, which has no prefix, copies it raw (stdout_logfile=
+    /dev/stdout, maxbytes=0); (c) AUTO pass-through under rinit (supervisord:
+    its AUTO file in childlogdir)."""
+    rot = ("stdout_logfile={wd}/flood.log\nstdout_logfile_maxbytes=50MB\n"
+           "stdout_logfile_backups=2\n")
+    if init.is_rinit or init.name.startswith("rinit"):
+        pre = "output_prefix=true\n"
+    else:
+        pre = "stdout_logfile=/dev/stdout\nstdout_logfile_maxbytes=0\n"
+    out = {}
+    out.update(_flood(ctx, init, "file", rot, os.devnull))
+    out.update(_flood(ctx, init, "stdout", pre, os.devnull))
+    out.update(_flood(ctx, init, "auto", "", os.devnull))
+    return out

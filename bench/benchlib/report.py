@@ -60,6 +60,19 @@ def rows(params):
             goal=("==", 0, "= 0")),
         Row("scale_restart_ms", f"9. numprocs={n:,}: restart latency of one", "ms", 2,
             "no restart in 8 s", chart=f"{n} restart"),
+        # 10: output throughput (helpers/benchhelper.c `flood`, docs/output.md)
+        Row("flood_file_mbps", "10a. Output to a rotating log file: MB/s reaching it", "MB/s", 0),
+        Row("flood_file_cpu_pct", "10a. ... CPU of the init", "%", 0),
+        Row("flood_file_rss_kib", "10a. ... peak RSS of the init", "KiB", 0,
+            goal=("<=", 2048, "≤ 2,048")),
+        Row("flood_stdout_mbps", "10b. Output to stdout, prefixed (rinit) / copied (supervisord): MB/s",
+            "MB/s", 0),
+        Row("flood_stdout_cpu_pct", "10b. ... CPU of the init", "%", 0),
+        Row("flood_stdout_rss_kib", "10b. ... peak RSS of the init", "KiB", 0,
+            goal=("<=", 2048, "≤ 2,048")),
+        Row("flood_auto_mbps", "10c. AUTO output (rinit: pass-through): MB/s", "MB/s", 0),
+        Row("flood_auto_copied_mb", "10c. ... MB read by the init", "MB", 0,
+            goal=("==", 0, "= 0"), ratio=False),
     ]
 
 

@@ -15,6 +15,10 @@
  *        write "ready", then on every SIGUSR1: write "burst_start", create N
  *        orphans (double fork; the grandchild sleeps DELAY_US and exits, so it
  *        is reparented to PID 1 and becomes a zombie there), write "burst_end".
+ *   benchhelper flood    FILE SECONDS
+ *        write "start", then 100-byte lines to stdout, 65,500 bytes per write,
+ *        as fast as stdout takes them for SECONDS; write "done" and the byte
+ *        count to FILE.bytes, then sleep forever (no restart to muddle it).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -60,7 +64,7 @@ static void on_term(int sig)
 static int usage(void)
 {
     fprintf(stderr, "usage: benchhelper stamp FILE TAG CMD...|trapterm FILE|"
-                    "ignterm FILE|hold FILE TAG|orphans FILE N DELAY_US\n");
+                    "ignterm FILE|hold FILE TAG|orphans FILE N DELAY_US|flood FILE SECONDS\n");
     return 2;
 }
 
@@ -119,6 +123,32 @@ int main(int argc, char **argv)
     if (!strcmp(mode, "ignterm")) {
         signal(SIGTERM, SIG_IGN);
         put("start");
+        sleep_forever();
+    }
+    if (!strcmp(mode, "flood")) {
+        if (argc < 4)
+            return usage();
+        static char buf[65500];
+        for (size_t i = 0; i < sizeof buf; i++)
+            buf[i] = (i % 100 == 99) ? '\n' : (char)('a' + (i % 100) % 26);
+        long long end = mono_ns() + (long long)(atof(argv[3]) * 1e9), total = 0;
+        put("start");
+        while (mono_ns() < end) {
+            ssize_t n = write(1, buf, sizeof buf);
+            if (n > 0)
+                total += n;
+            else if (n < 0 && errno != EINTR)
+                break;
+        }
+        put("done");
+        char path[4096], line[64];
+        snprintf(path, sizeof path, "%s.bytes", g_file);
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd >= 0) {
+            int k = snprintf(line, sizeof line, "%lld\n", total);
+            if (write(fd, line, (size_t)k) < 0) { /* nothing useful to do */ }
+            close(fd);
+        }
         sleep_forever();
     }
     if (!strcmp(mode, "orphans")) {

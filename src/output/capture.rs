@@ -21,8 +21,13 @@ use crate::spawn::{self, SpawnError};
 use crate::users::UserDb;
 use std::os::fd::{AsRawFd, OwnedFd};
 
-/// One read per pipe per pass (supervisord reads up to 128 KiB).
-pub const READ_SIZE: usize = 64 * 1024;
+/// One read's size (supervisord's too).
+pub const READ_SIZE: usize = 128 * 1024;
+/// Reads per pipe per loop pass: bounded work, so one chatty program
+/// cannot starve the loop, yet few wake-ups per megabyte.
+pub const READS_PER_PASS: usize = 4;
+/// Room for assembled lines handed to rinit's stdout in one write.
+const BATCH: usize = 128 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Channel {
@@ -236,7 +241,14 @@ impl Output {
             .map(|(k, _)| *k)
             .collect();
         for k in ready {
-            self.read_once(k, now);
+            for _ in 0..READS_PER_PASS {
+                // Read again only while the pipe had a full buffer and the
+                // assembled lines have room (back-pressure).
+                if !self.read_once(k, now) || self.pipes.get(k).is_none_or(|p| p.lines.backlog() >= READ_SIZE)
+                {
+                    break;
+                }
+            }
         }
         self.drain_lines(now, logger);
     }
@@ -282,10 +294,14 @@ impl Output {
         errs
     }
 
-    fn read_once(&mut self, k: usize, now: Millis) {
-        let Some(p) = self.pipes.get_mut(k) else { return };
+    /// One read from pipe `k`; true when it filled the whole buffer (more
+    /// may be waiting).
+    fn read_once(&mut self, k: usize, now: Millis) -> bool {
+        let Some(p) = self.pipes.get_mut(k) else {
+            return false;
+        };
         if p.eof {
-            return;
+            return false;
         }
         let buf = &mut self.scratch[..];
         let n = loop {
@@ -296,14 +312,14 @@ impl Output {
             }
             match std::io::Error::last_os_error().raw_os_error() {
                 Some(libc::EINTR) => continue,
-                Some(libc::EAGAIN) => return,
+                Some(libc::EAGAIN) => return false,
                 _ => break 0,
             }
         };
         if n == 0 {
             p.eof = true;
             p.exited = true;
-            return;
+            return false;
         }
         let data = &buf[..n.min(buf.len())];
         self.copied = self.copied.saturating_add(data.len() as u64);
@@ -319,10 +335,12 @@ impl Output {
         if p.assembles() {
             p.lines.feed(data, now);
         }
+        n == buf.len()
     }
 
     fn drain_lines(&mut self, now: Millis, logger: &mut Logger) {
-        let line = &mut self.line;
+        let batch = &mut self.line;
+        let mut piece_buf = Vec::new();
         for p in &mut self.pipes {
             if p.lines.backlog() == 0 {
                 continue;
@@ -330,23 +348,42 @@ impl Output {
             let force = p.exited;
             let (console, prefix, syslog) = (p.console, &p.prefix, &p.syslog);
             let sys = &mut self.syslog;
-            p.lines.drain(now, force, |piece, kind| {
+            // Whole lines are gathered into one write of at most BATCH bytes
+            // that rinit's queue has room for: one system call for many
+            // lines, and still never a line cut by another program's.
+            loop {
+                batch.clear();
+                let budget = console.map_or(usize::MAX, |fd| logger.stream(fd).room().min(BATCH));
+                let before = p.lines.backlog();
+                p.lines.drain(now, force, |piece, kind| {
+                    if console.is_some() {
+                        render(&mut piece_buf, prefix, piece, kind);
+                        if batch.len() + piece_buf.len() > budget {
+                            return false;
+                        }
+                        batch.extend_from_slice(&piece_buf);
+                    }
+                    if let (Some(tag), Some(s)) = (syslog, sys.as_mut()) {
+                        let mut msg = tag.clone();
+                        msg.extend_from_slice(piece);
+                        if kind == Piece::Split {
+                            msg.extend_from_slice(super::prefix::SPLIT_MARKER);
+                        }
+                        s.send(&msg);
+                    }
+                    true
+                });
                 if let Some(fd) = console {
-                    render(line, prefix, piece, kind);
-                    if !logger.stream(fd).push_if_room(line) {
-                        return false;
+                    if !batch.is_empty() {
+                        // Fits by construction (budget is the queue's room).
+                        logger.stream(fd).push_if_room(batch);
                     }
                 }
-                if let (Some(tag), Some(s)) = (syslog, sys.as_mut()) {
-                    let mut msg = tag.clone();
-                    msg.extend_from_slice(piece);
-                    if kind == Piece::Split {
-                        msg.extend_from_slice(super::prefix::SPLIT_MARKER);
-                    }
-                    s.send(&msg);
+                let progressed = p.lines.backlog() < before;
+                if !progressed || p.lines.backlog() == 0 || batch.is_empty() {
+                    break;
                 }
-                true
-            });
+            }
         }
         self.pipes.retain(|p| !(p.eof && p.lines.backlog() == 0));
     }

@@ -9,6 +9,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 pub struct Syslog {
     sock: Option<OwnedFd>,
     ident: String,
+    path: &'static [u8],
 }
 
 impl Syslog {
@@ -17,10 +18,14 @@ impl Syslog {
             .next()
             .and_then(|a| a.rsplit('/').next().map(str::to_string))
             .unwrap_or_else(|| "rinit".to_string());
-        Syslog { sock: None, ident }
+        Syslog {
+            sock: None,
+            ident,
+            path: b"/dev/log",
+        }
     }
 
-    fn connect() -> Option<OwnedFd> {
+    fn connect(path: &[u8]) -> Option<OwnedFd> {
         // SAFETY: plain socket creation.
         let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
         if fd < 0 {
@@ -31,7 +36,7 @@ impl Syslog {
         // SAFETY: an all-zero sockaddr_un is valid; the path is copied in.
         let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
         addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
-        for (d, s) in addr.sun_path.iter_mut().zip(b"/dev/log") {
+        for (d, s) in addr.sun_path.iter_mut().zip(path) {
             *d = *s as libc::c_char;
         }
         let len = std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
@@ -46,7 +51,7 @@ impl Syslog {
         rec.extend_from_slice(msg);
         for _ in 0..2 {
             if self.sock.is_none() {
-                self.sock = Syslog::connect();
+                self.sock = Syslog::connect(self.path);
             }
             let Some(s) = self.sock.as_ref() else { return };
             // SAFETY: rec is valid for its length.
@@ -91,4 +96,37 @@ fn stamp() -> String {
         "{mon} {:>2} {:02}:{:02}:{:02}",
         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::net::UnixDatagram;
+
+    #[test]
+    fn records_are_tagged_like_pythons_syslog() {
+        let dir = std::env::temp_dir().join(format!("rinit-syslog-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("log");
+        let server = UnixDatagram::bind(&path).unwrap();
+        let leaked: &'static [u8] = Box::leak(path.display().to_string().into_bytes().into_boxed_slice());
+        let mut s = Syslog {
+            sock: None,
+            ident: "rinit".into(),
+            path: leaked,
+        };
+        s.send(b"web GET / 200");
+        let mut buf = [0u8; 256];
+        let n = server.recv(&mut buf).unwrap();
+        let got = String::from_utf8_lossy(&buf[..n]).into_owned();
+        assert!(got.starts_with("<14>"), "{got}");
+        assert!(got.ends_with(" rinit: web GET / 200"), "{got}");
+        assert_eq!(
+            got.len(),
+            "<14>Nov 28 23:30:20 rinit: web GET / 200".len(),
+            "{got}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
