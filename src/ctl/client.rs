@@ -48,11 +48,11 @@ impl Client {
         }
         if let Some(rest) = self.serverurl.strip_prefix("http://") {
             let hostport = rest.split('/').next().unwrap_or("");
-            let addr = if hostport.contains(':') {
-                hostport.to_string()
-            } else {
-                format!("{hostport}:80")
+            let (host, port) = match hostport.rsplit_once(':') {
+                Some((h, p)) if !h.ends_with(':') => (h, p),
+                _ => (hostport, "80"),
             };
+            let addr = super::server::inet_addr(host, port).map_err(Error::Protocol)?;
             return Ok(Box::new(std::net::TcpStream::connect(addr)?));
         }
         Err(Error::Protocol(format!(
