@@ -442,6 +442,12 @@ fn hostile_clients_get_bounded_answers_and_supervision_continues() {
     let (answer, took) = slow.join().unwrap();
     assert!(answer.starts_with("HTTP/1.1 408 "), "slow client: {answer:?}");
     assert!(took < Duration::from_secs(20), "slow client held {took:?}");
+    // Past the connection cap, the least recently active idle connection
+    // makes room: a new client is still served.
+    let more: Vec<UnixStream> = (0..40).map(|_| UnixStream::connect(&sock).unwrap()).collect();
+    let (s, _) = ctl(&dir, &["status", "web"]);
+    assert!(s.contains("RUNNING"), "{s}");
+    drop(more);
     drop(idle);
     assert!(r
         .lines()
