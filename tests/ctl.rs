@@ -598,3 +598,31 @@ fn superlance_httpok_restarts_a_program_through_rinit() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("Restarting selected processes ['web']"), "{err}");
 }
+
+/// Without a command, both clients run a shell: `status`, then commands
+/// read after `supervisor> ` prompts; exit status 0.
+#[test]
+fn rinit_ctl_shell_matches_supervisorctl_shell() {
+    let (dir, r) = start("shell", "", "[program:web]\ncommand=sleep 1000\nstartsecs=0\n");
+    r.wait_rec("INFO success: web entered RUNNING state{*}", WAIT);
+    let run = |cmd: &[&str]| {
+        let mut child = Command::new(cmd[0])
+            .args(&cmd[1..])
+            .arg("-c")
+            .arg(dir.join("supervisord.conf"))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"pid web\nbogus\nversion\n")
+            .unwrap();
+        let o = child.wait_with_output().unwrap();
+        (normalize(&String::from_utf8_lossy(&o.stdout)), o.status.code())
+    };
+    let expected = run(&["supervisorctl"]);
+    assert_eq!(run(&[BIN, "ctl"]), expected);
+}
