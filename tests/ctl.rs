@@ -626,3 +626,34 @@ fn rinit_ctl_shell_matches_supervisorctl_shell() {
     let expected = run(&["supervisorctl"]);
     assert_eq!(run(&[BIN, "ctl"]), expected);
 }
+
+/// Two requests in one write on a keep-alive connection get two answers;
+/// a client that half-closes after its request still gets its answer.
+#[test]
+fn pipelined_and_half_closed_requests_are_answered() {
+    let (dir, _r) = start("pipe", "", "[program:web]\ncommand=sleep 1000\n");
+    let one = format!(
+        "POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{VERSION_CALL}",
+        VERSION_CALL.len()
+    );
+    let mut s = UnixStream::connect(dir.join("s.sock")).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(format!("{one}{one}").as_bytes()).unwrap();
+    let mut got = String::new();
+    let mut buf = [0u8; 4096];
+    while got.matches("</methodResponse>").count() < 2 {
+        let n = s.read(&mut buf).expect("second pipelined answer");
+        assert!(n > 0, "closed early: {got}");
+        got.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    assert_eq!(got.matches("HTTP/1.1 200 OK").count(), 2, "{got}");
+    let mut h = UnixStream::connect(dir.join("s.sock")).unwrap();
+    h.write_all(&post(VERSION_CALL, None)).unwrap();
+    h.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut out = String::new();
+    h.read_to_string(&mut out).unwrap();
+    assert!(
+        out.starts_with("HTTP/1.1 200 OK") && out.contains("<string>3.0</string>"),
+        "{out}"
+    );
+}
