@@ -360,15 +360,21 @@ fn auth_none_wrong_right_get_401_401_200() {
 }
 
 #[test]
-fn socket_mode_is_0700_by_default_and_chmod_applies() {
+fn socket_mode_is_0700_by_default_and_chmod_applies_with_supervisords_startup_lines() {
     use std::os::unix::fs::PermissionsExt;
-    let (dir, _r) = start("mode", "", "[program:web]\ncommand=sleep 1000\n");
+    let (dir, r) = start("mode", "", "[program:web]\ncommand=sleep 1000\n");
     let mode = std::fs::metadata(dir.join("s.sock"))
         .unwrap()
         .permissions()
         .mode()
         & 0o777;
     assert_eq!(mode, 0o700);
+    // supervisord's start-up lines for a server.
+    r.wait_rec("INFO RPC interface 'supervisor' initialized", WAIT);
+    r.wait_rec(
+        "CRIT Server 'unix_http_server' running without any HTTP authentication checking",
+        WAIT,
+    );
     let (dir2, _r2) = start("mode2", "chmod=0766", "[program:web]\ncommand=sleep 1000\n");
     let mode = std::fs::metadata(dir2.join("s.sock"))
         .unwrap()
