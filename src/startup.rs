@@ -80,13 +80,22 @@ pub fn supervise(argv0: &str, opts: &Opts) -> i32 {
             &format!("cannot become a child subreaper, orphans will not be reaped: {e}"),
         );
     }
-    // The control interface (docs/control.md).
-    for w in cfg
-        .servers
-        .iter()
-        .filter_map(crate::ctl::server::open_inet_warning)
-    {
-        logger.log(Level::Warn, &w);
+    // The control interface (docs/control.md), with supervisord's start-up
+    // lines for each server.
+    for srv in &cfg.servers {
+        for r in &cfg.rpcinterfaces {
+            logger.log(Level::Info, &format!("RPC interface '{}' initialized", r.name));
+        }
+        if srv.username.is_none() {
+            let msg = format!(
+                "Server '{}' running without any HTTP authentication checking",
+                srv.kind
+            );
+            logger.log(Level::Crit, &msg);
+        }
+        if let Some(w) = crate::ctl::server::open_inet_warning(srv) {
+            logger.log(Level::Warn, &w);
+        }
     }
     let control = match crate::ctl::Server::bind(&cfg.servers) {
         Ok(s) => s,

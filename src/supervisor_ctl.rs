@@ -151,6 +151,18 @@ impl Control for Supervisor {
         }
     }
 
+    fn name(&self, i: usize) -> &str {
+        self.procs.get(i).map_or("", |p| p.cfg.name.as_str())
+    }
+
+    fn group(&self, i: usize) -> &str {
+        self.procs.get(i).map_or("", |p| p.cfg.group.as_str())
+    }
+
+    fn state(&self, i: usize) -> i32 {
+        self.procs.get(i).map_or(states::STOPPED, |p| state_code(p.state))
+    }
+
     fn now(&self) -> i64 {
         (self.wall_epoch_ms() + self.now() as i64) / 1000
     }

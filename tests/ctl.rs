@@ -360,15 +360,21 @@ fn auth_none_wrong_right_get_401_401_200() {
 }
 
 #[test]
-fn socket_mode_is_0700_by_default_and_chmod_applies() {
+fn socket_mode_is_0700_by_default_and_chmod_applies_with_supervisords_startup_lines() {
     use std::os::unix::fs::PermissionsExt;
-    let (dir, _r) = start("mode", "", "[program:web]\ncommand=sleep 1000\n");
+    let (dir, r) = start("mode", "", "[program:web]\ncommand=sleep 1000\n");
     let mode = std::fs::metadata(dir.join("s.sock"))
         .unwrap()
         .permissions()
         .mode()
         & 0o777;
     assert_eq!(mode, 0o700);
+    // supervisord's start-up lines for a server.
+    r.wait_rec("INFO RPC interface 'supervisor' initialized", WAIT);
+    r.wait_rec(
+        "CRIT Server 'unix_http_server' running without any HTTP authentication checking",
+        WAIT,
+    );
     let (dir2, _r2) = start("mode2", "chmod=0766", "[program:web]\ncommand=sleep 1000\n");
     let mode = std::fs::metadata(dir2.join("s.sock"))
         .unwrap()
@@ -442,6 +448,12 @@ fn hostile_clients_get_bounded_answers_and_supervision_continues() {
     let (answer, took) = slow.join().unwrap();
     assert!(answer.starts_with("HTTP/1.1 408 "), "slow client: {answer:?}");
     assert!(took < Duration::from_secs(20), "slow client held {took:?}");
+    // Past the connection cap, the least recently active idle connection
+    // makes room: a new client is still served.
+    let more: Vec<UnixStream> = (0..40).map(|_| UnixStream::connect(&sock).unwrap()).collect();
+    let (s, _) = ctl(&dir, &["status", "web"]);
+    assert!(s.contains("RUNNING"), "{s}");
+    drop(more);
     drop(idle);
     assert!(r
         .lines()
@@ -591,4 +603,63 @@ fn superlance_httpok_restarts_a_program_through_rinit() {
     let o = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("Restarting selected processes ['web']"), "{err}");
+}
+
+/// Without a command, both clients run a shell: `status`, then commands
+/// read after `supervisor> ` prompts; exit status 0.
+#[test]
+fn rinit_ctl_shell_matches_supervisorctl_shell() {
+    let (dir, r) = start("shell", "", "[program:web]\ncommand=sleep 1000\nstartsecs=0\n");
+    r.wait_rec("INFO success: web entered RUNNING state{*}", WAIT);
+    let run = |cmd: &[&str]| {
+        let mut child = Command::new(cmd[0])
+            .args(&cmd[1..])
+            .arg("-c")
+            .arg(dir.join("supervisord.conf"))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"pid web\nbogus\nversion\n")
+            .unwrap();
+        let o = child.wait_with_output().unwrap();
+        (normalize(&String::from_utf8_lossy(&o.stdout)), o.status.code())
+    };
+    let expected = run(&["supervisorctl"]);
+    assert_eq!(run(&[BIN, "ctl"]), expected);
+}
+
+/// Two requests in one write on a keep-alive connection get two answers;
+/// a client that half-closes after its request still gets its answer.
+#[test]
+fn pipelined_and_half_closed_requests_are_answered() {
+    let (dir, _r) = start("pipe", "", "[program:web]\ncommand=sleep 1000\n");
+    let one = format!(
+        "POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{VERSION_CALL}",
+        VERSION_CALL.len()
+    );
+    let mut s = UnixStream::connect(dir.join("s.sock")).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(format!("{one}{one}").as_bytes()).unwrap();
+    let mut got = String::new();
+    let mut buf = [0u8; 4096];
+    while got.matches("</methodResponse>").count() < 2 {
+        let n = s.read(&mut buf).expect("second pipelined answer");
+        assert!(n > 0, "closed early: {got}");
+        got.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    assert_eq!(got.matches("HTTP/1.1 200 OK").count(), 2, "{got}");
+    let mut h = UnixStream::connect(dir.join("s.sock")).unwrap();
+    h.write_all(&post(VERSION_CALL, None)).unwrap();
+    h.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut out = String::new();
+    h.read_to_string(&mut out).unwrap();
+    assert!(
+        out.starts_with("HTTP/1.1 200 OK") && out.contains("<string>3.0</string>"),
+        "{out}"
+    );
 }

@@ -48,11 +48,11 @@ impl Client {
         }
         if let Some(rest) = self.serverurl.strip_prefix("http://") {
             let hostport = rest.split('/').next().unwrap_or("");
-            let addr = if hostport.contains(':') {
-                hostport.to_string()
-            } else {
-                format!("{hostport}:80")
+            let (host, port) = match hostport.rsplit_once(':') {
+                Some((h, p)) if !h.ends_with(':') => (h, p),
+                _ => (hostport, "80"),
             };
+            let addr = super::server::inet_addr(host, port).map_err(Error::Protocol)?;
             return Ok(Box::new(std::net::TcpStream::connect(addr)?));
         }
         Err(Error::Protocol(format!(
@@ -777,7 +777,7 @@ Options:
 action [arguments] -- see below
 
 Actions: status, start, stop, restart, signal, pid, tail, maintail, clear,
-avail, shutdown, version.";
+avail, shutdown, version. Without an action: a shell (quit, exit or ^D to leave).";
 
 /// `rinit ctl ARGS…` / `supervisorctl ARGS…`; returns the exit status.
 pub fn main(argv0: &str, args: &[String]) -> i32 {
@@ -853,10 +853,6 @@ pub fn main(argv0: &str, args: &[String]) -> i32 {
         (Some(u), Some(p)) => Some(base64_encode(format!("{u}:{p}").as_bytes())),
         _ => None,
     };
-    let Some((cmd, cargs)) = rest.split_first() else {
-        eprintln!("Error: rinit ctl has no interactive shell; give a command (e.g. 'status')\nFor help, use {argv0} -h");
-        return 2;
-    };
     let mut ctl = Ctl {
         client: Client {
             serverurl: opts.serverurl,
@@ -864,6 +860,44 @@ pub fn main(argv0: &str, args: &[String]) -> i32 {
         },
         exitstatus: 0,
     };
+    let Some((cmd, cargs)) = rest.split_first() else {
+        shell(&mut ctl);
+        // supervisorctl: "exitstatus always 0 for interactive mode".
+        return 0;
+    };
+    run_one(&mut ctl, cmd, cargs);
+    ctl.exitstatus
+}
+
+/// supervisorctl's shell, without readline: `status` first, then one
+/// command per line after `supervisor> ` until `quit`, `exit` or EOF.
+fn shell(ctl: &mut Ctl) {
+    use std::io::BufRead;
+    run_one(ctl, "status", &[]);
+    let stdin = std::io::stdin();
+    loop {
+        print!("supervisor> ");
+        let _ = std::io::stdout().flush();
+        let mut line = String::new();
+        match stdin.lock().read_line(&mut line) {
+            Ok(0) | Err(_) => {
+                ctl.out("");
+                return;
+            }
+            Ok(_) => {}
+        }
+        let words: Vec<String> = line.split_whitespace().map(str::to_string).collect();
+        let Some((cmd, args)) = words.split_first() else {
+            continue;
+        };
+        if cmd == "quit" || cmd == "exit" {
+            return;
+        }
+        run_one(ctl, cmd, args);
+    }
+}
+
+fn run_one(ctl: &mut Ctl, cmd: &str, cargs: &[String]) {
     match ctl.onecmd(cmd, cargs) {
         Ok(()) => {}
         Err(Error::Http(401, _)) => {
@@ -881,5 +915,4 @@ pub fn main(argv0: &str, args: &[String]) -> i32 {
             ctl.exitstatus = exit::GENERIC;
         }
     }
-    ctl.exitstatus
 }

@@ -2,9 +2,10 @@
 //! HTTP/1.0-1.1 request parser, basic auth as supervisord checks it
 //! (including `{SHA}` passwords), and the response bytes.
 
-/// Largest request (head and body) a connection may send. supervisorctl's
-/// biggest call is `sendProcessStdin`; 1 MiB is far above anything else.
-pub const MAX_REQUEST: usize = 1 << 20;
+/// Largest request body a connection may send. supervisorctl's biggest
+/// call is `sendProcessStdin`; with at most `server::MAX_CONNECTIONS`
+/// connections this bounds what clients can make PID 1 hold to ~34 MiB.
+pub const MAX_REQUEST: usize = 256 * 1024;
 /// Largest request head.
 pub const MAX_HEAD: usize = 16 * 1024;
 

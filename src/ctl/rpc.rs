@@ -141,6 +141,11 @@ pub struct Info {
 pub trait Control {
     fn count(&self) -> usize;
     fn info(&self, i: usize) -> Info;
+    /// Cheap parts of `info`, for name lookups and predicates over many
+    /// processes (no allocation: `numprocs=1000` stays fast).
+    fn name(&self, i: usize) -> &str;
+    fn group(&self, i: usize) -> &str;
+    fn state(&self, i: usize) -> i32;
     /// Wall-clock seconds now.
     fn now(&self) -> i64;
     /// A shutdown is in progress (supervisord's mood below RUNNING).
@@ -310,6 +315,15 @@ fn check_goal(c: &dyn Control, i: usize, goal: Goal) -> Option<Result<(), Fault>
     }
 }
 
+fn namespec_of(c: &dyn Control, i: usize) -> String {
+    let (g, n) = (c.group(i), c.name(i));
+    if g == n {
+        n.to_string()
+    } else {
+        format!("{g}:{n}")
+    }
+}
+
 fn namespec(info: &Info) -> String {
     if info.group == info.name {
         info.name.clone()
@@ -329,7 +343,7 @@ fn split_namespec(name: &str) -> (&str, Option<&str>) {
 
 /// Processes of group `g` in priority order; empty when there is no such group.
 fn group_members(c: &dyn Control, g: &str) -> Vec<usize> {
-    (0..c.count()).filter(|&i| c.info(i).group == g).collect()
+    (0..c.count()).filter(|&i| c.group(i) == g).collect()
 }
 
 /// `_getGroupAndProcess`: `Ok(None)` for a whole group.
@@ -341,7 +355,7 @@ fn lookup(c: &dyn Control, name: &str) -> Result<(String, Option<usize>), Fault>
     }
     match p {
         None => Ok((g.to_string(), None)),
-        Some(p) => match members.into_iter().find(|&i| c.info(i).name == p) {
+        Some(p) => match members.into_iter().find(|&i| c.name(i) == p) {
             Some(i) => Ok((g.to_string(), Some(i))),
             None => fault(faults::BAD_NAME, name),
         },
@@ -633,7 +647,7 @@ fn dispatch(c: &mut dyn Control, method: &str, params: &[Value], now: Millis) ->
             if members.is_empty() {
                 return fault(faults::BAD_NAME, &g);
             }
-            if members.iter().any(|&i| !states::is_stopped(c.info(i).state)) {
+            if members.iter().any(|&i| !states::is_stopped(c.state(i))) {
                 return fault(faults::STILL_RUNNING, &g);
             }
             return fault(faults::FAILED, "rinit does not remove process groups yet");
@@ -810,12 +824,7 @@ fn multicall_run(
 
 /// Processes sorted by (group, name), as `getAllProcessInfo` lists them.
 fn lexical(c: &dyn Control) -> Vec<usize> {
-    let mut v: Vec<(String, String, usize)> = (0..c.count())
-        .map(|i| {
-            let info = c.info(i);
-            (info.group, info.name, i)
-        })
-        .collect();
+    let mut v: Vec<(&str, &str, usize)> = (0..c.count()).map(|i| (c.group(i), c.name(i), i)).collect();
     v.sort();
     v.into_iter().map(|(_, _, i)| i).collect()
 }
@@ -910,8 +919,13 @@ fn start_process(c: &mut dyn Control, name: &str, wait: bool) -> Result<Call, Fa
         let members = group_members(c, &g);
         return Ok(start_many(c, members, wait));
     };
+    start_one(c, i, name, wait)
+}
+
+/// `startProcess` for process `i` (`name` for the fault texts).
+fn start_one(c: &mut dyn Control, i: usize, name: &str, wait: bool) -> Result<Call, Fault> {
     c.check_command(i)?;
-    if states::is_running(c.info(i).state) {
+    if states::is_running(c.state(i)) {
         return fault(faults::ALREADY_STARTED, name);
     }
     c.start(i);
@@ -934,11 +948,15 @@ fn stop_process(c: &mut dyn Control, name: &str, wait: bool) -> Result<Call, Fau
         let members = group_members(c, &g);
         return Ok(stop_many(c, members, wait));
     };
-    if !states::is_running(c.info(i).state) {
+    stop_one(c, i, name, wait)
+}
+
+fn stop_one(c: &mut dyn Control, i: usize, name: &str, wait: bool) -> Result<Call, Fault> {
+    if !states::is_running(c.state(i)) {
         return fault(faults::NOT_RUNNING, name);
     }
     c.stop(i);
-    if wait && !states::is_stopped(c.info(i).state) {
+    if wait && !states::is_stopped(c.state(i)) {
         return Ok(Call::Wait(Deferred::One {
             i,
             goal: Goal::Stopped,
@@ -950,21 +968,21 @@ fn stop_process(c: &mut dyn Control, name: &str, wait: bool) -> Result<Call, Fau
 /// `make_allfunc` over `members` for start (predicate: not running).
 fn start_many(c: &mut dyn Control, members: Vec<usize>, wait: bool) -> Call {
     many(c, members, |c, i| {
-        let info = c.info(i);
-        if states::is_running(info.state) {
+        if states::is_running(c.state(i)) {
             return None;
         }
-        Some(start_process(c, &namespec(&info), wait))
+        let name = namespec_of(c, i);
+        Some(start_one(c, i, &name, wait))
     })
 }
 
 fn stop_many(c: &mut dyn Control, members: Vec<usize>, wait: bool) -> Call {
     many(c, members, |c, i| {
-        let info = c.info(i);
-        if !states::is_running(info.state) {
+        if !states::is_running(c.state(i)) {
             return None;
         }
-        Some(stop_process(c, &namespec(&info), wait))
+        let name = namespec_of(c, i);
+        Some(stop_one(c, i, &name, wait))
     })
 }
 
@@ -1004,7 +1022,7 @@ fn signal_process(c: &mut dyn Control, name: &str, sig: &str) -> Result<Call, Fa
     let Ok(signum) = signal_number(sig) else {
         return fault(faults::BAD_SIGNAL, sig);
     };
-    if !states::is_signallable(c.info(i).state) {
+    if !states::is_signallable(c.state(i)) {
         return fault(faults::NOT_RUNNING, name);
     }
     c.signal(i, signum)
@@ -1149,6 +1167,15 @@ mod tests {
         }
         fn info(&self, i: usize) -> Info {
             self.procs[i].clone()
+        }
+        fn name(&self, i: usize) -> &str {
+            &self.procs[i].name
+        }
+        fn group(&self, i: usize) -> &str {
+            &self.procs[i].group
+        }
+        fn state(&self, i: usize) -> i32 {
+            self.procs[i].state
         }
         fn now(&self) -> i64 {
             1000

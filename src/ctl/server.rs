@@ -91,6 +91,10 @@ struct Conn {
     deadline: Option<Millis>,
     last_active: Millis,
     closed: bool,
+    /// The peer sent EOF: answer what it sent, then close.
+    peer_closed: bool,
+    /// A response went out with input already buffered: parse it.
+    recheck: bool,
 }
 
 impl Conn {
@@ -220,13 +224,27 @@ fn bind_unix(cfg: &ServerConfig, path: &str) -> Result<UnixListener, BindError> 
     Ok(l)
 }
 
-fn bind_inet(host: &str, port: &str) -> Result<TcpListener, BindError> {
-    let host = if host.is_empty() || host == "*" {
-        "0.0.0.0"
-    } else {
-        host
+/// `host` as an address: an IP, `localhost`, or all interfaces for `*`
+/// and empty. Names are not resolved: no DNS resolver in PID 1 (and ~15 KB
+/// less in the static binary); docs/control.md.
+pub fn inet_addr(host: &str, port: &str) -> Result<std::net::SocketAddr, String> {
+    use std::net::{IpAddr, Ipv4Addr};
+    let ip = match host {
+        "" | "*" => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        "localhost" => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        h => h
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse()
+            .map_err(|_| format!("cannot use host {h}: rinit takes an IP address or localhost"))?,
     };
-    let l = TcpListener::bind(format!("{host}:{port}")).map_err(|e| {
+    let port: u16 = port.parse().map_err(|_| format!("bad port {port}"))?;
+    Ok(std::net::SocketAddr::new(ip, port))
+}
+
+fn bind_inet(host: &str, port: &str) -> Result<TcpListener, BindError> {
+    let addr = inet_addr(host, port).map_err(|e| format!("Cannot open an HTTP server: {e}"))?;
+    let l = TcpListener::bind(addr).map_err(|e| {
         if e.kind() == ErrorKind::AddrInUse {
             "Another program is already listening on a port that one of our HTTP servers is configured to use.  Shut this program down first before starting supervisord.".to_string()
         } else {
@@ -302,6 +320,8 @@ impl Server {
             .filter_map(|c| c.deadline)
             .chain(pending)
             .chain(tails)
+            // Buffered input to parse: at once.
+            .chain(self.conns.iter().filter(|c| c.recheck).map(|_| 0))
             .min()
     }
 
@@ -371,6 +391,15 @@ impl Server {
             }
         }
         self.poll_pending(now, ctl);
+        // Requests that arrived while the previous answer was going out.
+        for ci in 0..self.conns.len() {
+            if self.conns.get(ci).is_some_and(|c| c.recheck && c.wants_read()) {
+                if let Some(c) = self.conns.get_mut(ci) {
+                    c.recheck = false;
+                }
+                self.process_buffer(ci, now, ctl);
+            }
+        }
         for c in &mut self.conns {
             if c.closed || c.out_pos < c.out.len() {
                 continue;
@@ -452,6 +481,8 @@ impl Server {
                 deadline: Some(now + IDLE_TIMEOUT),
                 last_active: now,
                 closed: false,
+                peer_closed: false,
+                recheck: false,
             });
         }
     }
@@ -480,8 +511,9 @@ impl Server {
         loop {
             match c.stream.read(&mut buf) {
                 Ok(0) => {
-                    c.closed = true;
-                    return;
+                    // The peer may have half-closed after its request.
+                    c.peer_closed = true;
+                    break;
                 }
                 Ok(n) => {
                     if c.inbuf.is_empty() {
@@ -501,9 +533,19 @@ impl Server {
                 }
             }
         }
+        self.process_buffer(ci, now, ctl);
+    }
+
+    /// Answer the request at the start of the connection's input, if whole.
+    fn process_buffer(&mut self, ci: usize, now: Millis, ctl: &mut dyn Control) {
+        let Some(c) = self.conns.get_mut(ci) else { return };
         let auth = self.listeners.get(c.listener).and_then(|l| l.auth.clone());
         match http::parse(&c.inbuf) {
-            Parsed::Partial => {}
+            Parsed::Partial => {
+                if c.peer_closed {
+                    c.closed = true;
+                }
+            }
             Parsed::Bad(status) => {
                 ctl.log(
                     Level::Warn,
@@ -512,8 +554,9 @@ impl Server {
                 c.inbuf.clear();
                 queue_raw(c, http::error_response(status), false, now);
             }
-            Parsed::Done(req, used) => {
+            Parsed::Done(mut req, used) => {
                 c.inbuf.drain(..used.min(c.inbuf.len()));
+                req.keep_alive &= !c.peer_closed;
                 if let Some((u, p)) = &auth {
                     if !http::authorized(req.authorization.as_deref(), u, p) {
                         queue_raw(
@@ -665,6 +708,7 @@ fn flush(c: &mut Conn, now: Millis) {
         // A follower has no deadline while it keeps reading.
         c.deadline = None;
     } else {
+        c.recheck = !c.inbuf.is_empty();
         c.deadline = Some(if c.inbuf.is_empty() {
             now + IDLE_TIMEOUT
         } else {
