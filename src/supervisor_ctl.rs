@@ -160,7 +160,9 @@ impl Control for Supervisor {
     }
 
     fn state(&self, i: usize) -> i32 {
-        self.procs.get(i).map_or(states::STOPPED, |p| state_code(p.state))
+        self.procs
+            .get(i)
+            .map_or(states::STOPPED, |p| state_code(p.state()))
     }
 
     fn now(&self) -> i64 {

@@ -549,17 +549,17 @@ fn an_idle_control_interface_adds_no_wakeups() {
     drop(s);
 }
 
-/// superlance's httpok (installed by .ci/run in /opt/rinit-ctl-venv)
+/// superlance's httpok (installed by .ci/run in /opt/rinit-venv)
 /// restarts a program through rinit's API when its URL does not answer.
 /// rinit runs no event listeners yet, so the test plays supervisord's
 /// event dispatcher: it sends httpok one TICK_60 event on stdin.
 #[test]
 fn superlance_httpok_restarts_a_program_through_rinit() {
     use std::io::BufRead;
-    let httpok = "/opt/rinit-ctl-venv/bin/httpok";
+    let httpok = "/opt/rinit-venv/bin/httpok";
     assert!(
         Path::new(httpok).exists(),
-        "{httpok} missing: .ci/run installs superlance into /opt/rinit-ctl-venv"
+        "{httpok} missing: .ci/run installs superlance into /opt/rinit-venv"
     );
     let (dir, r) = start("httpok", "", "[program:web]\ncommand=sleep 1000\nstartsecs=0\n");
     r.wait_rec("INFO success: web entered RUNNING state{*}", WAIT);
