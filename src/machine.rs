@@ -517,7 +517,9 @@ impl Process {
         log(out, Level::Info, format!("spawnerr: {reason}"));
         self.spawnerr = Some(reason.to_string());
         self.outcome = Outcome::SpawnFailed;
-        self.enter_backoff(now, out);
+        if self.enter_backoff(now, out) {
+            self.give_up(out);
+        }
     }
 
     fn promote(&mut self, out: &mut Vec<Action>) {
@@ -533,22 +535,22 @@ impl Process {
         );
     }
 
-    fn enter_backoff(&mut self, now: Millis, out: &mut Vec<Action>) {
+    /// A failed start: BACKOFF, retried after as many seconds as failed
+    /// starts. Returns true when no retry is left: the caller gives up
+    /// (FATAL) after writing its own line, the order supervisord's events
+    /// and lines come in (BACKOFF, the line, FATAL, `gave up`; the BACKOFF
+    /// event carries the last count).
+    fn enter_backoff(&mut self, now: Millis, out: &mut Vec<Action>) -> bool {
         self.pid = None;
         self.backoff = self.backoff.saturating_add(1);
-        if self.backoff > self.cfg.startretries {
-            // supervisord passes through BACKOFF (its PROCESS_STATE_BACKOFF
-            // event carries the last count) and gives up from there.
-            self.enter(Phase::Backoff { retry_at: now }, out);
-            self.give_up(out);
-            return;
-        }
-        self.enter(
-            Phase::Backoff {
-                retry_at: secs_after(now, u64::from(self.backoff)),
-            },
-            out,
-        );
+        let exhausted = self.backoff > self.cfg.startretries;
+        let retry_at = if exhausted {
+            now
+        } else {
+            secs_after(now, u64::from(self.backoff))
+        };
+        self.enter(Phase::Backoff { retry_at }, out);
+        exhausted
     }
 
     fn give_up(&mut self, out: &mut Vec<Action>) {
@@ -601,16 +603,20 @@ impl Process {
                 self.outcome = Outcome::Exited { exit, expected: true };
             }
             State::Starting => {
-                // Died before startsecs, whatever the code.
+                // Died before startsecs, whatever the code. The state
+                // changes before the line is written, as in supervisord.
+                self.outcome = Outcome::Exited { exit, expected };
+                self.spawnerr = Some("Exited too quickly (process log may have details)".into());
+                let exhausted = self.enter_backoff(now, out);
                 log(
                     out,
                     Level::Warn,
                     format!("exited: {} ({}; not expected)", name, exit.describe()),
                 );
-                self.outcome = Outcome::Exited { exit, expected };
-                self.spawnerr = Some("Exited too quickly (process log may have details)".into());
                 self.policy_on_exit(exit, expected, out);
-                self.enter_backoff(now, out);
+                if exhausted {
+                    self.give_up(out);
+                }
                 if self.state() == State::Backoff && !self.halted {
                     self.plan_cleanup(now, old_pid, leftovers, out);
                 }
@@ -621,29 +627,25 @@ impl Process {
                 } else {
                     (Level::Warn, "not expected")
                 };
+                self.backoff = 0;
+                self.outcome = Outcome::Exited { exit, expected };
+                let restart = match self.cfg.autorestart {
+                    AutoRestart::False => false,
+                    AutoRestart::Unexpected => !expected,
+                    AutoRestart::True => true,
+                } && !self.halted;
+                // At once, but never two spawns less than 1 s apart.
+                let restart_at = restart.then(|| now.max(self.laststart.map_or(now, |t| secs_after(t, 1))));
+                // The state changes before the line is written, as in
+                // supervisord.
+                self.enter(Phase::Exited { restart_at }, out);
                 log(
                     out,
                     level,
                     format!("exited: {} ({}; {})", name, exit.describe(), word),
                 );
-                self.backoff = 0;
-                self.outcome = Outcome::Exited { exit, expected };
                 self.policy_on_exit(exit, expected, out);
-                let restart = match self.cfg.autorestart {
-                    AutoRestart::False => false,
-                    AutoRestart::Unexpected => !expected,
-                    AutoRestart::True => true,
-                };
-                self.enter(Phase::Exited { restart_at: None }, out);
-                if restart && !self.halted {
-                    // At once, but never two spawns less than 1 s apart.
-                    let earliest = self.laststart.map_or(now, |t| secs_after(t, 1));
-                    self.enter(
-                        Phase::Exited {
-                            restart_at: Some(now.max(earliest)),
-                        },
-                        out,
-                    );
+                if restart {
                     self.plan_cleanup(now, old_pid, leftovers, out);
                 }
             }

@@ -76,7 +76,13 @@ impl Supervisor {
         let mut procs = Vec::new();
         let mut group_priority = Vec::new();
         for g in config.groups {
-            for p in g.processes {
+            for mut p in g.processes {
+                // `serverurl=AUTO` (unset): children get the URL of the
+                // configured server, as supervisord gives it
+                // (SUPERVISOR_SERVER_URL; superlance needs it).
+                if p.serverurl.is_none() {
+                    p.serverurl.clone_from(&config.serverurl);
+                }
                 procs.push(Process::new(p));
                 group_priority.push(g.priority);
             }

@@ -72,7 +72,6 @@ macro_rules! both {
         }
 
         #[test]
-        #[ignore = "needs the event-listener runtime (issue 12)"]
         fn $ri() {
             require!(Need::PidNamespaces, Need::Cmd("supervisord") $(, $need)*);
             $case(Init::Rinit);

@@ -334,9 +334,11 @@ fn parse_result_len(text: &[u8]) -> Option<usize> {
     Some(digits.parse::<usize>().unwrap_or(usize::MAX))
 }
 
-/// `supervisor_stdout`'s handler: the body is `headers\ndata` with a
-/// `processname:` and a `channel:` token; it prints `name channel | data`.
-/// `None` when the body is not such an echo (the handler would raise).
+/// `supervisor_stdout`'s handler (its upstream source): the body is
+/// `headers\ndata` with a `processname:` and a `channel:` token; every line
+/// of the data (split at `\n`, so data ending in a newline gives a last
+/// empty line) is printed as `name channel | line`. `None` when the body is
+/// not such an echo (the handler would raise).
 fn supervisor_stdout_line(body: &[u8]) -> Option<Vec<u8>> {
     let pos = body.iter().position(|&b| b == b'\n')?;
     let header = std::str::from_utf8(body.get(..pos)?).ok()?;
@@ -351,9 +353,14 @@ fn supervisor_stdout_line(body: &[u8]) -> Option<Vec<u8>> {
             _ => {}
         }
     }
-    let mut line = format!("{} {} | ", name?, channel?).into_bytes();
-    line.extend_from_slice(data);
-    Some(line)
+    let prefix = format!("{} {} | ", name?, channel?);
+    let mut out = Vec::with_capacity(data.len() + prefix.len() * 2);
+    for line in data.split(|&b| b == b'\n') {
+        out.extend_from_slice(prefix.as_bytes());
+        out.extend_from_slice(line);
+        out.push(b'\n');
+    }
+    Some(out)
 }
 
 #[cfg(test)]
@@ -516,7 +523,9 @@ mod tests {
         let mut msg = format!("RESULT {}\n", body.len()).into_bytes();
         msg.extend_from_slice(body);
         l.feed(&msg, &mut out);
-        assert!(out.contains(&Outcome::Stdout(b"web stdout | GET / 200\n".to_vec())));
+        assert!(out.contains(&Outcome::Stdout(
+            b"web stdout | GET / 200\nweb stdout | \n".to_vec()
+        )));
         assert!(out.contains(&Outcome::Processed));
         // A body that is not a PROCESS_LOG echo makes the handler fail.
         ready(&mut l);
