@@ -60,9 +60,10 @@ fn start(init: Init, dir: &TempDir, conf: &str, env: &[(&str, &str)]) -> Rinit {
     Rinit::launch(l)
 }
 
-/// The tiers of a case: namespaces always; supervisord for its half, and
-/// Debian's supervisor package (childutils, the `supervisor` module) for
-/// every case that runs a Python listener.
+/// A case's two tests. Both need PID namespaces and Debian's `supervisor`
+/// package: the reference half runs its supervisord, and rinit's half needs
+/// the `supervisor` module that childutils and superlance import (one tier
+/// for all cases keeps this simple; CI has the package).
 macro_rules! both {
     ($case:ident, $sv:ident, $ri:ident $(, $need:expr)*) => {
         #[test]
