@@ -373,7 +373,7 @@ both!(
 // Listeners that end the container
 // ---------------------------------------------------------------------------
 
-/// The corpus's one-liner (tests/corpus 022-supervisor-issue-733.conf, from
+/// The corpus's one-liner (its config 022-supervisor-issue-733.conf, from
 /// supervisor issue #733) on PROCESS_STATE_FATAL, with a program that cannot
 /// start: the listener sends SIGTERM to its parent, the init shuts down
 /// cleanly, stopping the other program and then the listener, and exits 0.
@@ -422,9 +422,11 @@ both!(
     fatal_one_liner_shuts_down_cleanly_and_exits_rinit
 );
 
-/// A stop-supervisor.sh as Docker images ship it: on the first
-/// STOPPED/EXITED/FATAL event it sends SIGQUIT to the pid in the pidfile
-/// (PID 1), and the init shuts down and exits 0.
+/// A stop-supervisor.sh as Docker images ship it (corpus configs 011-mailcow-
+/// dovecot and 018-tiangolo-uwsgi-nginx-debian; the `events=` list spelled
+/// with spaces as mailcow does): on the first STOPPED/EXITED/FATAL event it
+/// sends SIGQUIT to the pid in the pidfile (PID 1), and the init shuts down
+/// and exits 0.
 fn stop_supervisor_script(init: Init) {
     let dir = TempDir::new("ev-stopscript");
     let conf = config(
@@ -434,7 +436,7 @@ fn stop_supervisor_script(init: Init) {
             "[program:job]\ncommand=sh -c 'sleep 1.5; exit 0'\nautorestart=false\n\n\
              [program:web]\ncommand=sleep 100000\n\n\
              [eventlistener:stopper]\ncommand={} {}\n\
-             events=PROCESS_STATE_STOPPED,PROCESS_STATE_EXITED,PROCESS_STATE_FATAL\n",
+             events=PROCESS_STATE_STOPPED, PROCESS_STATE_EXITED, PROCESS_STATE_FATAL\n",
             fx("stop_supervisor.sh"),
             dir.join("p.pid").display()
         ),
