@@ -665,6 +665,52 @@ both!(
     rejected_event_is_redelivered_rinit
 );
 
+/// A pool of two: the listener that gets the event dies without answering;
+/// the event (same serial) goes to the other listener, which also gets the
+/// dead listener's own EXITED event; the dead one is restarted.
+fn listener_dies_mid_event(init: Init) {
+    let dir = TempDir::new("ev-dies");
+    let log = dir.join("ev.log");
+    let conf = config(
+        &dir,
+        "",
+        &format!(
+            "[program:bad]\ncommand=sh -c 'sleep 2; exit 3'\nautorestart=false\n\n\
+             [eventlistener:pool]\ncommand={PY} {} {} {}\nprocess_name=%(program_name)s_%(process_num)d\n\
+             numprocs=2\nevents=PROCESS_STATE_EXITED\n",
+            fx("dies_once.py"),
+            log.display(),
+            dir.join("died").display()
+        ),
+    );
+    let mut r = start(init, &dir, &conf, &[]);
+    r.wait_rec("WARN exited: bad (exit status 3; not expected)", WAIT);
+    r.wait_rec("WARN exited: pool_0 (exit status 1; not expected)", WAIT);
+    r.wait_nth(
+        "INFO success: pool_0 entered RUNNING state, process has stayed up for > than 1 seconds (startsecs)",
+        2,
+        WAIT,
+    );
+    let got = wait_lines(&r, &log, 3, WAIT);
+    term_and_expect_0(&mut r);
+    assert_eq!(
+        got,
+        [
+            "0 PROCESS_STATE_EXITED bad pool_0",
+            "0 PROCESS_STATE_EXITED bad pool_1",
+            "1 PROCESS_STATE_EXITED pool_0 pool_1"
+        ],
+        "\n{}",
+        r.lines().join("\n")
+    );
+    assert_eq!(lines_of(&log).len(), 3, "{:?}", lines_of(&log));
+}
+both!(
+    listener_dies_mid_event,
+    event_of_a_listener_that_dies_goes_to_another_supervisord,
+    event_of_a_listener_that_dies_goes_to_another_rinit
+);
+
 /// buffer_size=2 and a listener that takes one event and never answers:
 /// the third and fourth buffered events each discard the oldest, with
 /// supervisord's ERRO line; at shutdown the stuck listener's own event goes
