@@ -422,6 +422,10 @@ class Run:
                         got = f.read().splitlines()
                 except OSError:
                     got = None
+                if got is not None and st.get("ignore"):
+                    # lines racy under supervisord itself (e.g. events queued
+                    # while the listener is being stopped at shutdown)
+                    got = [l for l in got if not re.search(st["ignore"], l)]
                 self.event_logs[st["events"]] = got
                 if self.record:
                     break

@@ -1,0 +1,1 @@
+../../../fixtures/events/recorder.py
