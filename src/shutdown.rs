@@ -16,6 +16,10 @@ const WAITING_LOG_EVERY: Millis = 3000;
 const FINAL_KILL_AFTER: Millis = 1000;
 /// A process stuck in the kernel may not die even of SIGKILL: stop waiting.
 const FINAL_GIVE_UP_AFTER: Millis = 5000;
+/// A batch of event listeners waits at most this long for their pools to
+/// deliver what they hold (the programs' last state changes), so that a
+/// stuck listener cannot hold the shutdown (docs/events.md).
+const DRAIN_AT_MOST: Millis = 2000;
 
 /// What the event loop must do for the shutdown.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,6 +71,8 @@ pub struct Shutdown {
     just_stopped: bool,
     /// A second exit request arrived: no more grace periods.
     hurry: bool,
+    /// The next batch waits for listeners to drain until then.
+    drain_until: Option<Millis>,
 }
 
 impl Shutdown {
@@ -91,6 +97,7 @@ impl Shutdown {
             last_waiting_log: None,
             just_stopped: false,
             hurry: false,
+            drain_until: None,
         }
     }
 
@@ -99,10 +106,18 @@ impl Shutdown {
     }
 
     /// Everything that is due at `now`. `no_children`: the last reap found
-    /// that rinit has no child at all. The loop performs the steps and
-    /// calls again until no step is returned (a batch whose processes are
-    /// already stopped lets the next one go at once).
-    pub fn advance(&mut self, now: Millis, procs: &[Process], no_children: bool) -> Vec<Step> {
+    /// that rinit has no child at all. `draining(i)`: process `i` is an
+    /// event listener whose pool still holds events; its batch waits for
+    /// that, at most `DRAIN_AT_MOST`. The loop performs the steps and calls
+    /// again until no step is returned (a batch whose processes are already
+    /// stopped lets the next one go at once).
+    pub fn advance(
+        &mut self,
+        now: Millis,
+        procs: &[Process],
+        no_children: bool,
+        draining: impl Fn(usize) -> bool,
+    ) -> Vec<Step> {
         let mut out = Vec::new();
         match self.phase {
             Phase::Batches { next } => {
@@ -120,6 +135,13 @@ impl Shutdown {
                 }
                 match self.batches.get(next) {
                     Some(batch) => {
+                        if !self.hurry && batch.iter().any(|&i| draining(i)) {
+                            let until = *self.drain_until.get_or_insert(now.saturating_add(DRAIN_AT_MOST));
+                            if now < until {
+                                return out;
+                            }
+                        }
+                        self.drain_until = None;
                         out.extend(batch.iter().map(|&i| Step::Stop(i)));
                         self.phase = Phase::Batches { next: next + 1 };
                         self.just_stopped = true;
@@ -172,9 +194,15 @@ impl Shutdown {
     pub fn next_deadline(&self, procs: &[Process]) -> Option<Millis> {
         match self.phase {
             Phase::Batches { .. } => {
-                let t = self.last_waiting_log?;
                 let waiting = (0..procs.len()).any(|i| unstopped(procs, i));
-                waiting.then(|| t.saturating_add(WAITING_LOG_EVERY))
+                let log = self
+                    .last_waiting_log
+                    .filter(|_| waiting)
+                    .map(|t| t.saturating_add(WAITING_LOG_EVERY));
+                match (log, self.drain_until) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                }
             }
             Phase::Leftovers { kill_at } => Some(kill_at),
             Phase::Killed { give_up_at } => Some(give_up_at),
@@ -280,7 +308,7 @@ mod tests {
 
         fn drive(&mut self, sd: &mut Shutdown) {
             for _ in 0..100 {
-                let steps = sd.advance(self.now, &self.procs, self.no_children);
+                let steps = sd.advance(self.now, &self.procs, self.no_children, |_| false);
                 if steps.is_empty() {
                     return;
                 }
@@ -425,6 +453,45 @@ mod tests {
                 Step::KillAll
             ]
         );
+    }
+
+    #[test]
+    fn a_listener_batch_waits_for_its_pool_to_drain_at_most_two_seconds() {
+        // prog (priority 5) stops first; the listener (priority -1) waits
+        // while its pool holds events (the program's STOPPING/STOPPED).
+        let mut w = World::new(vec![running("listener", 0), running("prog", 1)]);
+        let mut sd = Shutdown::new(0, &[-1, 5]);
+        let steps = sd.advance(w.now, &w.procs, false, |i| i == 0);
+        w.perform(steps);
+        assert_eq!(w.kills, [(101, libc::SIGTERM)]);
+        w.dies(1);
+        w.kills.clear();
+        assert!(sd
+            .advance(w.now, &w.procs, false, |i| i == 0)
+            .iter()
+            .all(|s| !matches!(s, Step::Stop(_))));
+        assert_eq!(sd.next_deadline(&w.procs), Some(2000 + 2000));
+        // Drained: it goes at once.
+        w.now += 10;
+        let steps = sd.advance(w.now, &w.procs, false, |_| false);
+        assert!(steps.contains(&Step::Stop(0)));
+        // A listener that never drains is stopped after two seconds.
+        let mut w = World::new(vec![running("listener", 0), running("prog", 1)]);
+        let mut sd = Shutdown::new(0, &[-1, 5]);
+        let steps = sd.advance(w.now, &w.procs, false, |i| i == 0);
+        w.perform(steps);
+        w.dies(1);
+        assert!(!sd
+            .advance(w.now, &w.procs, false, |i| i == 0)
+            .contains(&Step::Stop(0)));
+        w.now += 1999;
+        assert!(!sd
+            .advance(w.now, &w.procs, false, |i| i == 0)
+            .contains(&Step::Stop(0)));
+        w.now += 1;
+        assert!(sd
+            .advance(w.now, &w.procs, false, |i| i == 0)
+            .contains(&Step::Stop(0)));
     }
 
     #[test]

@@ -500,7 +500,8 @@ impl Supervisor {
         for _ in 0..self.procs.len().saturating_mul(2).saturating_add(8) {
             let now = self.now();
             let Some(sd) = self.shutdown.as_mut() else { return };
-            let steps = sd.advance(now, &self.procs, self.no_children);
+            let (procs, listeners) = (&self.procs, &self.listeners);
+            let steps = sd.advance(now, procs, self.no_children, |i| listeners.draining(i, procs));
             if steps.is_empty() {
                 return;
             }

@@ -771,39 +771,3 @@ both!(
 // ---------------------------------------------------------------------------
 // Differential: the recording listener under both inits
 // ---------------------------------------------------------------------------
-
-/// The difftest scenarios 45-events-* (tests/difftest/scenarios): a
-/// recording listener (tests/fixtures/events/recorder.py) under rinit sees
-/// the same (eventname, processname, from_state, expected) sequences as
-/// under supervisord. They carry `pending_rinit`, so tests/difftest.rs skips
-/// their rinit half until the runtime is wired; this test runs it anyway
-/// (`--pending`).
-#[test]
-#[ignore = "needs the event-listener runtime (issue 12)"]
-fn differential_event_sequences_match_supervisord_rinit() {
-    require!(
-        Need::PidNamespaces,
-        Need::Cmd("python3"),
-        Need::Cmd("supervisord")
-    );
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/difftest/difftest.py");
-    let out = std::process::Command::new("python3")
-        .arg(&script)
-        .args([
-            "--init",
-            "rinit",
-            "--rinit",
-            BIN,
-            "--pending",
-            "--only",
-            "events-",
-        ])
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
-    let text = String::from_utf8_lossy(&out.stdout);
-    println!("{text}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(
-        out.status.success(),
-        "event sequences differ from supervisord's:\n{text}"
-    );
-}

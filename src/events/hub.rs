@@ -100,6 +100,14 @@ impl Hub {
         }
     }
 
+    /// The pool of listener `id` holds events, buffered or being answered.
+    pub fn pending(&self, id: ListenerId) -> bool {
+        self.listeners
+            .get(id)
+            .and_then(|&(_, pool, _)| self.pools.get(pool))
+            .is_some_and(Pool::pending)
+    }
+
     /// Listener `id` was spawned: its protocol starts over.
     pub fn spawned(&mut self, id: ListenerId) {
         if let Some((l, _, _)) = self.listeners.get_mut(id) {

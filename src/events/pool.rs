@@ -52,6 +52,11 @@ impl Pool {
         self.buffer.len()
     }
 
+    /// Events wait here or are being answered.
+    pub fn pending(&self) -> bool {
+        !self.buffer.is_empty() || self.in_flight.iter().any(Option::is_some)
+    }
+
     /// Offer a new event to every pool: each subscribed pool appends it to
     /// its buffer. The global serial is taken only when some pool accepts
     /// it, so unwanted events leave no gap in the numbering.

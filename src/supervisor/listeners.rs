@@ -120,6 +120,15 @@ impl Listeners {
         self.chunks.clone()
     }
 
+    /// Process `i` is a RUNNING listener whose pool still holds events:
+    /// the shutdown lets it deliver them before stopping it.
+    pub fn draining(&self, i: usize, procs: &[Process]) -> bool {
+        let Some(id) = self.id_of.get(i).copied().flatten() else {
+            return false;
+        };
+        procs.get(i).is_some_and(|p| p.state() == State::Running) && self.hub.pending(id)
+    }
+
     pub fn is_listener(&self, i: usize) -> bool {
         self.id_of.get(i).copied().flatten().is_some()
     }
