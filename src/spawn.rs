@@ -629,19 +629,8 @@ fn capture_pipe(
     read_end: &mut Option<OwnedFd>,
     name: &str,
 ) -> Result<RawFd, SpawnError> {
-    use std::os::fd::FromRawFd;
-    let mut fds = [0; 2];
-    // SAFETY: `fds` has room for the two descriptors pipe2 writes.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(open_error(name, &std::io::Error::last_os_error()));
-    }
-    // SAFETY: both descriptors were just created and are owned by nobody else.
-    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    // SAFETY: plain fcntl on our own read end.
-    unsafe {
-        let fl = libc::fcntl(r.as_raw_fd(), libc::F_GETFL);
-        libc::fcntl(r.as_raw_fd(), libc::F_SETFL, fl.max(0) | libc::O_NONBLOCK);
-    }
+    let (r, w) = cloexec_pipe(name)?;
+    set_nonblocking(&r);
     // A larger pipe means fewer wake-ups per megabyte for a chatty program
     // (kernel memory, not rinit's; refused above pipe-max-size: ignored).
     // SAFETY: plain fcntl on our own pipe.
@@ -787,6 +776,13 @@ pub fn spawn_captured(
 /// program expects), the write end for rinit (non-blocking); both
 /// close-on-exec.
 fn stdin_pipe(name: &str) -> Result<(OwnedFd, OwnedFd), SpawnError> {
+    let (r, w) = cloexec_pipe(name)?;
+    set_nonblocking(&w);
+    Ok((r, w))
+}
+
+/// A close-on-exec pipe: (read end, write end).
+fn cloexec_pipe(name: &str) -> Result<(OwnedFd, OwnedFd), SpawnError> {
     use std::os::fd::FromRawFd;
     let mut fds = [0; 2];
     // SAFETY: `fds` has room for the two descriptors pipe2 writes.
@@ -794,13 +790,16 @@ fn stdin_pipe(name: &str) -> Result<(OwnedFd, OwnedFd), SpawnError> {
         return Err(open_error(name, &std::io::Error::last_os_error()));
     }
     // SAFETY: both descriptors were just created and are owned by nobody else.
-    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    // SAFETY: fcntl on a descriptor this function owns; no memory involved.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// rinit's end of a pipe never blocks its loop.
+fn set_nonblocking(fd: &OwnedFd) {
+    // SAFETY: fcntl on a descriptor the caller owns; no memory involved.
     unsafe {
-        let fl = libc::fcntl(w.as_raw_fd(), libc::F_GETFL);
-        libc::fcntl(w.as_raw_fd(), libc::F_SETFL, fl.max(0) | libc::O_NONBLOCK);
+        let fl = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
+        libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, fl.max(0) | libc::O_NONBLOCK);
     }
-    Ok((r, w))
 }
 
 /// An event listener's pipes, as rinit holds them: the write end of the
