@@ -1,4 +1,5 @@
-//! The fuzz targets of `tests/fuzz` (config loader, `%` expansion) each run
+//! The fuzz targets of `tests/fuzz` (config loader, `%` expansion, the control
+//! interface's HTTP and XML-RPC parsers, the event protocol) each run
 //! for 60 seconds from their seed corpus and must find nothing
 //! (docs/config.md, "Fuzzing"). Needs cargo-fuzz: without it this test
 //! prints one line and passes, unless RINIT_REQUIRE_ALL=1 (CI) makes the
