@@ -254,4 +254,9 @@ impl Control for Supervisor {
     fn log(&mut self, level: Level, msg: &str) {
         self.logger.log(level, msg);
     }
+
+    fn remote_event(&mut self, kind: &str, data: &str) {
+        let event = crate::events::Event::remote_communication(kind, data);
+        self.listeners.publish(event, &mut self.logger);
+    }
 }

@@ -771,3 +771,72 @@ both!(
 // ---------------------------------------------------------------------------
 // Differential: the recording listener under both inits
 // ---------------------------------------------------------------------------
+
+// ---------------------------------------------------------------------------
+// REMOTE_COMMUNICATION
+// ---------------------------------------------------------------------------
+
+/// `supervisor.sendRemoteCommEvent(type, data)` over the control interface
+/// (supervisor's own XML-RPC client) reaches a listener subscribed to
+/// REMOTE_COMMUNICATION as `type:T\nDATA`.
+fn remote_communication(init: Init) {
+    let dir = TempDir::new("ev-remote");
+    let got = dir.join("payload");
+    let listener = dir.join("listener.py");
+    std::fs::write(
+        &listener,
+        format!(
+            "import sys\n\
+             i, o = sys.stdin.buffer, sys.stdout.buffer\n\
+             while True:\n\
+             \x20   o.write(b'READY\\n'); o.flush()\n\
+             \x20   h = dict(t.split(b':', 1) for t in i.readline().split())\n\
+             \x20   data = i.read(int(h[b'len']))\n\
+             \x20   open({:?}, 'ab').write(h[b'eventname'] + b' ' + repr(data).encode() + b'\\n')\n\
+             \x20   o.write(b'RESULT 2\\nOK'); o.flush()\n",
+            got.display().to_string()
+        ),
+    )
+    .unwrap();
+    let conf = config(
+        &dir,
+        "",
+        &format!(
+            "{}\n[eventlistener:remote]\ncommand={PY} {}\nevents=REMOTE_COMMUNICATION\n",
+            control_sections(&dir),
+            listener.display()
+        ),
+    );
+    let mut r = start(init, &dir, &conf, &[]);
+    r.wait_rec(
+        "INFO success: remote entered RUNNING state, process has stayed up for > than 1 seconds (startsecs)",
+        WAIT,
+    );
+    let send = format!(
+        "import xmlrpc.client\n\
+         from supervisor.xmlrpc import SupervisorTransport\n\
+         t = SupervisorTransport(None, None, 'unix://{}')\n\
+         s = xmlrpc.client.ServerProxy('http://127.0.0.1', transport=t)\n\
+         print(s.supervisor.sendRemoteCommEvent('deploy', 'version 42'))\n",
+        dir.join("supervisor.sock").display()
+    );
+    let out = std::process::Command::new(PY)
+        .args(["-c", &send])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "True\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = wait_lines(&r, &got, 1, WAIT);
+    assert_eq!(lines, ["REMOTE_COMMUNICATION b'type:deploy\\nversion 42'"]);
+    term_and_expect_0(&mut r);
+}
+both!(
+    remote_communication,
+    remote_communication_reaches_listeners_supervisord,
+    remote_communication_reaches_listeners_rinit,
+    Need::Cmd("python3")
+);

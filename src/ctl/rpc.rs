@@ -168,6 +168,9 @@ pub trait Control {
     fn config_info(&self, i: usize) -> Value;
     /// A record in rinit's activity log (bad requests, peers named).
     fn log(&mut self, level: crate::log::Level, msg: &str);
+    /// `sendRemoteCommEvent`: a REMOTE_COMMUNICATION event for the
+    /// listeners (docs/events.md).
+    fn remote_event(&mut self, kind: &str, data: &str);
 }
 
 /// The outcome of a call.
@@ -740,8 +743,8 @@ fn dispatch(c: &mut dyn Control, method: &str, params: &[Value], now: Millis) ->
             return fault(faults::NO_FILE, &name);
         }
         "supervisor.sendRemoteCommEvent" => {
-            // No event listeners run under rinit yet: nobody to notify.
             p.count(2, 2)?;
+            c.remote_event(&p.str(0)?, &p.str(1)?);
             Value::Bool(true)
         }
         "system.listMethods" => {
@@ -1217,6 +1220,7 @@ mod tests {
             Value::Struct(vec![("name".into(), Value::str(&self.procs[i].name))])
         }
         fn log(&mut self, _: crate::log::Level, _: &str) {}
+        fn remote_event(&mut self, _: &str, _: &str) {}
     }
 
     fn run(c: &mut Fake, m: &str, p: &[Value]) -> Result<Value, Fault> {
