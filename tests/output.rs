@@ -84,7 +84,8 @@ fn stalled_stdout_does_not_stop_pid1() {
          [program:orphans]\ncommand=sh -c 'while [ ! -e {stop} ]; do (exit 0 &); done; exec sleep 3600'\n\
          startsecs=0\n\
          [program:crashy]\ncommand=sh -c 'sleep 0.3; exit 3'\nstartsecs=0\nautorestart=true\n\
-         [program:chatty]\ncommand=sh -c 'while :; do echo tick-tick-tick-tick || echo FAIL >> {eagain}; done'\n",
+         [program:chatty]\ncommand=sh -c 'while :; do echo tick-tick-tick-tick || echo FAIL >> {eagain}; done'\n\
+         [program:pfx]\ncommand=sh -c 'while :; do printf pfx-; echo pfx-pfx; done'\noutput_prefix=true\n",
         log = d.join("rinit.log").display(),
         pid = d.join("p.pid").display(),
         stop = stop.display(),
@@ -158,6 +159,16 @@ fn stalled_stdout_does_not_stop_pid1() {
         "an AUTO child saw a write error: {}",
         read(&eagain)
     );
+    // The prefixed program was throttled by its pipe, never mixed with
+    // another's bytes (a partial line may be flushed on its own).
+    let pfx: Vec<&str> = text.lines().filter(|l| l.starts_with("pfx")).collect();
+    assert!(!pfx.is_empty());
+    for l in pfx {
+        assert!(
+            l.starts_with("pfx | ") && l[6..].split('-').all(|w| w == "pfx" || w.is_empty()),
+            "{l:?}"
+        );
+    }
     // Stall again, then SIGTERM: rinit shuts down within 1 s anyway.
     kill(cat.id() as i32, libc::SIGSTOP);
     std::thread::sleep(secs(2));

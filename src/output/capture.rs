@@ -10,7 +10,7 @@
 //! a program writing faster than the consumer is throttled by its own full
 //! pipe and PID 1 never waits.
 
-use super::prefix::{prefix_for, render, Lines, Piece};
+use super::prefix::{prefix_for, render, rendered_len, Lines, Piece};
 use super::rotate::RotatingFile;
 use super::syslog::Syslog;
 use crate::config::{LogDest, ProcessConfig};
@@ -98,6 +98,10 @@ struct Pipe {
     eof: bool,
     /// The process exited: flush its partial line now.
     exited: bool,
+    /// Its lines wait for room in rinit's stdout queue: the loop wakes on
+    /// that queue's POLLOUT, not on an idle-flush deadline (which would be
+    /// in the past and spin the loop).
+    blocked: bool,
 }
 
 impl Pipe {
@@ -207,6 +211,7 @@ impl Output {
                 lines: Lines::default(),
                 eof: false,
                 exited: false,
+                blocked: false,
             });
         }
         Ok(pid)
@@ -225,7 +230,11 @@ impl Output {
 
     /// When a partial line is due for its idle flush.
     pub fn next_deadline(&self) -> Option<Millis> {
-        self.pipes.iter().filter_map(|p| p.lines.deadline()).min()
+        self.pipes
+            .iter()
+            .filter(|p| !p.blocked)
+            .filter_map(|p| p.lines.deadline())
+            .min()
     }
 
     /// Read the pipes `poll` found ready (once each), write what was read,
@@ -340,7 +349,6 @@ impl Output {
 
     fn drain_lines(&mut self, now: Millis, logger: &mut Logger) {
         let batch = &mut self.line;
-        let mut piece_buf = Vec::new();
         for p in &mut self.pipes {
             if p.lines.backlog() == 0 {
                 continue;
@@ -355,13 +363,14 @@ impl Output {
                 batch.clear();
                 let budget = console.map_or(usize::MAX, |fd| logger.stream(fd).room().min(BATCH));
                 let before = p.lines.backlog();
+                let mut refused = false;
                 p.lines.drain(now, force, |piece, kind| {
                     if console.is_some() {
-                        render(&mut piece_buf, prefix, piece, kind);
-                        if batch.len() + piece_buf.len() > budget {
+                        if batch.len() + rendered_len(prefix, piece.len(), kind) > budget {
+                            refused = true;
                             return false;
                         }
-                        batch.extend_from_slice(&piece_buf);
+                        render(batch, prefix, piece, kind);
                     }
                     if let (Some(tag), Some(s)) = (syslog, sys.as_mut()) {
                         let mut msg = tag.clone();
@@ -378,6 +387,10 @@ impl Output {
                         // Fits by construction (budget is the queue's room).
                         logger.stream(fd).push_if_room(batch);
                     }
+                }
+                p.blocked = refused && batch.is_empty();
+                if refused {
+                    p.lines.touch(now);
                 }
                 let progressed = p.lines.backlog() < before;
                 if !progressed || p.lines.backlog() == 0 || batch.is_empty() {

@@ -36,7 +36,7 @@ pub enum How {
 /// a reader then fails with ENXIO instead of blocking PID 1 forever).
 pub fn open_for_write(path: &Path, how: How, nonblock: bool) -> io::Result<File> {
     let target = resolve_safely(path)?;
-    let follow_last = target.starts_with("/proc/");
+    let follow_last = in_proc(&target);
     let mut flags = libc::O_CLOEXEC | libc::O_NOCTTY;
     if !follow_last {
         // The checked name must not have become a symlink since the check.
@@ -64,6 +64,17 @@ pub fn open_for_write(path: &Path, how: How, nonblock: bool) -> io::Result<File>
     }
 }
 
+/// Whether `p` lies in /proc (directly or through a link such as
+/// `/dev/fd` → `/proc/self/fd`): its links are the kernel's to resolve.
+fn in_proc(p: &Path) -> bool {
+    if p.starts_with("/proc/") {
+        return true;
+    }
+    p.parent()
+        .and_then(|d| std::fs::canonicalize(d).ok())
+        .is_some_and(|d| d.starts_with("/proc"))
+}
+
 /// Why a symlink was not followed (the caller adds the path it opened).
 fn refused(link: &Path, uid: u32, dir: &Path) -> io::Error {
     io::Error::new(
@@ -81,7 +92,7 @@ fn refused(link: &Path, uid: u32, dir: &Path) -> io::Error {
 pub fn resolve_safely(path: &Path) -> io::Result<PathBuf> {
     let mut p = path.to_path_buf();
     for _ in 0..40 {
-        if p.starts_with("/proc/") {
+        if in_proc(&p) {
             return Ok(p);
         }
         let meta = match std::fs::symlink_metadata(&p) {
@@ -161,6 +172,12 @@ mod tests {
             PathBuf::from("/proc/self/fd/1")
         );
         assert!(open_for_write(Path::new("/dev/null"), How::Append, true).is_ok());
+        // /dev/fd/N → /proc/self/fd/N → `pipe:[…]`: left to the kernel.
+        assert_eq!(
+            resolve_safely(Path::new("/dev/fd/1")).unwrap(),
+            PathBuf::from("/dev/fd/1")
+        );
+        assert!(open_for_write(Path::new("/dev/fd/2"), How::Append, true).is_ok());
         let _ = std::fs::remove_dir_all(&d);
     }
 

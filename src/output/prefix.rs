@@ -50,6 +50,12 @@ impl Lines {
         self.last_data = now;
     }
 
+    /// The sink had no room: its data is not idle, it is waiting (the
+    /// partial line's idle time starts again once it can move).
+    pub fn touch(&mut self, now: Millis) {
+        self.last_data = now;
+    }
+
     /// When the partial line in the buffer is due for flushing.
     pub fn deadline(&self) -> Option<Millis> {
         (self.backlog() > 0).then(|| self.last_data.saturating_add(IDLE_FLUSH_MS))
@@ -64,7 +70,8 @@ impl Lines {
             if rest.is_empty() {
                 break;
             }
-            let (len, skip, piece) = match rest.iter().take(MAX_LINE + 1).position(|&b| b == b'\n') {
+            let window = &rest[..rest.len().min(MAX_LINE + 1)];
+            let (len, skip, piece) = match find_newline(window) {
                 Some(n) if n <= MAX_LINE => (n, n + 1, Piece::Line),
                 _ if rest.len() > MAX_LINE => (MAX_LINE, MAX_LINE, Piece::Split),
                 _ if force || now >= self.last_data.saturating_add(IDLE_FLUSH_MS) => {
@@ -87,10 +94,41 @@ impl Lines {
     }
 }
 
-/// The bytes written for one piece: `prefix`, the piece, the split marker
-/// for a cut line, and a newline.
+/// The first `\n` in `s`, eight bytes at a time (the hot loop of prefixed
+/// output: a byte-by-byte search cost more than the copy itself).
+pub fn find_newline(s: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    const NL: u64 = LO * b'\n' as u64;
+    let mut skipped = 0;
+    for c in s.chunks_exact(8) {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(c);
+        let w = u64::from_le_bytes(a) ^ NL;
+        if w.wrapping_sub(LO) & !w & HI != 0 {
+            break;
+        }
+        skipped += 8;
+    }
+    s.get(skipped..)?
+        .iter()
+        .position(|&b| b == b'\n')
+        .map(|p| p + skipped)
+}
+
+/// Bytes [`render`] appends for a piece of `len` bytes.
+pub fn rendered_len(prefix: &[u8], len: usize, kind: Piece) -> usize {
+    let marker = if kind == Piece::Split {
+        SPLIT_MARKER.len()
+    } else {
+        0
+    };
+    prefix.len() + len + marker + 1
+}
+
+/// Append the bytes written for one piece: `prefix`, the piece, the split
+/// marker for a cut line, and a newline.
 pub fn render(out: &mut Vec<u8>, prefix: &[u8], piece: &[u8], kind: Piece) {
-    out.clear();
     out.extend_from_slice(prefix);
     out.extend_from_slice(piece);
     if kind == Piece::Split {
@@ -150,6 +188,21 @@ mod tests {
         let mut out = Vec::new();
         render(&mut out, b"web | ", &got[0].0[..3], Piece::Split);
         assert_eq!(out, b"web | aaa [...]\n");
+    }
+
+    #[test]
+    fn newline_search_matches_the_simple_one() {
+        let mut data = [b'x'; 100];
+        for at in [0usize, 1, 7, 8, 9, 63, 64, 99] {
+            data.fill(b'x');
+            data[at] = b'\n';
+            for end in [at + 1, 100] {
+                assert_eq!(find_newline(&data[..end]), Some(at), "at {at} end {end}");
+            }
+            assert_eq!(find_newline(&data[..at]), None);
+        }
+        assert_eq!(find_newline(b""), None);
+        assert_eq!(find_newline(b"\x8a\x0a"), Some(1));
     }
 
     #[test]

@@ -51,6 +51,10 @@ pub struct Writer {
     dead: bool,
     /// Name of the stream for the notice ("stdout", a path).
     what: String,
+    /// A pipe or FIFO: AUTO children write to it too, so rinit writes whole
+    /// lines of at most PIPE_BUF bytes, which the kernel writes atomically
+    /// (all or EAGAIN): a child's line never lands inside one of rinit's.
+    atomic: bool,
 }
 
 impl Writer {
@@ -69,6 +73,7 @@ impl Writer {
             dropped_bytes: 0,
             dead: false,
             what: what.to_string(),
+            atomic: file_type(fd) == Some(libc::S_IFIFO),
         }
     }
 
@@ -91,6 +96,7 @@ impl Writer {
             dropped_bytes: 0,
             dead: false,
             what: what.to_string(),
+            atomic: file_type(raw) == Some(libc::S_IFIFO),
         }
     }
 
@@ -173,17 +179,21 @@ impl Writer {
     /// Write as much of the queue as the consumer takes now. When the queue
     /// empties after drops, the notice is queued (and written if possible).
     pub fn flush(&mut self) {
-        while !self.dead && !self.queue.is_empty() {
+        if !self.dead && !self.queue.is_empty() {
+            // Contiguous, so that a write never ends at the ring's seam in
+            // the middle of a line.
+            self.queue.make_contiguous();
             let (a, _) = self.queue.as_slices();
-            let n = match raw_write(self.fd, self.method, a) {
-                Outcome::Took(n) => n,
-                Outcome::Full => return,
-                Outcome::Dead => {
-                    self.give_up();
-                    return;
+            let n = write_from(self.fd, self.method, self.atomic, a);
+            match n {
+                Some(n) => {
+                    self.queue.drain(..n.min(self.queue.len()));
                 }
-            };
-            self.queue.drain(..n);
+                None => self.give_up(),
+            }
+            if !self.queue.is_empty() {
+                return;
+            }
         }
         if self.queue.is_empty() && self.dropped_lines > 0 && !self.dead {
             let notice = format!(
@@ -206,10 +216,9 @@ impl Writer {
         if self.dead {
             return 0;
         }
-        match raw_write(self.fd, self.method, buf) {
-            Outcome::Took(n) => n,
-            Outcome::Full => 0,
-            Outcome::Dead => {
+        match write_from(self.fd, self.method, self.atomic, buf) {
+            Some(n) => n,
+            None => {
                 self.give_up();
                 0
             }
@@ -222,6 +231,37 @@ impl Writer {
         self.dead = true;
         self.queue = VecDeque::new();
     }
+}
+
+/// Write as much of `buf` as the consumer takes now, in line-aligned
+/// chunks of at most PIPE_BUF bytes when `atomic`; `None` when the consumer
+/// is gone for good.
+fn write_from(fd: RawFd, method: Method, atomic: bool, buf: &[u8]) -> Option<usize> {
+    let mut done = 0;
+    while done < buf.len() {
+        let rest = &buf[done..];
+        let chunk = if atomic && rest.len() > PIPE_BUF {
+            let head = &rest[..PIPE_BUF];
+            // A line longer than PIPE_BUF cannot be atomic: it goes in
+            // PIPE_BUF pieces.
+            head.iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(head, |i| &head[..=i])
+        } else {
+            rest
+        };
+        match raw_write(fd, method, chunk) {
+            Outcome::Took(n) => {
+                done += n;
+                if n < chunk.len() {
+                    return Some(done);
+                }
+            }
+            Outcome::Full => return Some(done),
+            Outcome::Dead => return None,
+        }
+    }
+    Some(done)
 }
 
 enum Outcome {
