@@ -386,7 +386,13 @@ fn socket_mode_is_0700_by_default_and_chmod_applies_with_supervisords_startup_li
 
 #[test]
 fn hostile_clients_get_bounded_answers_and_supervision_continues() {
-    let (dir, r) = start("hostile", "", "[program:web]\ncommand=sleep 1000\nstartsecs=0\n");
+    // `orph` leaves an orphan to rinit every 300 ms.
+    let (dir, r) = start(
+        "hostile",
+        "",
+        "[program:web]\ncommand=sleep 1000\nstartsecs=0\n\
+         [program:orph]\ncommand=sh -c 'while true; do (sleep 0.1 &); sleep 0.3; done'\nstartsecs=0\n",
+    );
     r.wait_rec("INFO success: web entered RUNNING state{*}", WAIT);
     let sock = dir.join("s.sock");
     // 100 idle connections.
@@ -454,6 +460,9 @@ fn hostile_clients_get_bounded_answers_and_supervision_continues() {
     let (s, _) = ctl(&dir, &["status", "web"]);
     assert!(s.contains("RUNNING"), "{s}");
     drop(more);
+    // Orphans are still reaped while all these clients are connected.
+    let reaped = r.count("INFO reaped unknown pid {N} (exit status 0)");
+    r.wait_nth("INFO reaped unknown pid {N} (exit status 0)", reaped + 2, WAIT);
     drop(idle);
     assert!(r
         .lines()
