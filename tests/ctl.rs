@@ -375,13 +375,31 @@ fn socket_mode_is_0700_by_default_and_chmod_applies_with_supervisords_startup_li
         "CRIT Server 'unix_http_server' running without any HTTP authentication checking",
         WAIT,
     );
-    let (dir2, _r2) = start("mode2", "chmod=0766", "[program:web]\ncommand=sleep 1000\n");
+    let (dir2, _r2) = start(
+        "mode2",
+        "chmod=0766\nchown=nobody:nogroup",
+        "[program:web]\ncommand=sleep 1000\n",
+    );
     let mode = std::fs::metadata(dir2.join("s.sock"))
         .unwrap()
         .permissions()
         .mode()
         & 0o777;
     assert_eq!(mode, 0o766);
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(dir2.join("s.sock")).unwrap();
+    let nogroup = std::fs::read_to_string("/etc/group")
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("nogroup:x:")?
+                .split(':')
+                .next()?
+                .parse::<u32>()
+                .ok()
+        })
+        .expect("group nogroup");
+    assert_eq!((meta.uid(), meta.gid()), (passwd_entry("nobody").0, nogroup));
 }
 
 #[test]

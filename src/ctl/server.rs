@@ -208,13 +208,7 @@ fn bind_unix(cfg: &ServerConfig, path: &str) -> Result<UnixListener, BindError> 
         };
         let user = crate::users::resolve(u).map_err(|e| format!("Invalid sockchown value {spec}: {e}"))?;
         let gid = match g {
-            Some(g) => match g.parse::<u32>() {
-                Ok(n) => n,
-                Err(_) => match nix::unistd::Group::from_name(g) {
-                    Ok(Some(gr)) => gr.gid.as_raw(),
-                    _ => return Err(format!("Invalid sockchown value {spec}")),
-                },
-            },
+            Some(g) => crate::users::group_id(g).ok_or_else(|| format!("Invalid sockchown value {spec}"))?,
             None => user.gid,
         };
         std::os::unix::fs::chown(p, Some(user.uid), Some(gid))
