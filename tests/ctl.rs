@@ -690,3 +690,40 @@ fn pipelined_and_half_closed_requests_are_answered() {
         "{out}"
     );
 }
+
+/// Regression: with every connection slot held by a partial request, a new
+/// client waiting in the listen backlog must not make rinit spin on the
+/// readable listener; once the partial requests time out it is served.
+#[test]
+fn full_connection_table_of_partial_requests_does_not_spin() {
+    let (dir, r) = start("full", "", "[program:web]\ncommand=sleep 1000\nstartsecs=0\n");
+    r.wait_rec("INFO success: web entered RUNNING state{*}", WAIT);
+    let sock = dir.join("s.sock");
+    let partial: Vec<UnixStream> = (0..128)
+        .map(|_| {
+            let mut s = UnixStream::connect(&sock).unwrap();
+            s.write_all(b"P").unwrap();
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut late = UnixStream::connect(&sock).unwrap();
+    late.write_all(&post(VERSION_CALL, None)).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let before = r.ctxt_switches();
+    std::thread::sleep(Duration::from_secs(1));
+    let woke = r.ctxt_switches() - before;
+    assert!(
+        woke < 20,
+        "rinit woke {woke} times in 1 s with a full connection table"
+    );
+    late.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut out = String::new();
+    let res = late.read_to_string(&mut out);
+    assert!(
+        out.starts_with("HTTP/1.1 200 OK"),
+        "late client: {out:?} {res:?}\n{}",
+        r.lines().join("\n")
+    );
+    drop(partial);
+}
