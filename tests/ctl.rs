@@ -254,7 +254,8 @@ fn tail_reads_a_program_log_file() {
     assert_eq!(std::fs::read_to_string(&log).unwrap(), "");
 }
 
-/// `tail -f` streams what is appended (a chunked GET /logtail/NAME).
+/// `tail -f` streams what is appended (a chunked GET /logtail/NAME), with
+/// supervisorctl and with `rinit ctl`.
 #[test]
 fn tail_f_follows_a_growing_log() {
     use std::io::BufRead;
@@ -267,44 +268,47 @@ fn tail_f_follows_a_growing_log() {
     let _r = Rinit::start(&dir, &conf);
     wait_socket(&dir);
     poll(WAIT, "the log file", || std::fs::metadata(dir.join("w.log")).ok());
-    let mut child = Command::new("supervisorctl")
-        .arg("-c")
-        .arg(dir.join("supervisord.conf"))
-        .args(["tail", "-f", "w"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
+    for client in [&["supervisorctl"][..], &[BIN, "ctl"]] {
+        let mut child = Command::new(client[0])
+            .args(&client[1..])
+            .arg("-c")
+            .arg(dir.join("supervisord.conf"))
+            .args(["tail", "-f", "w"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut seen = Vec::new();
+        while seen.len() < 8 {
+            match rx.recv_timeout(WAIT) {
+                Ok(l) => seen.push(l),
+                Err(_) => break,
             }
         }
-    });
-    let mut seen = Vec::new();
-    while seen.len() < 8 {
-        match rx.recv_timeout(WAIT) {
-            Ok(l) => seen.push(l),
-            Err(_) => break,
-        }
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(
+            seen.first().map(String::as_str),
+            Some("==> Press Ctrl-C to exit <==")
+        );
+        let nums: Vec<u32> = seen
+            .iter()
+            .filter_map(|l| l.strip_prefix("line ")?.parse().ok())
+            .collect();
+        assert!(nums.len() >= 6, "{seen:?}");
+        assert!(
+            nums.windows(2).all(|w| w[1] == w[0] + 1),
+            "lines out of order: {seen:?}"
+        );
     }
-    let _ = child.kill();
-    let _ = child.wait();
-    assert_eq!(
-        seen.first().map(String::as_str),
-        Some("==> Press Ctrl-C to exit <==")
-    );
-    let nums: Vec<u32> = seen
-        .iter()
-        .filter_map(|l| l.strip_prefix("line ")?.parse().ok())
-        .collect();
-    assert!(nums.len() >= 6, "{seen:?}");
-    assert!(
-        nums.windows(2).all(|w| w[1] == w[0] + 1),
-        "lines out of order: {seen:?}"
-    );
 }
 
 /// Send `req` on a fresh connection; return the whole answer.

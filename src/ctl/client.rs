@@ -598,12 +598,16 @@ impl Ctl {
                 if size == 0 {
                     return Ok(());
                 }
-                if buf.len() < i + 2 + size + 2 {
+                let Some(end) = (i + 2).checked_add(size) else {
+                    return Err(Error::Protocol("bad chunk size".into()));
+                };
+                let Some(data) = buf.get(i + 2..end) else { break };
+                if buf.len() < end + 2 {
                     break;
                 }
-                let _ = stdout.write_all(&buf[i + 2..i + 2 + size]);
+                let _ = stdout.write_all(data);
                 let _ = stdout.flush();
-                buf.drain(..i + 2 + size + 2);
+                buf.drain(..end + 2);
             }
             let mut b = [0u8; 16384];
             let n = s.read(&mut b)?;
