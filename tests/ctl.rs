@@ -731,3 +731,51 @@ fn full_connection_table_of_partial_requests_does_not_spin() {
     );
     drop(partial);
 }
+
+/// A request pipelined behind a large answer that the socket cannot take at
+/// once is answered after it, and that answer arrives whole.
+#[test]
+fn a_pipelined_request_does_not_cut_a_large_answer_short() {
+    let (dir, _r) = start(
+        "bigpipe",
+        "",
+        "[program:p]\ncommand=sleep 1000\nnumprocs=1000\nprocess_name=%(program_name)s_%(process_num)s\nautostart=false\n",
+    );
+    let call = |m: &str| {
+        let body = format!(
+            "<?xml version='1.0'?><methodCall><methodName>{m}</methodName><params></params></methodCall>"
+        );
+        format!(
+            "POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let mut s = UnixStream::connect(dir.join("s.sock")).unwrap();
+    s.write_all(call("supervisor.getAllConfigInfo").as_bytes())
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    s.write_all(call("supervisor.getAPIVersion").as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut got: Vec<u8> = Vec::new();
+    let mut buf = vec![0u8; 65536];
+    while String::from_utf8_lossy(&got).matches("</methodResponse>").count() < 2 {
+        let n = s.read(&mut buf).expect("both answers");
+        assert!(n > 0, "closed after {} bytes", got.len());
+        got.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&got);
+    let first_len: usize = text
+        .split("Content-Length: ")
+        .nth(1)
+        .and_then(|r| r.split("\r\n").next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert!(first_len > 500_000, "answer too small to test: {first_len}");
+    let body_start = text.find("\r\n\r\n").unwrap() + 4;
+    let first_body = &text[body_start..body_start + first_len];
+    assert_eq!(first_body.matches("<name>process_prio</name>").count(), 1000);
+    assert!(first_body.ends_with("</methodResponse>\n"));
+    assert!(text[body_start + first_len..].starts_with("HTTP/1.1 200 OK"));
+    assert!(text.ends_with("<value><string>3.0</string></value>\n</param>\n</params>\n</methodResponse>\n"));
+}

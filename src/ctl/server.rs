@@ -566,6 +566,11 @@ impl Server {
     /// Answer the request at the start of the connection's input, if whole.
     fn process_buffer(&mut self, ci: usize, now: Millis, ctl: &mut dyn Control) {
         let Some(c) = self.conns.get_mut(ci) else { return };
+        // One request at a time: the next is parsed once this answer is out
+        // (`recheck`), never over a response still being written.
+        if c.pending.is_some() || c.tail.is_some() || c.out_pos < c.out.len() || c.close_after {
+            return;
+        }
         let auth = self.listeners.get(c.listener).and_then(|l| l.auth.clone());
         match http::parse(&c.inbuf) {
             Parsed::Partial => {
