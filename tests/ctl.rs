@@ -779,3 +779,29 @@ fn a_pipelined_request_does_not_cut_a_large_answer_short() {
     assert!(text[body_start + first_len..].starts_with("HTTP/1.1 200 OK"));
     assert!(text.ends_with("<value><string>3.0</string></value>\n</param>\n</params>\n</methodResponse>\n"));
 }
+
+/// As supervisord: a stale socket file is replaced; a socket something
+/// still answers on stops the second init with exit status 2.
+#[test]
+fn stale_socket_is_replaced_and_a_live_one_refused() {
+    let dir = TempDir::new("stale");
+    std::fs::write(dir.join("s.sock"), "stale").unwrap();
+    let conf = ctl_config(&dir, "", "[program:web]\ncommand=sleep 1000\n");
+    let _r = Rinit::start(&dir, &conf);
+    wait_socket(&dir);
+    let second = TempDir::new("stale2");
+    let conf2 = ctl_config(&second, "", "[program:web]\ncommand=sleep 1000\n").replace(
+        &second.join("s.sock").display().to_string(),
+        &dir.join("s.sock").display().to_string(),
+    );
+    let mut r2 = Rinit::start(&second, &conf2);
+    assert_eq!(r2.wait_exit(WAIT), 2);
+    let out = r2.lines().join("\n");
+    assert!(
+        out.contains("Error: Another program is already listening on a port that one of our HTTP servers is configured to use."),
+        "{out}"
+    );
+    // The first one still serves.
+    let (s, _) = ctl(&dir, &["status"]);
+    assert!(s.starts_with("web "), "{s}");
+}
