@@ -805,3 +805,29 @@ fn stale_socket_is_replaced_and_a_live_one_refused() {
     let (s, _) = ctl(&dir, &["status"]);
     assert!(s.starts_with("web "), "{s}");
 }
+
+/// Until rinit rereads its config: `reread` answers CANT_REREAD, `add` an
+/// existing group is "already active", `remove` a running one "still
+/// running"; `rinit ctl` prints what supervisorctl prints.
+#[test]
+fn reread_add_remove_answers_match_between_clients() {
+    let (dir, r) = start("reread", "", "[program:web]\ncommand=sleep 1000\nstartsecs=0\n");
+    r.wait_rec("INFO success: web entered RUNNING state{*}", WAIT);
+    for args in [
+        &["reread"][..],
+        &["add", "web"],
+        &["add", "foo"],
+        &["remove", "web"],
+        &["remove", "foo"],
+    ] {
+        let expected = ctl(&dir, args);
+        assert_eq!(rctl(&dir, args), expected, "{args:?}");
+    }
+    assert_eq!(
+        ctl(&dir, &["reread"]),
+        (
+            "ERROR: CANT_REREAD: rinit does not reread its config yet\n".into(),
+            1
+        )
+    );
+}
