@@ -126,7 +126,10 @@ const TAIL_CHUNK: u64 = 64 * 1024;
 
 fn file_id(path: &str) -> Option<(u64, u64)> {
     use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(path).ok().map(|m| (m.ino(), m.len()))
+    std::fs::metadata(path)
+        .ok()
+        .filter(|m| m.is_file())
+        .map(|m| (m.ino(), m.len()))
 }
 
 impl Tail {
@@ -159,7 +162,7 @@ impl Tail {
             return Vec::new();
         }
         let mut buf = Vec::new();
-        if let Ok(mut f) = std::fs::File::open(&self.path) {
+        if let Ok(mut f) = rpc::open_regular(&self.path, false) {
             if f.seek(SeekFrom::Start(self.size)).is_ok() {
                 let _ = f.take((len - self.size).min(TAIL_CHUNK)).read_to_end(&mut buf);
             }
