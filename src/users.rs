@@ -166,6 +166,21 @@ impl Passwd {
     }
 }
 
+/// A group's gid by name or number, from `/etc/group` (for a control
+/// socket's `chown=user:group`).
+pub fn group_id(spec: &str) -> Option<u32> {
+    if let Ok(n) = spec.parse::<u32>() {
+        return Some(n);
+    }
+    let text = std::fs::read_to_string(GROUP_PATH).ok()?;
+    text.lines().find_map(|l| {
+        let mut f = l.split(':');
+        let name = f.next()?;
+        let gid = f.nth(1)?.parse().ok()?;
+        (name == spec).then_some(gid)
+    })
+}
+
 fn read_db(path: &Path) -> Result<String, UserError> {
     std::fs::read(path)
         .map(|b| String::from_utf8_lossy(&b).into_owned())

@@ -254,7 +254,8 @@ fn tail_reads_a_program_log_file() {
     assert_eq!(std::fs::read_to_string(&log).unwrap(), "");
 }
 
-/// `tail -f` streams what is appended (a chunked GET /logtail/NAME).
+/// `tail -f` streams what is appended (a chunked GET /logtail/NAME), with
+/// supervisorctl and with `rinit ctl`.
 #[test]
 fn tail_f_follows_a_growing_log() {
     use std::io::BufRead;
@@ -267,44 +268,47 @@ fn tail_f_follows_a_growing_log() {
     let _r = Rinit::start(&dir, &conf);
     wait_socket(&dir);
     poll(WAIT, "the log file", || std::fs::metadata(dir.join("w.log")).ok());
-    let mut child = Command::new("supervisorctl")
-        .arg("-c")
-        .arg(dir.join("supervisord.conf"))
-        .args(["tail", "-f", "w"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
+    for client in [&["supervisorctl"][..], &[BIN, "ctl"]] {
+        let mut child = Command::new(client[0])
+            .args(&client[1..])
+            .arg("-c")
+            .arg(dir.join("supervisord.conf"))
+            .args(["tail", "-f", "w"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut seen = Vec::new();
+        while seen.len() < 8 {
+            match rx.recv_timeout(WAIT) {
+                Ok(l) => seen.push(l),
+                Err(_) => break,
             }
         }
-    });
-    let mut seen = Vec::new();
-    while seen.len() < 8 {
-        match rx.recv_timeout(WAIT) {
-            Ok(l) => seen.push(l),
-            Err(_) => break,
-        }
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(
+            seen.first().map(String::as_str),
+            Some("==> Press Ctrl-C to exit <==")
+        );
+        let nums: Vec<u32> = seen
+            .iter()
+            .filter_map(|l| l.strip_prefix("line ")?.parse().ok())
+            .collect();
+        assert!(nums.len() >= 6, "{seen:?}");
+        assert!(
+            nums.windows(2).all(|w| w[1] == w[0] + 1),
+            "lines out of order: {seen:?}"
+        );
     }
-    let _ = child.kill();
-    let _ = child.wait();
-    assert_eq!(
-        seen.first().map(String::as_str),
-        Some("==> Press Ctrl-C to exit <==")
-    );
-    let nums: Vec<u32> = seen
-        .iter()
-        .filter_map(|l| l.strip_prefix("line ")?.parse().ok())
-        .collect();
-    assert!(nums.len() >= 6, "{seen:?}");
-    assert!(
-        nums.windows(2).all(|w| w[1] == w[0] + 1),
-        "lines out of order: {seen:?}"
-    );
 }
 
 /// Send `req` on a fresh connection; return the whole answer.
@@ -375,18 +379,42 @@ fn socket_mode_is_0700_by_default_and_chmod_applies_with_supervisords_startup_li
         "CRIT Server 'unix_http_server' running without any HTTP authentication checking",
         WAIT,
     );
-    let (dir2, _r2) = start("mode2", "chmod=0766", "[program:web]\ncommand=sleep 1000\n");
+    let (dir2, _r2) = start(
+        "mode2",
+        "chmod=0766\nchown=nobody:nogroup",
+        "[program:web]\ncommand=sleep 1000\n",
+    );
     let mode = std::fs::metadata(dir2.join("s.sock"))
         .unwrap()
         .permissions()
         .mode()
         & 0o777;
     assert_eq!(mode, 0o766);
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(dir2.join("s.sock")).unwrap();
+    let nogroup = std::fs::read_to_string("/etc/group")
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("nogroup:x:")?
+                .split(':')
+                .next()?
+                .parse::<u32>()
+                .ok()
+        })
+        .expect("group nogroup");
+    assert_eq!((meta.uid(), meta.gid()), (passwd_entry("nobody").0, nogroup));
 }
 
 #[test]
 fn hostile_clients_get_bounded_answers_and_supervision_continues() {
-    let (dir, r) = start("hostile", "", "[program:web]\ncommand=sleep 1000\nstartsecs=0\n");
+    // `orph` leaves an orphan to rinit every 300 ms.
+    let (dir, r) = start(
+        "hostile",
+        "",
+        "[program:web]\ncommand=sleep 1000\nstartsecs=0\n\
+         [program:orph]\ncommand=sh -c 'while true; do (sleep 0.1 &); sleep 0.3; done'\nstartsecs=0\n",
+    );
     r.wait_rec("INFO success: web entered RUNNING state{*}", WAIT);
     let sock = dir.join("s.sock");
     // 100 idle connections.
@@ -454,6 +482,9 @@ fn hostile_clients_get_bounded_answers_and_supervision_continues() {
     let (s, _) = ctl(&dir, &["status", "web"]);
     assert!(s.contains("RUNNING"), "{s}");
     drop(more);
+    // Orphans are still reaped while all these clients are connected.
+    let reaped = r.count("INFO reaped unknown pid {N} (exit status 0)");
+    r.wait_nth("INFO reaped unknown pid {N} (exit status 0)", reaped + 2, WAIT);
     drop(idle);
     assert!(r
         .lines()
@@ -661,5 +692,142 @@ fn pipelined_and_half_closed_requests_are_answered() {
     assert!(
         out.starts_with("HTTP/1.1 200 OK") && out.contains("<string>3.0</string>"),
         "{out}"
+    );
+}
+
+/// Regression: with every connection slot held by a partial request, a new
+/// client waiting in the listen backlog must not make rinit spin on the
+/// readable listener; once the partial requests time out it is served.
+#[test]
+fn full_connection_table_of_partial_requests_does_not_spin() {
+    let (dir, r) = start("full", "", "[program:web]\ncommand=sleep 1000\nstartsecs=0\n");
+    r.wait_rec("INFO success: web entered RUNNING state{*}", WAIT);
+    let sock = dir.join("s.sock");
+    let partial: Vec<UnixStream> = (0..128)
+        .map(|_| {
+            let mut s = UnixStream::connect(&sock).unwrap();
+            s.write_all(b"P").unwrap();
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut late = UnixStream::connect(&sock).unwrap();
+    late.write_all(&post(VERSION_CALL, None)).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let before = r.ctxt_switches();
+    std::thread::sleep(Duration::from_secs(1));
+    let woke = r.ctxt_switches() - before;
+    assert!(
+        woke < 20,
+        "rinit woke {woke} times in 1 s with a full connection table"
+    );
+    late.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut out = String::new();
+    let res = late.read_to_string(&mut out);
+    assert!(
+        out.starts_with("HTTP/1.1 200 OK"),
+        "late client: {out:?} {res:?}\n{}",
+        r.lines().join("\n")
+    );
+    drop(partial);
+}
+
+/// A request pipelined behind a large answer that the socket cannot take at
+/// once is answered after it, and that answer arrives whole.
+#[test]
+fn a_pipelined_request_does_not_cut_a_large_answer_short() {
+    let (dir, _r) = start(
+        "bigpipe",
+        "",
+        "[program:p]\ncommand=sleep 1000\nnumprocs=1000\nprocess_name=%(program_name)s_%(process_num)s\nautostart=false\n",
+    );
+    let call = |m: &str| {
+        let body = format!(
+            "<?xml version='1.0'?><methodCall><methodName>{m}</methodName><params></params></methodCall>"
+        );
+        format!(
+            "POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let mut s = UnixStream::connect(dir.join("s.sock")).unwrap();
+    s.write_all(call("supervisor.getAllConfigInfo").as_bytes())
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    s.write_all(call("supervisor.getAPIVersion").as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut got: Vec<u8> = Vec::new();
+    let mut buf = vec![0u8; 65536];
+    while String::from_utf8_lossy(&got).matches("</methodResponse>").count() < 2 {
+        let n = s.read(&mut buf).expect("both answers");
+        assert!(n > 0, "closed after {} bytes", got.len());
+        got.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&got);
+    let first_len: usize = text
+        .split("Content-Length: ")
+        .nth(1)
+        .and_then(|r| r.split("\r\n").next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert!(first_len > 500_000, "answer too small to test: {first_len}");
+    let body_start = text.find("\r\n\r\n").unwrap() + 4;
+    let first_body = &text[body_start..body_start + first_len];
+    assert_eq!(first_body.matches("<name>process_prio</name>").count(), 1000);
+    assert!(first_body.ends_with("</methodResponse>\n"));
+    assert!(text[body_start + first_len..].starts_with("HTTP/1.1 200 OK"));
+    assert!(text.ends_with("<value><string>3.0</string></value>\n</param>\n</params>\n</methodResponse>\n"));
+}
+
+/// As supervisord: a stale socket file is replaced; a socket something
+/// still answers on stops the second init with exit status 2.
+#[test]
+fn stale_socket_is_replaced_and_a_live_one_refused() {
+    let dir = TempDir::new("stale");
+    std::fs::write(dir.join("s.sock"), "stale").unwrap();
+    let conf = ctl_config(&dir, "", "[program:web]\ncommand=sleep 1000\n");
+    let _r = Rinit::start(&dir, &conf);
+    wait_socket(&dir);
+    let second = TempDir::new("stale2");
+    let conf2 = ctl_config(&second, "", "[program:web]\ncommand=sleep 1000\n").replace(
+        &second.join("s.sock").display().to_string(),
+        &dir.join("s.sock").display().to_string(),
+    );
+    let mut r2 = Rinit::start(&second, &conf2);
+    assert_eq!(r2.wait_exit(WAIT), 2);
+    let out = r2.lines().join("\n");
+    assert!(
+        out.contains("Error: Another program is already listening on a port that one of our HTTP servers is configured to use."),
+        "{out}"
+    );
+    // The first one still serves.
+    let (s, _) = ctl(&dir, &["status"]);
+    assert!(s.starts_with("web "), "{s}");
+}
+
+/// Until rinit rereads its config: `reread` answers CANT_REREAD, `add` an
+/// existing group is "already active", `remove` a running one "still
+/// running"; `rinit ctl` prints what supervisorctl prints.
+#[test]
+fn reread_add_remove_answers_match_between_clients() {
+    let (dir, r) = start("reread", "", "[program:web]\ncommand=sleep 1000\nstartsecs=0\n");
+    r.wait_rec("INFO success: web entered RUNNING state{*}", WAIT);
+    for args in [
+        &["reread"][..],
+        &["add", "web"],
+        &["add", "foo"],
+        &["remove", "web"],
+        &["remove", "foo"],
+    ] {
+        let expected = ctl(&dir, args);
+        assert_eq!(rctl(&dir, args), expected, "{args:?}");
+    }
+    assert_eq!(
+        ctl(&dir, &["reread"]),
+        (
+            "ERROR: CANT_REREAD: rinit does not reread its config yet\n".into(),
+            1
+        )
     );
 }

@@ -598,12 +598,16 @@ impl Ctl {
                 if size == 0 {
                     return Ok(());
                 }
-                if buf.len() < i + 2 + size + 2 {
+                let Some(end) = (i + 2).checked_add(size) else {
+                    return Err(Error::Protocol("bad chunk size".into()));
+                };
+                let Some(data) = buf.get(i + 2..end) else { break };
+                if buf.len() < end + 2 {
                     break;
                 }
-                let _ = stdout.write_all(&buf[i + 2..i + 2 + size]);
+                let _ = stdout.write_all(data);
                 let _ = stdout.flush();
-                buf.drain(..i + 2 + size + 2);
+                buf.drain(..end + 2);
             }
             let mut b = [0u8; 16384];
             let n = s.read(&mut b)?;
@@ -635,6 +639,87 @@ impl Ctl {
                 self.out("ERROR: supervisor shutting down");
             }
             Err(e) => return Err(e),
+        }
+        Ok(())
+    }
+
+    /// `reread`: supervisorctl's `_formatChanges` of `reloadConfig`.
+    fn reread(&mut self) -> Res {
+        match self.client.call("supervisor.reloadConfig", &[]) {
+            Ok(Value::Array(outer)) => {
+                let Some(Value::Array(parts)) = outer.first() else {
+                    return Ok(());
+                };
+                let mut changes: Vec<(String, &str)> = Vec::new();
+                for (part, word) in parts.iter().zip(["available", "changed", "disappeared"]) {
+                    if let Value::Array(names) = part {
+                        for n in names.iter().filter_map(Value::as_str) {
+                            changes.retain(|(k, _)| k != n);
+                            changes.push((n.to_string(), word));
+                        }
+                    }
+                }
+                changes.sort();
+                if changes.is_empty() {
+                    self.out("No config updates to processes");
+                }
+                for (n, w) in changes {
+                    self.out(&format!("{n}: {w}"));
+                }
+            }
+            Ok(_) => {}
+            Err(Error::Fault(c, t))
+                if c == i64::from(faults::SHUTDOWN_STATE) || c == i64::from(faults::CANT_REREAD) =>
+            {
+                self.exitstatus = exit::GENERIC;
+                if c == i64::from(faults::CANT_REREAD) {
+                    self.out(&format!("ERROR: {t}"));
+                } else {
+                    self.out("ERROR: supervisor shutting down");
+                }
+            }
+            Err(e) => {
+                self.exitstatus = exit::GENERIC;
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    fn add_remove(&mut self, cmd: &str, names: &[String]) -> Res {
+        for name in names {
+            let method = if cmd == "add" {
+                "supervisor.addProcessGroup"
+            } else {
+                "supervisor.removeProcessGroup"
+            };
+            match self.client.call(method, &[Value::str(name)]) {
+                Ok(_) if cmd == "add" => self.out(&format!("{name}: added process group")),
+                Ok(_) => self.out(&format!("{name}: removed process group")),
+                Err(Error::Fault(code, text)) => {
+                    let c = code as i32;
+                    match (cmd, c) {
+                        ("add", faults::SHUTDOWN_STATE) => {
+                            self.out("ERROR: shutting down");
+                            self.exitstatus = exit::GENERIC;
+                        }
+                        ("add", faults::ALREADY_ADDED) => self.out("ERROR: process group already active"),
+                        (_, faults::BAD_NAME) => {
+                            self.out(&format!("ERROR: no such process/group: {name}"));
+                            self.exitstatus = exit::GENERIC;
+                        }
+                        ("remove", faults::STILL_RUNNING) => {
+                            self.out(&format!("ERROR: process/group still running: {name}"));
+                            self.exitstatus = exit::GENERIC;
+                        }
+                        _ => {
+                            self.exitstatus = exit::GENERIC;
+                            return Err(Error::Fault(code, text));
+                        }
+                    }
+                }
+                Err(e) => return Err(e),
+            }
         }
         Ok(())
     }
@@ -741,7 +826,30 @@ impl Ctl {
                 }
                 Ok(())
             }
-            "reread" | "update" | "add" | "remove" | "reload" => {
+            "reread" => {
+                if no_args(self, "reread") {
+                    self.reread()?;
+                }
+                Ok(())
+            }
+            "add" | "remove" => self.add_remove(cmd, args),
+            "reload" => {
+                if no_args(self, "reload") {
+                    match self.client.call("supervisor.restart", &[]) {
+                        Ok(_) => self.out("Restarted supervisord"),
+                        Err(Error::Fault(c, _)) if c == i64::from(faults::SHUTDOWN_STATE) => {
+                            self.exitstatus = exit::GENERIC;
+                            self.out("ERROR: already shutting down");
+                        }
+                        Err(e) => {
+                            self.exitstatus = exit::GENERIC;
+                            return Err(e);
+                        }
+                    }
+                }
+                Ok(())
+            }
+            "update" => {
                 self.out(&format!("ERROR: '{cmd}' is not supported by rinit ctl yet"));
                 self.exitstatus = exit::GENERIC;
                 Ok(())

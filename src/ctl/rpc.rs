@@ -1052,12 +1052,33 @@ fn signal_many(c: &mut dyn Control, members: Vec<usize>, sig: &str) -> Result<Va
 /// Most bytes one read returns (a client asking for more gets this much).
 const MAX_READ: u64 = 1 << 20;
 
+/// Open a log file for the interface: non-blocking open, and only a
+/// regular file (a FIFO or device as `stdout_logfile` would block PID 1's
+/// loop on read).
+pub fn open_regular(path: &str, write: bool) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(!write)
+        .write(write)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    if !f.metadata()?.is_file() {
+        return Err(std::io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    Ok(f)
+}
+
 /// `readFile`: `offset < 0` reads that many bytes from the end.
 fn read_file(path: &str, offset: i64, length: i64) -> Result<String, Fault> {
     use std::io::{Read, Seek, SeekFrom};
     let bad = || Fault::new(faults::BAD_ARGUMENTS, None);
     let failed = |_| Fault::new(faults::FAILED, None);
-    let mut f = std::fs::File::open(path).map_err(failed)?;
+    let mut f = match open_regular(path, false) {
+        Ok(f) => f,
+        // Not a regular file (`logfile=/dev/null`…): nothing to read.
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => return Ok(String::new()),
+        Err(e) => return Err(failed(e)),
+    };
     let size = f.metadata().map_err(failed)?.len();
     let (pos, want) = if offset < 0 {
         if length != 0 {
@@ -1086,7 +1107,7 @@ fn read_file(path: &str, offset: i64, length: i64) -> Result<String, Fault> {
 fn tail_file(path: &str, offset: i64, length: i64) -> Value {
     use std::io::{Read, Seek, SeekFrom};
     let empty = |off: i64| Value::Array(vec![Value::str(""), Value::Int(off), Value::Bool(false)]);
-    let Ok(mut f) = std::fs::File::open(path) else {
+    let Ok(mut f) = open_regular(path, false) else {
         return empty(offset);
     };
     let Ok(meta) = f.metadata() else {
@@ -1121,7 +1142,7 @@ fn tail_file(path: &str, offset: i64, length: i64) -> Value {
 /// Truncate in place: the writer keeps its O_APPEND descriptor, as
 /// supervisord's remove-and-reopen leaves the log empty.
 fn truncate(path: &str) -> std::io::Result<()> {
-    std::fs::OpenOptions::new().write(true).open(path)?.set_len(0)
+    open_regular(path, true)?.set_len(0)
 }
 
 fn clear_process_logs(info: &Info) -> std::io::Result<()> {
@@ -1327,6 +1348,25 @@ mod tests {
         )
         .is_ok());
         assert_eq!(c.signals, vec![(0, libc::SIGUSR1)]);
+    }
+
+    /// A FIFO as a log file must not block the loop: refused at once.
+    #[test]
+    fn log_reads_refuse_a_fifo_without_blocking() {
+        let dir = std::env::temp_dir().join(format!("rinit-ctl-fifo-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let fifo = dir.join("log");
+        let c = std::ffi::CString::new(fifo.display().to_string()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let path = fifo.display().to_string();
+        assert!(open_regular(&path, false).is_err());
+        assert_eq!(read_file(&path, -100, 0), Ok(String::new()));
+        assert_eq!(
+            tail_file(&path, 0, 100),
+            Value::Array(vec![Value::str(""), Value::Int(0), Value::Bool(false)])
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

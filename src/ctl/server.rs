@@ -28,6 +28,8 @@ pub const MAX_CONNECTIONS: usize = 128;
 pub const REQUEST_TIMEOUT: Millis = 10_000;
 pub const WRITE_TIMEOUT: Millis = 30_000;
 pub const IDLE_TIMEOUT: Millis = 30 * 60_000;
+/// Rest after an accept error (out of descriptors, …).
+const ACCEPT_PAUSE: Millis = 1000;
 
 enum Socket {
     Unix(UnixListener),
@@ -98,6 +100,11 @@ struct Conn {
 }
 
 impl Conn {
+    /// Idle between requests: may be closed to make room for a new client.
+    fn evictable(&self) -> bool {
+        self.wants_read() && self.inbuf.is_empty()
+    }
+
     fn wants_read(&self) -> bool {
         self.pending.is_none() && self.tail.is_none() && self.out_pos >= self.out.len() && !self.close_after
     }
@@ -119,7 +126,10 @@ const TAIL_CHUNK: u64 = 64 * 1024;
 
 fn file_id(path: &str) -> Option<(u64, u64)> {
     use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(path).ok().map(|m| (m.ino(), m.len()))
+    std::fs::metadata(path)
+        .ok()
+        .filter(|m| m.is_file())
+        .map(|m| (m.ino(), m.len()))
 }
 
 impl Tail {
@@ -152,7 +162,7 @@ impl Tail {
             return Vec::new();
         }
         let mut buf = Vec::new();
-        if let Ok(mut f) = std::fs::File::open(&self.path) {
+        if let Ok(mut f) = rpc::open_regular(&self.path, false) {
             if f.seek(SeekFrom::Start(self.size)).is_ok() {
                 let _ = f.take((len - self.size).min(TAIL_CHUNK)).read_to_end(&mut buf);
             }
@@ -175,6 +185,9 @@ pub struct Server {
     conns: Vec<Conn>,
     /// This pass's slots: listeners first, then connections.
     listener_slots: Vec<Option<Slot>>,
+    /// After an accept error (EMFILE…), listeners rest until then instead
+    /// of spinning on a readable listener that cannot be accepted.
+    accept_paused_until: Option<Millis>,
     conn_slots: Vec<Slot>,
 }
 
@@ -208,13 +221,7 @@ fn bind_unix(cfg: &ServerConfig, path: &str) -> Result<UnixListener, BindError> 
         };
         let user = crate::users::resolve(u).map_err(|e| format!("Invalid sockchown value {spec}: {e}"))?;
         let gid = match g {
-            Some(g) => match g.parse::<u32>() {
-                Ok(n) => n,
-                Err(_) => match nix::unistd::Group::from_name(g) {
-                    Ok(Some(gr)) => gr.gid.as_raw(),
-                    _ => return Err(format!("Invalid sockchown value {spec}")),
-                },
-            },
+            Some(g) => crate::users::group_id(g).ok_or_else(|| format!("Invalid sockchown value {spec}"))?,
             None => user.gid,
         };
         std::os::unix::fs::chown(p, Some(user.uid), Some(gid))
@@ -302,6 +309,7 @@ impl Server {
             conns: Vec::new(),
             listener_slots: Vec::new(),
             conn_slots: Vec::new(),
+            accept_paused_until: None,
         }))
     }
 
@@ -320,6 +328,7 @@ impl Server {
             .filter_map(|c| c.deadline)
             .chain(pending)
             .chain(tails)
+            .chain(self.accept_paused_until)
             // Buffered input to parse: at once.
             .chain(self.conns.iter().filter(|c| c.recheck).map(|_| 0))
             .min()
@@ -327,7 +336,10 @@ impl Server {
 
     /// Add this pass's descriptors to `set`.
     pub fn register(&mut self, set: &mut PollSet) {
-        let room = self.conns.len() < MAX_CONNECTIONS || self.conns.iter().any(Conn::wants_read);
+        // Watch the listeners only when an accept can succeed: below the
+        // cap, or with an idle connection to evict (never spin on them).
+        let room = (self.conns.len() < MAX_CONNECTIONS || self.conns.iter().any(Conn::evictable))
+            && self.accept_paused_until.is_none();
         self.listener_slots.clear();
         for l in &self.listeners {
             let fd = match &l.sock {
@@ -353,6 +365,9 @@ impl Server {
     /// Serve what `set` reported, then expire deadlines and answer the
     /// deferred calls that are now done.
     pub fn dispatch(&mut self, set: &PollSet, now: Millis, ctl: &mut dyn Control) {
+        if self.accept_paused_until.is_some_and(|t| now >= t) {
+            self.accept_paused_until = None;
+        }
         let slots = std::mem::take(&mut self.conn_slots);
         for (ci, slot) in slots.iter().enumerate() {
             let rev = set.revents(*slot);
@@ -443,7 +458,10 @@ impl Server {
     fn accept(&mut self, li: usize, now: Millis, ctl: &mut dyn Control) {
         // Up to a few per pass so one busy listener cannot starve the loop.
         for _ in 0..16 {
-            if self.conns.len() >= MAX_CONNECTIONS && !self.evict_idle() {
+            // At the cap, accept only if an idle connection can make room
+            // (never one accepted in this pass: its request is still unread).
+            let full = self.conns.len() >= MAX_CONNECTIONS;
+            if full && !self.conns.iter().any(|c| c.evictable() && c.last_active < now) {
                 return;
             }
             let Some(l) = self.listeners.get(li) else { return };
@@ -457,7 +475,9 @@ impl Server {
                 Ok(x) => x,
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return,
                 Err(e) => {
-                    ctl.log(Level::Warn, &format!("[{}] accept failed: {e}", l.section));
+                    let msg = format!("[{}] accept failed: {e}; not accepting for 1 s", l.section);
+                    ctl.log(Level::Warn, &msg);
+                    self.accept_paused_until = Some(now + ACCEPT_PAUSE);
                     return;
                 }
             };
@@ -467,6 +487,9 @@ impl Server {
             };
             if nb.is_err() {
                 continue;
+            }
+            if full {
+                self.evict_idle(now, ctl);
             }
             self.conns.push(Conn {
                 stream,
@@ -488,17 +511,24 @@ impl Server {
     }
 
     /// Close the least recently active idle connection; false if none is idle.
-    fn evict_idle(&mut self) -> bool {
+    fn evict_idle(&mut self, now: Millis, ctl: &mut dyn Control) -> bool {
         let victim = self
             .conns
             .iter()
             .enumerate()
-            .filter(|(_, c)| c.wants_read() && c.inbuf.is_empty())
+            .filter(|(_, c)| c.evictable() && c.last_active < now)
             .min_by_key(|(_, c)| c.last_active)
             .map(|(i, _)| i);
         match victim {
             Some(i) => {
-                self.conns.remove(i);
+                let c = self.conns.remove(i);
+                ctl.log(
+                    Level::Debg,
+                    &format!(
+                        "closing the idle control connection from {} for a new client",
+                        c.peer
+                    ),
+                );
                 true
             }
             None => false,
@@ -539,6 +569,11 @@ impl Server {
     /// Answer the request at the start of the connection's input, if whole.
     fn process_buffer(&mut self, ci: usize, now: Millis, ctl: &mut dyn Control) {
         let Some(c) = self.conns.get_mut(ci) else { return };
+        // One request at a time: the next is parsed once this answer is out
+        // (`recheck`), never over a response still being written.
+        if c.pending.is_some() || c.tail.is_some() || c.out_pos < c.out.len() || c.close_after {
+            return;
+        }
         let auth = self.listeners.get(c.listener).and_then(|l| l.auth.clone());
         match http::parse(&c.inbuf) {
             Parsed::Partial => {
