@@ -24,42 +24,53 @@ impl Diff {
 /// processes differs. Where a value was written (file and line) is not a
 /// difference: an edit above a section must not restart it.
 pub fn diff(running: &[GroupConfig], new: &[GroupConfig]) -> Diff {
-    let find = |groups: &[GroupConfig], name: &str| groups.iter().position(|g| g.name == name);
+    let prints = |gs: &[GroupConfig]| -> Vec<(String, u64)> {
+        gs.iter().map(|g| (g.name.clone(), fingerprint(g))).collect()
+    };
+    diff_prints(&prints(running), &prints(new))
+}
+
+/// [`diff`] over (name, [`fingerprint`]) pairs: what the loop keeps of the
+/// configuration it runs, instead of a second copy of every process's
+/// settings.
+pub fn diff_prints(running: &[(String, u64)], new: &[(String, u64)]) -> Diff {
+    let find = |gs: &[(String, u64)], name: &str| gs.iter().find(|(n, _)| n == name).map(|(_, f)| *f);
     let mut d = Diff::default();
-    for g in new {
-        match find(running, &g.name).and_then(|i| running.get(i)) {
-            None => d.added.push(g.name.clone()),
-            Some(old) if !same_group(old, g) => d.changed.push(g.name.clone()),
+    for (name, print) in new {
+        match find(running, name) {
+            None => d.added.push(name.clone()),
+            Some(old) if old != *print => d.changed.push(name.clone()),
             Some(_) => {}
         }
     }
-    for g in running {
-        if find(new, &g.name).is_none() {
-            d.removed.push(g.name.clone());
+    for (name, _) in running {
+        if find(new, name).is_none() {
+            d.removed.push(name.clone());
         }
     }
     d
 }
 
-fn same_group(a: &GroupConfig, b: &GroupConfig) -> bool {
-    a.name == b.name
-        && a.kind == b.kind
-        && a.priority == b.priority
-        && a.listener == b.listener
-        && a.processes.len() == b.processes.len()
-        && a.processes
-            .iter()
-            .zip(&b.processes)
-            .all(|(p, q)| same_process(p, q))
-}
-
-/// Equal in everything but where it was written.
-pub fn same_process(a: &ProcessConfig, b: &ProcessConfig) -> bool {
-    let unplaced = |p: &ProcessConfig| ProcessConfig {
-        origin: Origin::default(),
-        ..p.clone()
-    };
-    unplaced(a) == unplaced(b)
+/// A digest of everything in a group that affects its processes, with the
+/// places values were written left out.
+pub fn fingerprint(g: &GroupConfig) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let unplaced: Vec<ProcessConfig> = g
+        .processes
+        .iter()
+        .map(|p| ProcessConfig {
+            origin: Origin::default(),
+            ..p.clone()
+        })
+        .collect();
+    // DefaultHasher::new() has fixed keys: the same text, the same digest.
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    format!(
+        "{:?}|{:?}|{}|{:?}|{:?}",
+        g.kind, g.listener, g.priority, g.programs, unplaced
+    )
+    .hash(&mut h);
+    h.finish()
 }
 
 #[cfg(test)]

@@ -113,6 +113,7 @@ pub fn supervise(argv0: &str, opts: &Opts) -> i32 {
     logger.log(Level::Info, &format!("rinit started with pid {pid}"));
     Supervisor::new(cfg, logger, sig, pidfile)
         .with_control(control, facts)
+        .with_reload(reloader(argv0, opts))
         .run()
 }
 
@@ -129,6 +130,21 @@ fn load_config(argv0: &str, opts: &Opts) -> Result<Config, i32> {
         None => config::locate(Path::new(argv0)).map_err(|e| fail(&e))?,
     };
     config::load(&path, &LoadOptions::from_host()).map_err(|e| fail(&e))
+}
+
+/// SIGHUP's reading of the config: the same file, found the same way, with
+/// the same command-line overrides (docs/reload.md).
+fn reloader(argv0: &str, opts: &Opts) -> crate::supervisor::Loader {
+    let (argv0, opts) = (argv0.to_string(), opts.clone());
+    Box::new(move || {
+        let path = match &opts.config {
+            Some(c) => PathBuf::from(c),
+            None => config::locate(Path::new(&argv0)).map_err(|e| e.to_string())?,
+        };
+        let mut cfg = config::load(&path, &LoadOptions::from_host()).map_err(|e| e.to_string())?;
+        apply_overrides(&mut cfg, &opts);
+        Ok(cfg)
+    })
 }
 
 /// supervisord's command-line flags win over the file.

@@ -28,7 +28,10 @@ const SPAWNS_PER_PASS: usize = 64;
 
 // Event listeners and the events they receive (docs/events.md).
 mod listeners;
+// SIGHUP: apply a changed configuration (docs/reload.md).
+mod reload;
 use listeners::Listeners;
+pub use reload::Loader;
 
 // The control interface's view of this loop (docs/control.md).
 #[path = "supervisor_ctl.rs"]
@@ -66,6 +69,9 @@ pub struct Supervisor {
     /// A control interface is configured: rinit stays up with nothing left
     /// to run, since a program can be started again (docs/control.md).
     serving: bool,
+    /// What a reload needs: how to read the config again, and what of the
+    /// running one it compares with (docs/reload.md).
+    reloads: reload::Reloads,
 }
 
 impl Supervisor {
@@ -73,6 +79,7 @@ impl Supervisor {
     /// every process's settings would double rinit's memory.
     pub fn new(config: Config, mut logger: Logger, sig: SignalFd, pidfile: Option<String>) -> Supervisor {
         let listeners = Listeners::new(&config.groups, &config.supervisord.identifier, &mut logger);
+        let reloads = reload::Reloads::new(&config);
         let mut procs = Vec::new();
         let mut group_priority = Vec::new();
         for g in config.groups {
@@ -87,16 +94,8 @@ impl Supervisor {
                 group_priority.push(g.priority);
             }
         }
-        let mut output = Output::new(procs.iter().map(|p: &Process| &p.cfg));
-        if listeners.wants_output(&procs) {
-            // PROCESS_LOG and capture mode see the bytes the output layer
-            // reads (docs/events.md).
-            let queue = listeners.chunk_queue();
-            output.set_tap(Box::new(move |i, ch, data| {
-                queue.borrow_mut().push((i, ch, data.to_vec()))
-            }));
-        }
-        Supervisor {
+        let output = Output::new(procs.iter().map(|p: &Process| &p.cfg));
+        let mut sup = Supervisor {
             output,
             listeners,
             procs,
@@ -116,7 +115,27 @@ impl Supervisor {
             control: None,
             ctl_facts: ControlFacts::default(),
             serving: false,
+            reloads,
+        };
+        sup.tap_output_for_events();
+        sup
+    }
+
+    /// PROCESS_LOG and capture mode see the bytes the output layer reads
+    /// (docs/events.md); only when some process needs it.
+    fn tap_output_for_events(&mut self) {
+        if self.listeners.wants_output(&self.procs) {
+            let queue = self.listeners.chunk_queue();
+            self.output.set_tap(Box::new(move |i, ch, data| {
+                queue.borrow_mut().push((i, ch, data.to_vec()))
+            }));
         }
+    }
+
+    /// How to read the configuration again on SIGHUP (docs/reload.md).
+    pub fn with_reload(mut self, load: reload::Loader) -> Supervisor {
+        self.reloads.set_loader(load);
+        self
     }
 
     /// Serve the control interface from the loop (docs/control.md).
@@ -205,7 +224,7 @@ impl Supervisor {
         while self.boot_next < self.procs.len() && self.spawn_budget > 0 {
             let i = self.boot_next;
             self.boot_next += 1;
-            if self.procs[i].cfg.autostart {
+            if self.procs[i].cfg.autostart && !self.reloads.held(i) {
                 let now = self.now();
                 let mut out = Vec::new();
                 self.procs[i].start(now, &mut out);
@@ -353,10 +372,9 @@ impl Supervisor {
                         "ignored SIGHUP indicating restart request (shutdown in progress)",
                     );
                 } else {
-                    self.logger.log(
-                        Level::Warn,
-                        "received SIGHUP indicating restart request; reload is not supported yet, nothing changed",
-                    );
+                    self.logger
+                        .log(Level::Warn, "received SIGHUP indicating restart request");
+                    self.reload();
                 }
             }
             libc::SIGUSR2 => {
@@ -472,6 +490,7 @@ impl Supervisor {
     /// shut down (status 0 if every last exit was expected, 1 otherwise);
     /// during a shutdown, whatever it has due.
     fn after_events(&mut self) {
+        self.start_released();
         if !self.booting() && self.shutdown.is_none() && !self.serving {
             if let Some(status) = shutdown::nothing_left(&self.procs) {
                 let msg = format!("no program left to run: shutting down with status {status}");

@@ -122,6 +122,10 @@ impl Control for Supervisor {
         self.procs.len()
     }
 
+    fn visible(&self, i: usize) -> bool {
+        !self.reloads.retired(i)
+    }
+
     fn info(&self, i: usize) -> Info {
         let Some(p) = self.procs.get(i) else {
             return Info::default();

@@ -140,6 +140,11 @@ pub struct Info {
 /// index, in supervisord's priority order (the config order).
 pub trait Control {
     fn count(&self) -> usize;
+    /// Process `i` is part of the configuration (a reload retires the
+    /// processes of removed and changed groups; they are not shown).
+    fn visible(&self, _i: usize) -> bool {
+        true
+    }
     fn info(&self, i: usize) -> Info;
     /// Cheap parts of `info`, for name lookups and predicates over many
     /// processes (no allocation: `numprocs=1000` stays fast).
@@ -177,6 +182,11 @@ pub trait Control {
 pub enum Call {
     Done(Result<Value, Fault>),
     Wait(Deferred),
+}
+
+/// The indexes of the processes the configuration has.
+fn live<C: Control + ?Sized>(c: &C) -> impl Iterator<Item = usize> + '_ {
+    (0..c.count()).filter(move |&i| c.visible(i))
 }
 
 fn done(v: Value) -> Call {
@@ -346,7 +356,7 @@ fn split_namespec(name: &str) -> (&str, Option<&str>) {
 
 /// Processes of group `g` in priority order; empty when there is no such group.
 fn group_members(c: &dyn Control, g: &str) -> Vec<usize> {
-    (0..c.count()).filter(|&i| c.group(i) == g).collect()
+    live(c).filter(|&i| c.group(i) == g).collect()
 }
 
 /// `_getGroupAndProcess`: `Ok(None)` for a whole group.
@@ -553,9 +563,7 @@ fn dispatch(c: &mut dyn Control, method: &str, params: &[Value], now: Millis) ->
         }
         "supervisor.getAllConfigInfo" => {
             p.count(0, 0)?;
-            let mut all: Vec<(String, Value)> = (0..c.count())
-                .map(|i| (c.info(i).name, c.config_info(i)))
-                .collect();
+            let mut all: Vec<(String, Value)> = live(c).map(|i| (c.info(i).name, c.config_info(i))).collect();
             all.sort_by(|a, b| a.0.cmp(&b.0));
             Value::Array(all.into_iter().map(|(_, v)| v).collect())
         }
@@ -574,7 +582,7 @@ fn dispatch(c: &mut dyn Control, method: &str, params: &[Value], now: Millis) ->
         }
         "supervisor.startAllProcesses" => {
             p.count(0, 1)?;
-            let all = (0..c.count()).collect();
+            let all = live(c).collect();
             return Ok(start_many(c, all, p.flag(0, true)));
         }
         "supervisor.stopProcess" => {
@@ -592,7 +600,7 @@ fn dispatch(c: &mut dyn Control, method: &str, params: &[Value], now: Millis) ->
         }
         "supervisor.stopAllProcesses" => {
             p.count(0, 1)?;
-            let all = (0..c.count()).collect();
+            let all = live(c).collect();
             return Ok(stop_many(c, all, p.flag(0, true)));
         }
         "supervisor.signalProcess" => {
@@ -610,7 +618,7 @@ fn dispatch(c: &mut dyn Control, method: &str, params: &[Value], now: Millis) ->
         }
         "supervisor.signalAllProcesses" => {
             p.count(1, 1)?;
-            let all = (0..c.count()).collect();
+            let all = live(c).collect();
             signal_many(c, all, &p.str(0)?)?
         }
         "supervisor.shutdown" => {
@@ -719,7 +727,7 @@ fn dispatch(c: &mut dyn Control, method: &str, params: &[Value], now: Millis) ->
         "supervisor.clearAllProcessLogs" => {
             p.count(0, 0)?;
             let mut out = Vec::new();
-            for i in 0..c.count() {
+            for i in live(c) {
                 let info = c.info(i);
                 out.push(match clear_process_logs(&info) {
                     Ok(()) => result_struct(&info, faults::SUCCESS, "OK"),
@@ -827,7 +835,7 @@ fn multicall_run(
 
 /// Processes sorted by (group, name), as `getAllProcessInfo` lists them.
 fn lexical(c: &dyn Control) -> Vec<usize> {
-    let mut v: Vec<(&str, &str, usize)> = (0..c.count()).map(|i| (c.group(i), c.name(i), i)).collect();
+    let mut v: Vec<(&str, &str, usize)> = live(c).map(|i| (c.group(i), c.name(i), i)).collect();
     v.sort();
     v.into_iter().map(|(_, _, i)| i).collect()
 }

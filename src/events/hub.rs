@@ -59,6 +59,14 @@ impl Hub {
             .collect()
     }
 
+    /// A pool that left the configuration takes no more events; what it
+    /// held is dropped (its listeners are being stopped).
+    pub fn retire_pool(&mut self, name: &str) {
+        for p in self.pools.iter_mut().filter(|p| p.name == name) {
+            p.retire();
+        }
+    }
+
     /// Something happened: every subscribed pool buffers it.
     pub fn publish(&mut self, event: Event, log: &mut Vec<LogLine>) {
         if !self.pools.is_empty() {

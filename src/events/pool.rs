@@ -52,6 +52,13 @@ impl Pool {
         self.buffer.len()
     }
 
+    /// Subscribe to nothing more and forget what is buffered.
+    pub fn retire(&mut self) {
+        self.events.clear();
+        self.buffer.clear();
+        self.in_flight.iter_mut().for_each(|s| *s = None);
+    }
+
     /// Events wait here or are being answered.
     pub fn pending(&self) -> bool {
         !self.buffer.is_empty() || self.in_flight.iter().any(Option::is_some)

@@ -69,38 +69,55 @@ impl Listeners {
             hub: Hub::new(identifier),
             ..Listeners::default()
         };
-        let mut log = Vec::new();
+        let mut first = 0;
         for g in groups {
-            let first = l.id_of.len();
-            l.id_of.extend(g.processes.iter().map(|_| None));
-            if let (GroupKind::EventListener, Some(cfg)) = (g.kind, &g.listener) {
-                let handler = ResultHandler::from_spec(&cfg.result_handler).unwrap_or_else(|| {
-                    log.push((
-                        Level::Warn,
-                        format!(
-                            "[eventlistener:{}] result_handler {} cannot run in rinit (a Python entry point); \
-                             the default handler is used",
-                            g.name, cfg.result_handler
-                        ),
-                    ));
-                    ResultHandler::Default
-                });
-                let names: Vec<String> = g.processes.iter().map(|p| p.name.clone()).collect();
-                let ids = l
-                    .hub
-                    .add_pool(&g.name, cfg.events.clone(), cfg.buffer_size, handler, &names);
-                for (k, id) in ids.into_iter().enumerate() {
-                    if let Some(slot) = l.id_of.get_mut(first + k) {
-                        *slot = Some(id);
-                    }
-                    l.proc_of.push(first + k);
-                    l.io.push(None);
-                }
-            }
-            l.hub.publish(Event::process_group(true, &g.name), &mut log);
+            l.add_group(g, first, logger);
+            first += g.processes.len();
         }
-        emit(logger, log);
         l
+    }
+
+    /// A group whose processes have the indexes from `first` on: a pool
+    /// for a listener group, and its PROCESS_GROUP_ADDED (at start-up and
+    /// on reload).
+    pub fn add_group(&mut self, g: &GroupConfig, first: usize, logger: &mut Logger) {
+        let mut log = Vec::new();
+        if self.id_of.len() < first + g.processes.len() {
+            self.id_of.resize(first + g.processes.len(), None);
+        }
+        if let (GroupKind::EventListener, Some(cfg)) = (g.kind, &g.listener) {
+            let handler = ResultHandler::from_spec(&cfg.result_handler).unwrap_or_else(|| {
+                log.push((
+                    Level::Warn,
+                    format!(
+                        "[eventlistener:{}] result_handler {} cannot run in rinit (a Python entry point); \
+                         the default handler is used",
+                        g.name, cfg.result_handler
+                    ),
+                ));
+                ResultHandler::Default
+            });
+            let names: Vec<String> = g.processes.iter().map(|p| p.name.clone()).collect();
+            let ids = self
+                .hub
+                .add_pool(&g.name, cfg.events.clone(), cfg.buffer_size, handler, &names);
+            for (k, id) in ids.into_iter().enumerate() {
+                if let Some(slot) = self.id_of.get_mut(first + k) {
+                    *slot = Some(id);
+                }
+                self.proc_of.push(first + k);
+                self.io.push(None);
+            }
+        }
+        self.hub.publish(Event::process_group(true, &g.name), &mut log);
+        emit(logger, log);
+    }
+
+    /// A group left the configuration (reload): a pool of that name takes
+    /// no more events, and PROCESS_GROUP_REMOVED goes out.
+    pub fn remove_group(&mut self, name: &str, logger: &mut Logger) {
+        self.hub.retire_pool(name);
+        self.publish(Event::process_group(false, name), logger);
     }
 
     /// Whether output chunks must be handed over (some process sends

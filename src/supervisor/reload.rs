@@ -1,0 +1,229 @@
+//! SIGHUP: read the configuration again with the same command line and
+//! apply the difference group by group, as `supervisorctl update` does
+//! (docs/reload.md). A broken file changes nothing.
+//!
+//! Process indexes never move: the processes of a removed or changed group
+//! are stopped and retired (never started again, hidden from the control
+//! interface); those of an added or changed group are appended. A changed
+//! group's new processes start once its old ones have stopped.
+
+use super::Supervisor;
+use crate::config::{Config, SupervisordConfig};
+use crate::log::Level;
+use crate::machine::{Millis, Process};
+use crate::reload::{diff_prints, fingerprint};
+
+/// Reads the configuration again: the same file, the same command-line
+/// overrides as at start. `Err` is the message to log (`FILE:LINE: …`).
+pub type Loader = Box<dyn Fn() -> Result<Config, String>>;
+
+#[derive(Default)]
+pub struct Reloads {
+    loader: Option<Loader>,
+    /// The groups being run, in order: name, fingerprint, process indexes.
+    applied: Vec<(String, u64, Vec<usize>)>,
+    /// Per process index: no longer in the configuration.
+    retired: Vec<bool>,
+    /// Per process index: waits for its group's old processes to stop.
+    held: Vec<bool>,
+    /// (old processes that must stop first, new ones to start then).
+    waits: Vec<(Vec<usize>, Vec<usize>)>,
+    /// `[supervisord]` as running: it cannot change without a restart.
+    supervisord: Option<SupervisordConfig>,
+}
+
+impl Reloads {
+    pub fn new(config: &Config) -> Reloads {
+        let mut applied = Vec::new();
+        let mut next = 0;
+        for g in &config.groups {
+            let idx: Vec<usize> = (next..next + g.processes.len()).collect();
+            next += g.processes.len();
+            applied.push((g.name.clone(), fingerprint(g), idx));
+        }
+        Reloads {
+            loader: None,
+            applied,
+            retired: vec![false; next],
+            held: vec![false; next],
+            waits: Vec::new(),
+            supervisord: Some(config.supervisord.clone()),
+        }
+    }
+
+    pub fn set_loader(&mut self, load: Loader) {
+        self.loader = Some(load);
+    }
+
+    /// Process `i` waits for its group's old processes before it starts.
+    pub fn held(&self, i: usize) -> bool {
+        self.held.get(i).copied().unwrap_or(false)
+    }
+
+    /// Process `i` left the configuration.
+    pub fn retired(&self, i: usize) -> bool {
+        self.retired.get(i).copied().unwrap_or(false)
+    }
+}
+
+impl Supervisor {
+    /// SIGHUP outside a shutdown.
+    pub(super) fn reload(&mut self) {
+        let loaded = match self.reloads.loader.as_ref() {
+            Some(load) => load(),
+            None => Err("no configuration file to read again".to_string()),
+        };
+        match loaded {
+            Ok(cfg) => self.apply_config(cfg),
+            Err(e) => {
+                let msg = format!("reload failed, the running configuration is kept: {e}");
+                self.logger.log(Level::Erro, &msg);
+            }
+        }
+    }
+
+    fn apply_config(&mut self, cfg: Config) {
+        let now = self.now();
+        let new: Vec<(String, u64)> = cfg
+            .groups
+            .iter()
+            .map(|g| (g.name.clone(), fingerprint(g)))
+            .collect();
+        let running: Vec<(String, u64)> = self
+            .reloads
+            .applied
+            .iter()
+            .map(|(n, f, _)| (n.clone(), *f))
+            .collect();
+        let diff = diff_prints(&running, &new);
+        if self.reloads.supervisord.as_ref() != Some(&cfg.supervisord) {
+            self.logger.log(
+                Level::Warn,
+                "reload: [supervisord] settings changed; they take effect when the container restarts",
+            );
+        }
+        if diff.is_empty() {
+            self.logger.log(Level::Info, "reload: no change to the programs");
+        }
+        // What goes: removed groups, and the old processes of changed ones.
+        let mut old_of: Vec<(String, Vec<usize>)> = Vec::new();
+        for name in diff.removed.iter().chain(&diff.changed) {
+            let idx = self
+                .reloads
+                .applied
+                .iter()
+                .find(|(n, _, _)| n == name)
+                .map(|(_, _, v)| v.clone())
+                .unwrap_or_default();
+            for &i in &idx {
+                self.retire(i, now);
+            }
+            self.listeners.remove_group(name, &mut self.logger);
+            if diff.removed.contains(name) {
+                self.logger
+                    .log(Level::Info, &format!("reload: removed group {name}"));
+            }
+            old_of.push((name.clone(), idx));
+        }
+        // What comes, in the new file's order; the rest keeps its processes.
+        let mut applied = Vec::new();
+        for (g, (name, print)) in cfg.groups.into_iter().zip(new) {
+            let changed = diff.changed.contains(&name);
+            if !changed && !diff.added.contains(&name) {
+                let idx = self
+                    .reloads
+                    .applied
+                    .iter()
+                    .find(|(n, _, _)| *n == name)
+                    .map(|(_, _, v)| v.clone())
+                    .unwrap_or_default();
+                applied.push((name, print, idx));
+                continue;
+            }
+            let first = self.procs.len();
+            self.listeners.add_group(&g, first, &mut self.logger);
+            let mut idx = Vec::new();
+            for mut p in g.processes {
+                if p.serverurl.is_none() {
+                    p.serverurl.clone_from(&cfg.serverurl);
+                }
+                self.procs.push(Process::new(p));
+                self.group_priority.push(g.priority);
+                self.reloads.retired.push(false);
+                self.reloads.held.push(changed);
+                idx.push(self.procs.len() - 1);
+            }
+            let verb = if changed { "changed" } else { "added" };
+            self.logger
+                .log(Level::Info, &format!("reload: {verb} group {name}"));
+            if changed {
+                let old = old_of
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default();
+                self.reloads.waits.push((old, idx.clone()));
+            }
+            applied.push((name, print, idx));
+        }
+        self.reloads.applied = applied;
+        self.reloads.supervisord = Some(cfg.supervisord);
+        self.tap_output_for_events();
+        // The appended processes are started by the boot batches (held
+        // ones once their predecessors stopped: `start_released`).
+        match self.logger.reopen() {
+            Ok(()) => {}
+            Err(e) => self.logger.log(Level::Crit, &e),
+        }
+    }
+
+    /// Stop process `i` for good: it left the configuration.
+    fn retire(&mut self, i: usize, now: Millis) {
+        if self.reloads.retired(i) {
+            return;
+        }
+        if let Some(r) = self.reloads.retired.get_mut(i) {
+            *r = true;
+        }
+        if let Some(h) = self.reloads.held.get_mut(i) {
+            *h = false;
+        }
+        let mut out = Vec::new();
+        if let Some(p) = self.procs.get_mut(i) {
+            p.halt();
+            p.stop(now, false, &mut out);
+        }
+        self.perform(i, out);
+    }
+
+    /// Start the new processes of a changed group once its old ones have
+    /// all stopped.
+    pub(super) fn start_released(&mut self) {
+        let mut k = 0;
+        while k < self.reloads.waits.len() {
+            let ready = self.reloads.waits.get(k).is_some_and(|(old, _)| {
+                old.iter()
+                    .all(|&i| self.procs.get(i).is_none_or(|p| p.state().is_stopped_class()))
+            });
+            if !ready {
+                k += 1;
+                continue;
+            }
+            let (_, new) = self.reloads.waits.remove(k);
+            for i in new {
+                if let Some(h) = self.reloads.held.get_mut(i) {
+                    *h = false;
+                }
+                let autostart = self.procs.get(i).is_some_and(|p| p.cfg.autostart);
+                if autostart && !self.reloads.retired(i) && self.shutdown.is_none() {
+                    let now = self.now();
+                    let mut out = Vec::new();
+                    if let Some(p) = self.procs.get_mut(i) {
+                        p.start(now, &mut out);
+                    }
+                    self.perform(i, out);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! SIGHUP reload (docs/reload.md), rinit as PID 1 of a namespace: an edited
+//! config is applied group by group, the unchanged programs keep their
+//! pids, and a broken edit changes nothing.
+
+mod common;
+
+use common::*;
+use std::time::Duration;
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+fn running(name: &str) -> String {
+    format!(
+        "INFO success: {name} entered RUNNING state, process has stayed up for > than 1 seconds (startsecs)"
+    )
+}
+
+/// Replace the config the way a config manager should: a new file renamed
+/// over the old one, so a reload never reads it half written.
+fn replace_config(dir: &TempDir, text: &str) -> std::path::PathBuf {
+    let tmp = dir.write("supervisord.conf.new", text, false);
+    let path = dir.join("supervisord.conf");
+    std::fs::rename(&tmp, &path).unwrap();
+    path
+}
+
+const BEFORE: &str = "[program:keep]\ncommand=sleep 1001\n\n\
+                      [program:gone]\ncommand=sleep 1002\n\n\
+                      [program:edit]\ncommand=sleep 1003\n";
+
+const AFTER: &str = "; a comment moves every line: not a change\n\n\
+                     [program:keep]\ncommand=sleep 1001\n\n\
+                     [program:edit]\ncommand=sleep 1004\n\n\
+                     [program:new]\ncommand=sleep 1005\n";
+
+#[test]
+fn hup_applies_added_removed_and_changed_groups_and_keeps_the_rest() {
+    require!(Need::PidNamespaces);
+    let dir = TempDir::new("reload");
+    let mut r = Rinit::start(&dir, &config(&dir, "", BEFORE));
+    for p in ["keep", "gone", "edit"] {
+        r.wait_rec(&running(p), secs(10));
+    }
+    let keep_pid = r.ns_pid_of("keep");
+    replace_config(&dir, &config(&dir, "", AFTER));
+    r.signal(libc::SIGHUP);
+    r.wait_rec(&running("new"), secs(10));
+    r.wait_nth("INFO spawned: 'edit' with pid {*}", 2, secs(10));
+    r.wait_nth(&running("edit"), 2, secs(10));
+    let all = r.lines();
+    assert_sequence(
+        &all,
+        &["{*} gone {*}", "{*} gone", "{*}'gone'{*}"],
+        &[
+            "INFO spawned: 'gone' with pid {*}",
+            &running("gone"),
+            "INFO reload: removed group gone",
+            "WARN stopped: gone (terminated by SIGTERM)",
+        ],
+    );
+    // The changed program is stopped before its new version starts.
+    assert_sequence(
+        &all,
+        &["{*} edit {*}", "{*} edit", "{*}'edit'{*}"],
+        &[
+            "INFO spawned: 'edit' with pid {*}",
+            &running("edit"),
+            "INFO reload: changed group edit",
+            "WARN stopped: edit (terminated by SIGTERM)",
+            "INFO spawned: 'edit' with pid {*}",
+            &running("edit"),
+        ],
+    );
+    assert_eq!(
+        r.count("INFO spawned: 'keep' with pid {*}"),
+        1,
+        "keep was restarted:\n{}",
+        all.join("\n")
+    );
+    assert_eq!(r.ns_pid_of("keep"), keep_pid);
+    assert!(
+        !all.iter().any(|l| l.contains("stopped: keep")),
+        "{}",
+        all.join("\n")
+    );
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait_exit(secs(15)), 0, "{}", r.lines().join("\n"));
+}
+
+#[test]
+fn hup_with_a_broken_config_logs_file_and_line_and_changes_nothing() {
+    require!(Need::PidNamespaces);
+    let dir = TempDir::new("reload-broken");
+    let mut r = Rinit::start(&dir, &config(&dir, "", BEFORE));
+    r.wait_rec(&running("keep"), secs(10));
+    let broken = config(&dir, "", &format!("{BEFORE}startsecs=abc\n"));
+    let path = replace_config(&dir, &broken);
+    r.signal(libc::SIGHUP);
+    let line = broken.lines().position(|l| l == "startsecs=abc").unwrap() + 1;
+    let rec = r.wait_rec(
+        "ERRO reload failed, the running configuration is kept: {*}",
+        secs(10),
+    );
+    assert!(
+        rec.text().contains(&format!("{}:{line}: ", path.display())),
+        "{}",
+        rec.text()
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let all = r.lines();
+    assert!(!all.iter().any(|l| l.contains("stopped:")), "{}", all.join("\n"));
+    assert_eq!(r.count("INFO spawned: {*}"), 3);
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait_exit(secs(15)), 0);
+}
+
+#[test]
+fn two_hups_in_quick_succession_stop_nothing_twice_and_the_last_config_wins() {
+    require!(Need::PidNamespaces);
+    let dir = TempDir::new("reload-twice");
+    let mut r = Rinit::start(&dir, &config(&dir, "", BEFORE));
+    r.wait_rec(&running("edit"), secs(10));
+    replace_config(&dir, &config(&dir, "", AFTER));
+    r.signal(libc::SIGHUP);
+    let last = AFTER.replace("sleep 1005", "sleep 1006");
+    replace_config(&dir, &config(&dir, "", &last));
+    r.signal(libc::SIGHUP);
+    // The two signals may arrive as one (pending signals merge): either
+    // way the last file is what runs.
+    r.wait_nth(&running("edit"), 2, secs(10));
+    poll(secs(10), "new running `sleep 1006`", || {
+        let host = r.host_pid_of("new");
+        let cmd = std::fs::read(format!("/proc/{host}/cmdline")).unwrap_or_default();
+        String::from_utf8_lossy(&cmd).contains("1006").then_some(())
+    });
+    let all = r.lines();
+    assert_eq!(
+        r.count("WARN stopped: gone (terminated by SIGTERM)"),
+        1,
+        "{}",
+        all.join("\n")
+    );
+    assert_eq!(
+        r.count("WARN stopped: edit (terminated by SIGTERM)"),
+        1,
+        "{}",
+        all.join("\n")
+    );
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait_exit(secs(15)), 0, "{}", r.lines().join("\n"));
+}
+
+#[test]
+fn hup_during_shutdown_is_ignored_and_logged() {
+    require!(Need::PidNamespaces);
+    let dir = TempDir::new("reload-shutdown");
+    let mut r = Rinit::start(
+        &dir,
+        &config(
+            &dir,
+            "",
+            "[program:slow]\ncommand=sh -c 'trap \"\" TERM; while :; do sleep 0.1; done'\nstopwaitsecs=2\n",
+        ),
+    );
+    r.wait_rec(&running("slow"), secs(10));
+    r.signal(libc::SIGTERM);
+    r.wait_rec("INFO waiting for slow to die", secs(10));
+    r.signal(libc::SIGHUP);
+    r.wait_rec(
+        "WARN ignored SIGHUP indicating restart request (shutdown in progress)",
+        secs(10),
+    );
+    assert_eq!(r.wait_exit(secs(15)), 0, "{}", r.lines().join("\n"));
+    assert_eq!(r.count("INFO reload: {*}"), 0);
+}
