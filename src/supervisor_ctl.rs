@@ -259,6 +259,23 @@ impl Control for Supervisor {
         self.logger.log(level, msg);
     }
 
+    fn reread(&mut self) -> Result<[Vec<String>; 3], String> {
+        let d = self.reread_config()?;
+        Ok([d.added, d.changed, d.removed])
+    }
+
+    fn add_group(&mut self, name: &str) -> Result<(), i32> {
+        self.add_group_named(name)
+    }
+
+    fn remove_group(&mut self, name: &str) -> Result<(), i32> {
+        self.remove_group_named(name)
+    }
+
+    fn restart(&mut self) {
+        self.restart_all();
+    }
+
     fn remote_event(&mut self, kind: &str, data: &str) {
         let event = crate::events::Event::remote_communication(kind, data);
         self.listeners.publish(event, &mut self.logger);

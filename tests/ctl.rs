@@ -170,7 +170,7 @@ impl Drop for Supervisord {
 
 #[test]
 fn supervisorctl_session_matches_supervisord() {
-    require_pid_namespaces();
+    require!(Need::PidNamespaces, Need::Cmd("supervisorctl"));
     let sdir = TempDir::new("sctl-ref");
     let conf = sdir.write("supervisord.conf", &ctl_config(&sdir, "", PROGRAMS), false);
     let child = Command::new("supervisord")
@@ -229,6 +229,7 @@ fn supervisorctl_session_matches_supervisord() {
 
 #[test]
 fn tail_reads_a_program_log_file() {
+    require!(Need::PidNamespaces, Need::Cmd("supervisorctl"));
     let dir = TempDir::new("tail");
     let log = dir.join("w.log");
     let programs = format!(
@@ -258,6 +259,7 @@ fn tail_reads_a_program_log_file() {
 /// supervisorctl and with `rinit ctl`.
 #[test]
 fn tail_f_follows_a_growing_log() {
+    require!(Need::PidNamespaces, Need::Cmd("supervisorctl"));
     use std::io::BufRead;
     let dir = TempDir::new("tailf");
     let programs = format!(
@@ -339,6 +341,7 @@ const VERSION_CALL: &str =
 
 #[test]
 fn auth_none_wrong_right_get_401_401_200() {
+    require!(Need::PidNamespaces, Need::Cmd("supervisorctl"));
     // user:secret, the password stored as {SHA} of "secret".
     let (dir, _r) = start(
         "auth",
@@ -365,6 +368,7 @@ fn auth_none_wrong_right_get_401_401_200() {
 
 #[test]
 fn socket_mode_is_0700_by_default_and_chmod_applies_with_supervisords_startup_lines() {
+    require!(Need::PidNamespaces, Need::Cmd("supervisorctl"));
     use std::os::unix::fs::PermissionsExt;
     let (dir, r) = start("mode", "", "[program:web]\ncommand=sleep 1000\n");
     let mode = std::fs::metadata(dir.join("s.sock"))
@@ -408,6 +412,7 @@ fn socket_mode_is_0700_by_default_and_chmod_applies_with_supervisords_startup_li
 
 #[test]
 fn hostile_clients_get_bounded_answers_and_supervision_continues() {
+    require!(Need::PidNamespaces, Need::Cmd("supervisorctl"));
     // `orph` leaves an orphan to rinit every 300 ms.
     let (dir, r) = start(
         "hostile",
@@ -494,6 +499,7 @@ fn hostile_clients_get_bounded_answers_and_supervision_continues() {
 
 #[test]
 fn inet_http_server_serves_supervisorctl() {
+    require!(Need::PidNamespaces, Need::Cmd("supervisorctl"));
     let dir = TempDir::new("inet");
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -523,6 +529,7 @@ fn inet_http_server_serves_supervisorctl() {
 /// rinit invoked as `supervisorctl` is `rinit ctl`.
 #[test]
 fn rinit_ctl_matches_supervisorctl_without_a_server() {
+    require!(Need::PidNamespaces, Need::Cmd("supervisorctl"));
     let dir = TempDir::new("noserver");
     dir.write(
         "supervisord.conf",
@@ -554,6 +561,7 @@ fn rinit_ctl_matches_supervisorctl_without_a_server() {
 /// no wake-up: rinit sleeps in poll until something happens.
 #[test]
 fn an_idle_control_interface_adds_no_wakeups() {
+    require!(Need::PidNamespaces, Need::Cmd("supervisorctl"));
     let (dir, r) = start("idle", "", "[program:web]\ncommand=sleep 1000\nstartsecs=0\n");
     r.wait_rec("INFO success: web entered RUNNING state{*}", WAIT);
     // One keep-alive connection that made a request and stays open.
@@ -586,6 +594,7 @@ fn an_idle_control_interface_adds_no_wakeups() {
 /// event dispatcher: it sends httpok one TICK_60 event on stdin.
 #[test]
 fn superlance_httpok_restarts_a_program_through_rinit() {
+    require!(Need::PidNamespaces, Need::Cmd("supervisorctl"));
     use std::io::BufRead;
     let httpok = "/opt/rinit-venv/bin/httpok";
     assert!(
@@ -640,6 +649,7 @@ fn superlance_httpok_restarts_a_program_through_rinit() {
 /// read after `supervisor> ` prompts; exit status 0.
 #[test]
 fn rinit_ctl_shell_matches_supervisorctl_shell() {
+    require!(Need::PidNamespaces, Need::Cmd("supervisorctl"));
     let (dir, r) = start("shell", "", "[program:web]\ncommand=sleep 1000\nstartsecs=0\n");
     r.wait_rec("INFO success: web entered RUNNING state{*}", WAIT);
     let run = |cmd: &[&str]| {
@@ -668,6 +678,7 @@ fn rinit_ctl_shell_matches_supervisorctl_shell() {
 /// a client that half-closes after its request still gets its answer.
 #[test]
 fn pipelined_and_half_closed_requests_are_answered() {
+    require!(Need::PidNamespaces, Need::Cmd("supervisorctl"));
     let (dir, _r) = start("pipe", "", "[program:web]\ncommand=sleep 1000\n");
     let one = format!(
         "POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{VERSION_CALL}",
@@ -700,6 +711,7 @@ fn pipelined_and_half_closed_requests_are_answered() {
 /// readable listener; once the partial requests time out it is served.
 #[test]
 fn full_connection_table_of_partial_requests_does_not_spin() {
+    require!(Need::PidNamespaces, Need::Cmd("supervisorctl"));
     let (dir, r) = start("full", "", "[program:web]\ncommand=sleep 1000\nstartsecs=0\n");
     r.wait_rec("INFO success: web entered RUNNING state{*}", WAIT);
     let sock = dir.join("s.sock");
@@ -736,6 +748,7 @@ fn full_connection_table_of_partial_requests_does_not_spin() {
 /// once is answered after it, and that answer arrives whole.
 #[test]
 fn a_pipelined_request_does_not_cut_a_large_answer_short() {
+    require!(Need::PidNamespaces, Need::Cmd("supervisorctl"));
     let (dir, _r) = start(
         "bigpipe",
         "",
@@ -784,6 +797,7 @@ fn a_pipelined_request_does_not_cut_a_large_answer_short() {
 /// still answers on stops the second init with exit status 2.
 #[test]
 fn stale_socket_is_replaced_and_a_live_one_refused() {
+    require!(Need::PidNamespaces, Need::Cmd("supervisorctl"));
     let dir = TempDir::new("stale");
     std::fs::write(dir.join("s.sock"), "stale").unwrap();
     let conf = ctl_config(&dir, "", "[program:web]\ncommand=sleep 1000\n");
@@ -806,28 +820,82 @@ fn stale_socket_is_replaced_and_a_live_one_refused() {
     assert!(s.starts_with("web "), "{s}");
 }
 
-/// Until rinit rereads its config: `reread` answers CANT_REREAD, `add` an
-/// existing group is "already active", `remove` a running one "still
-/// running"; `rinit ctl` prints what supervisorctl prints.
+/// `reread`, `update`, `add` and `remove` after an edit that removes,
+/// changes and adds groups (docs/reload.md): supervisorctl prints what it
+/// prints against supervisord, the programs end in the same states, and
+/// `rinit ctl` prints the same.
 #[test]
-fn reread_add_remove_answers_match_between_clients() {
-    let (dir, r) = start("reread", "", "[program:web]\ncommand=sleep 1000\nstartsecs=0\n");
-    r.wait_rec("INFO success: web entered RUNNING state{*}", WAIT);
-    for args in [
-        &["reread"][..],
-        &["add", "web"],
-        &["add", "foo"],
-        &["remove", "web"],
-        &["remove", "foo"],
-    ] {
-        let expected = ctl(&dir, args);
-        assert_eq!(rctl(&dir, args), expected, "{args:?}");
-    }
-    assert_eq!(
-        ctl(&dir, &["reread"]),
-        (
-            "ERROR: CANT_REREAD: rinit does not reread its config yet\n".into(),
-            1
-        )
+fn reread_and_update_match_supervisord() {
+    require!(
+        Need::PidNamespaces,
+        Need::Cmd("supervisord"),
+        Need::Cmd("supervisorctl")
     );
+    const BEFORE: &str = "[program:keep]\ncommand=sleep 1001\nstartsecs=0\n\
+                          [program:gone]\ncommand=sleep 1002\nstartsecs=0\n\
+                          [program:edit]\ncommand=sleep 1003\nstartsecs=0\n";
+    const AFTER: &str = "[program:keep]\ncommand=sleep 1001\nstartsecs=0\n\
+                         [program:edit]\ncommand=sleep 1004\nstartsecs=0\n\
+                         [program:new]\ncommand=sleep 1005\nstartsecs=0\n";
+    fn all_running(dir: &TempDir, n: usize) {
+        poll(WAIT, "every program running", || {
+            let (s, _) = ctl(dir, &["status"]);
+            (s.matches("RUNNING").count() == n && !s.contains("STOPPED")).then_some(())
+        });
+    }
+    fn session(dir: &TempDir, run: fn(&TempDir, &[&str]) -> (String, i32)) -> String {
+        let mut t = String::new();
+        let step = |t: &mut String, cmd: &[&str]| {
+            let (out, code) = run(dir, cmd);
+            t.push_str(&format!(
+                "$ {}  [exit {code}]\n{}",
+                cmd.join(" "),
+                normalize(&out)
+            ));
+        };
+        step(&mut t, &["reread"]);
+        dir.write("supervisord.conf", &ctl_config(dir, "", AFTER), false);
+        step(&mut t, &["reread"]);
+        step(&mut t, &["update"]);
+        all_running(dir, 3);
+        step(&mut t, &["status"]);
+        step(&mut t, &["reread"]);
+        step(&mut t, &["update"]);
+        step(&mut t, &["add", "new"]);
+        step(&mut t, &["add", "nosuch"]);
+        step(&mut t, &["remove", "keep"]);
+        step(&mut t, &["remove", "nosuch"]);
+        step(&mut t, &["stop", "keep"]);
+        step(&mut t, &["remove", "keep"]);
+        step(&mut t, &["status"]);
+        step(&mut t, &["reread"]);
+        step(&mut t, &["add", "keep"]);
+        t
+    }
+    let sdir = TempDir::new("reread-ref");
+    let conf = sdir.write("supervisord.conf", &ctl_config(&sdir, "", BEFORE), false);
+    let child = Command::new("supervisord")
+        .args(["-n", "-c"])
+        .arg(&conf)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run supervisord (apt package supervisor)");
+    let sd = Supervisord(child);
+    wait_socket(&sdir);
+    all_running(&sdir, 3);
+    let expected = session(&sdir, ctl);
+    drop(sd);
+
+    for run in [ctl as fn(&TempDir, &[&str]) -> (String, i32), rctl] {
+        let (dir, mut r) = start("reread", "", BEFORE);
+        all_running(&dir, 3);
+        let got = session(&dir, run);
+        assert_eq!(
+            got, expected,
+            "rinit's reread/update transcript differs from supervisord's"
+        );
+        r.signal(libc::SIGTERM);
+        assert_eq!(r.wait_exit(Duration::from_secs(15)), 0);
+    }
 }

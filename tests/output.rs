@@ -71,6 +71,7 @@ fn stamp(line: &str) -> f64 {
 /// consumer drains; AUTO children share the stalled pipe and never see EAGAIN.
 #[test]
 fn stalled_stdout_does_not_stop_pid1() {
+    require!(Need::PidNamespaces);
     let _g = serial();
     let d = TempDir::new("stall");
     let fifo = d.join("out.fifo");
@@ -188,6 +189,7 @@ fn stalled_stdout_does_not_stop_pid1() {
 /// froze PID 1 at the first rotation (one `exists()` per possible backup).
 #[test]
 fn activity_log_rotation_with_huge_backups_does_not_freeze_pid1() {
+    require!(Need::PidNamespaces);
     let d = TempDir::new("hugebackups");
     let log = d.join("rinit.log");
     let conf = format!(
@@ -229,6 +231,7 @@ fn mode_of(p: &Path) -> u32 {
 /// rule itself (this host's setting is printed on failure).
 #[test]
 fn planted_symlinks_in_sticky_dirs_are_not_followed_and_files_are_0644() {
+    require!(Need::PidNamespaces);
     use std::os::unix::fs::{lchown, symlink, PermissionsExt};
     let d = TempDir::new("sticky");
     let shared = d.join("shared");
@@ -287,6 +290,7 @@ fn planted_symlinks_in_sticky_dirs_are_not_followed_and_files_are_0644() {
 /// `umask=000`: the pidfile and the activity log are still created 0644.
 #[test]
 fn pidfile_and_activity_log_are_0644_whatever_the_umask() {
+    require!(Need::PidNamespaces);
     let d = TempDir::new("umask");
     let conf = format!(
         "[supervisord]\nnodaemon=true\nlogfile={}\npidfile={}\n\
@@ -310,6 +314,7 @@ fn pidfile_and_activity_log_are_0644_whatever_the_umask() {
 /// its own (aligned) prefix, and no byte is lost.
 #[test]
 fn prefixed_output_never_mixes_two_programs_in_one_line() {
+    require!(Need::PidNamespaces);
     let d = TempDir::new("prefix");
     let mut programs = String::new();
     for k in 1..=4 {
@@ -355,6 +360,7 @@ fn prefixed_output_never_mixes_two_programs_in_one_line() {
 /// `copytruncate` mode both keep every line, in order, with no hole.
 #[test]
 fn usr2_and_logrotate_create_and_copytruncate_lose_no_line() {
+    require!(Need::PidNamespaces, Need::Cmd("logrotate"));
     for mode in ["create", "copytruncate"] {
         let d = TempDir::new(mode);
         let log = d.join("app.log");
@@ -437,6 +443,7 @@ fn usr2_and_logrotate_create_and_copytruncate_lose_no_line() {
 /// rinit; a rotating file is captured.
 #[test]
 fn pass_through_streams_are_not_captured() {
+    require!(Need::PidNamespaces);
     let d = TempDir::new("passthru");
     let conf = config(
         &d,

@@ -119,7 +119,7 @@ struct Steady {
 
 #[test]
 fn soak_kills_crash_loops_orphans_and_signals() {
-    require_pid_namespaces();
+    require!(Need::PidNamespaces);
     let total = duration();
     let warmup = (total / 4).min(Duration::from_secs(30));
     let seed = std::time::SystemTime::now()

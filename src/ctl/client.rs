@@ -686,6 +686,87 @@ impl Ctl {
         Ok(())
     }
 
+    /// `update [group…]`: supervisorctl's `do_update` — reread, then stop
+    /// and remove the removed groups, stop, remove and add the changed
+    /// ones, add the added ones.
+    fn update(&mut self, args: &[String]) -> Res {
+        let result = match self.client.call("supervisor.reloadConfig", &[]) {
+            Ok(v) => v,
+            Err(Error::Fault(c, _)) if c == i64::from(faults::SHUTDOWN_STATE) => {
+                self.exitstatus = exit::GENERIC;
+                self.out("ERROR: already shutting down");
+                return Ok(());
+            }
+            Err(e) => {
+                self.exitstatus = exit::GENERIC;
+                return Err(e);
+            }
+        };
+        let names = |v: Option<&Value>| -> Vec<String> {
+            match v {
+                Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(String::from).collect(),
+                _ => Vec::new(),
+            }
+        };
+        let parts = match &result {
+            Value::Array(outer) => match outer.first() {
+                Some(Value::Array(p)) => p.clone(),
+                _ => Vec::new(),
+            },
+            _ => Vec::new(),
+        };
+        let (added, changed, removed) = (names(parts.first()), names(parts.get(1)), names(parts.get(2)));
+        let mut wanted: Vec<String> = args.to_vec();
+        if wanted.iter().any(|g| g == "all") {
+            wanted.clear();
+        }
+        if !wanted.is_empty() {
+            let mut groups: Vec<String> = added.clone();
+            if let Value::Array(all) = self.client.call("supervisor.getAllProcessInfo", &[])? {
+                groups.extend(all.iter().map(|i| text(i, "group")));
+            }
+            for g in &wanted {
+                if !groups.contains(g) {
+                    self.out(&format!("ERROR: no such group: {g}"));
+                    self.exitstatus = exit::GENERIC;
+                }
+            }
+        }
+        let take = |g: &String| wanted.is_empty() || wanted.contains(g);
+        for g in removed.iter().filter(|g| take(g)) {
+            let results = self
+                .client
+                .call("supervisor.stopProcessGroup", &[Value::str(g)])?;
+            self.out(&format!("{g}: stopped"));
+            let failed = match &results {
+                Value::Array(r) => r.iter().any(|x| int(x, "status") == i64::from(faults::FAILED)),
+                _ => false,
+            };
+            if failed {
+                self.out(&format!("{g}: has problems; not removing"));
+                self.exitstatus = exit::GENERIC;
+                continue;
+            }
+            self.client
+                .call("supervisor.removeProcessGroup", &[Value::str(g)])?;
+            self.out(&format!("{g}: removed process group"));
+        }
+        for g in changed.iter().filter(|g| take(g)) {
+            self.client
+                .call("supervisor.stopProcessGroup", &[Value::str(g)])?;
+            self.out(&format!("{g}: stopped"));
+            self.client
+                .call("supervisor.removeProcessGroup", &[Value::str(g)])?;
+            self.client.call("supervisor.addProcessGroup", &[Value::str(g)])?;
+            self.out(&format!("{g}: updated process group"));
+        }
+        for g in added.iter().filter(|g| take(g)) {
+            self.client.call("supervisor.addProcessGroup", &[Value::str(g)])?;
+            self.out(&format!("{g}: added process group"));
+        }
+        Ok(())
+    }
+
     fn add_remove(&mut self, cmd: &str, names: &[String]) -> Res {
         for name in names {
             let method = if cmd == "add" {
@@ -849,11 +930,7 @@ impl Ctl {
                 }
                 Ok(())
             }
-            "update" => {
-                self.out(&format!("ERROR: '{cmd}' is not supported by rinit ctl yet"));
-                self.exitstatus = exit::GENERIC;
-                Ok(())
-            }
+            "update" => self.update(args),
             _ => {
                 let line = std::iter::once(cmd.to_string())
                     .chain(args.iter().cloned())

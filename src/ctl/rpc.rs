@@ -176,6 +176,15 @@ pub trait Control {
     /// `sendRemoteCommEvent`: a REMOTE_COMMUNICATION event for the
     /// listeners (docs/events.md).
     fn remote_event(&mut self, kind: &str, data: &str);
+    /// `reloadConfig`: read the file again; the (added, changed, removed)
+    /// group names, or why it could not be read (docs/reload.md).
+    fn reread(&mut self) -> Result<[Vec<String>; 3], String>;
+    /// `addProcessGroup` of the file last read; `Err` is the fault code.
+    fn add_group(&mut self, name: &str) -> Result<(), i32>;
+    /// `removeProcessGroup` of a stopped group; `Err` is the fault code.
+    fn remove_group(&mut self, name: &str) -> Result<(), i32>;
+    /// `restart`: every group stopped and started again from the file.
+    fn restart(&mut self);
 }
 
 /// The outcome of a call.
@@ -627,41 +636,37 @@ fn dispatch(c: &mut dyn Control, method: &str, params: &[Value], now: Millis) ->
             Value::Bool(true)
         }
         "supervisor.restart" => {
-            // rinit is PID 1 of a container: restarting in place would
-            // drop what runs; documented deviation (docs/control.md).
+            // Applied from the file once it reads cleanly; a broken file
+            // keeps everything running (docs/reload.md).
             p.count(0, 0)?;
-            return fault(
-                faults::FAILED,
-                "rinit does not restart in place; use 'kill -HUP 1' to reload",
-            );
+            c.restart();
+            Value::Bool(true)
         }
-        // Reload (docs/control.md): until rinit rereads its config, the
-        // config never changes, so every group is already added.
         "supervisor.reloadConfig" => {
             p.count(0, 0)?;
-            return fault(faults::CANT_REREAD, "rinit does not reread its config yet");
+            match c.reread() {
+                Ok(lists) => {
+                    let names = |v: &[String]| Value::Array(v.iter().map(|n| Value::str(n)).collect());
+                    Value::Array(vec![Value::Array(lists.iter().map(|l| names(l)).collect())])
+                }
+                Err(e) => return fault(faults::CANT_REREAD, &e),
+            }
         }
         "supervisor.addProcessGroup" => {
             p.count(1, 1)?;
             let g = p.str(0)?;
-            let code = if group_members(c, &g).is_empty() {
-                faults::BAD_NAME
-            } else {
-                faults::ALREADY_ADDED
-            };
-            return fault(code, &g);
+            match c.add_group(&g) {
+                Ok(()) => Value::Bool(true),
+                Err(code) => return fault(code, &g),
+            }
         }
         "supervisor.removeProcessGroup" => {
             p.count(1, 1)?;
             let g = p.str(0)?;
-            let members = group_members(c, &g);
-            if members.is_empty() {
-                return fault(faults::BAD_NAME, &g);
+            match c.remove_group(&g) {
+                Ok(()) => Value::Bool(true),
+                Err(code) => return fault(code, &g),
             }
-            if members.iter().any(|&i| !states::is_stopped(c.state(i))) {
-                return fault(faults::STILL_RUNNING, &g);
-            }
-            return fault(faults::FAILED, "rinit does not remove process groups yet");
         }
         "supervisor.readLog" | "supervisor.readMainLog" => {
             p.count(2, 2)?;
@@ -1250,6 +1255,16 @@ mod tests {
         }
         fn log(&mut self, _: crate::log::Level, _: &str) {}
         fn remote_event(&mut self, _: &str, _: &str) {}
+        fn reread(&mut self) -> Result<[Vec<String>; 3], String> {
+            Ok([vec![], vec![], vec![]])
+        }
+        fn add_group(&mut self, _: &str) -> Result<(), i32> {
+            Err(faults::ALREADY_ADDED)
+        }
+        fn remove_group(&mut self, _: &str) -> Result<(), i32> {
+            Err(faults::STILL_RUNNING)
+        }
+        fn restart(&mut self) {}
     }
 
     fn run(c: &mut Fake, m: &str, p: &[Value]) -> Result<Value, Fault> {

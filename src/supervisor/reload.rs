@@ -8,10 +8,18 @@
 //! group's new processes start once its old ones have stopped.
 
 use super::Supervisor;
-use crate::config::{Config, SupervisordConfig};
+use crate::config::{Config, GroupConfig, SupervisordConfig};
+use crate::ctl::rpc::faults;
 use crate::log::Level;
 use crate::machine::{Millis, Process};
-use crate::reload::{diff_prints, fingerprint};
+use crate::reload::{diff_prints, fingerprint, Diff};
+
+fn prints(cfg: &Config) -> Vec<(String, u64)> {
+    cfg.groups
+        .iter()
+        .map(|g| (g.name.clone(), fingerprint(g)))
+        .collect()
+}
 
 /// Reads the configuration again: the same file, the same command-line
 /// overrides as at start. `Err` is the message to log (`FILE:LINE: …`).
@@ -30,6 +38,8 @@ pub struct Reloads {
     waits: Vec<(Vec<usize>, Vec<usize>)>,
     /// `[supervisord]` as running: it cannot change without a restart.
     supervisord: Option<SupervisordConfig>,
+    /// The file as `reread` last read it, for `addProcessGroup`.
+    pending: Option<Config>,
 }
 
 impl Reloads {
@@ -48,6 +58,7 @@ impl Reloads {
             held: vec![false; next],
             waits: Vec::new(),
             supervisord: Some(config.supervisord.clone()),
+            pending: None,
         }
     }
 
@@ -67,14 +78,10 @@ impl Reloads {
 }
 
 impl Supervisor {
-    /// SIGHUP outside a shutdown.
+    /// SIGHUP outside a shutdown: apply what changed.
     pub(super) fn reload(&mut self) {
-        let loaded = match self.reloads.loader.as_ref() {
-            Some(load) => load(),
-            None => Err("no configuration file to read again".to_string()),
-        };
-        match loaded {
-            Ok(cfg) => self.apply_config(cfg),
+        match self.read_config() {
+            Ok(cfg) => self.apply_config(cfg, false),
             Err(e) => {
                 let msg = format!("reload failed, the running configuration is kept: {e}");
                 self.logger.log(Level::Erro, &msg);
@@ -82,20 +89,101 @@ impl Supervisor {
         }
     }
 
-    fn apply_config(&mut self, cfg: Config) {
-        let now = self.now();
-        let new: Vec<(String, u64)> = cfg
-            .groups
+    /// `supervisorctl reload` (`supervisor.restart`): every group stopped
+    /// and started again from the file; a broken file changes nothing.
+    pub(super) fn restart_all(&mut self) {
+        match self.read_config() {
+            Ok(cfg) => self.apply_config(cfg, true),
+            Err(e) => {
+                let msg = format!("restart failed, the running configuration is kept: {e}");
+                self.logger.log(Level::Erro, &msg);
+            }
+        }
+    }
+
+    fn read_config(&self) -> Result<Config, String> {
+        match self.reloads.loader.as_ref() {
+            Some(load) => load(),
+            None => Err("no configuration file to read again".to_string()),
+        }
+    }
+
+    /// `supervisorctl reread` (`supervisor.reloadConfig`): read the file,
+    /// keep it for `addProcessGroup`, and say what differs; nothing is
+    /// applied.
+    pub(super) fn reread_config(&mut self) -> Result<Diff, String> {
+        let cfg = self.read_config()?;
+        let diff = diff_prints(&self.running_prints(), &prints(&cfg));
+        self.reloads.pending = Some(cfg);
+        Ok(diff)
+    }
+
+    /// `supervisor.addProcessGroup`: start a group of the file last read
+    /// by `reread`. `Err` is the fault: BAD_NAME or ALREADY_ADDED.
+    pub(super) fn add_group_named(&mut self, name: &str) -> Result<(), i32> {
+        if self.indexes_of(name).is_some() {
+            return Err(faults::ALREADY_ADDED);
+        }
+        let Some(cfg) = self.reloads.pending.as_ref() else {
+            return Err(faults::BAD_NAME);
+        };
+        let Some(g) = cfg.groups.iter().find(|g| g.name == name).cloned() else {
+            return Err(faults::BAD_NAME);
+        };
+        let serverurl = cfg.serverurl.clone();
+        let print = fingerprint(&g);
+        let idx = self.append_group(g, &serverurl, false);
+        self.reloads.applied.push((name.to_string(), print, idx));
+        self.tap_output_for_events();
+        Ok(())
+    }
+
+    /// `supervisor.removeProcessGroup`: forget a stopped group. `Err` is
+    /// the fault: BAD_NAME or STILL_RUNNING.
+    pub(super) fn remove_group_named(&mut self, name: &str) -> Result<(), i32> {
+        let Some(idx) = self.indexes_of(name) else {
+            return Err(faults::BAD_NAME);
+        };
+        if idx
             .iter()
-            .map(|g| (g.name.clone(), fingerprint(g)))
-            .collect();
-        let running: Vec<(String, u64)> = self
-            .reloads
+            .any(|&i| self.procs.get(i).is_some_and(|p| !p.state().is_stopped_class()))
+        {
+            return Err(faults::STILL_RUNNING);
+        }
+        let now = self.now();
+        self.retire_group(name, &idx, now);
+        self.reloads.applied.retain(|(n, _, _)| n != name);
+        Ok(())
+    }
+
+    fn running_prints(&self) -> Vec<(String, u64)> {
+        self.reloads
             .applied
             .iter()
             .map(|(n, f, _)| (n.clone(), *f))
-            .collect();
-        let diff = diff_prints(&running, &new);
+            .collect()
+    }
+
+    fn indexes_of(&self, name: &str) -> Option<Vec<usize>> {
+        self.reloads
+            .applied
+            .iter()
+            .find(|(n, _, _)| n == name)
+            .map(|(_, _, v)| v.clone())
+    }
+
+    /// `everything`: every group counts as changed (a restart).
+    fn apply_config(&mut self, cfg: Config, everything: bool) {
+        let now = self.now();
+        let new = prints(&cfg);
+        let mut diff = diff_prints(&self.running_prints(), &new);
+        if everything {
+            diff.changed = new
+                .iter()
+                .map(|(n, _)| n.clone())
+                .filter(|n| !diff.added.contains(n))
+                .collect();
+        }
         if self.reloads.supervisord.as_ref() != Some(&cfg.supervisord) {
             self.logger.log(
                 Level::Warn,
@@ -108,17 +196,8 @@ impl Supervisor {
         // What goes: removed groups, and the old processes of changed ones.
         let mut old_of: Vec<(String, Vec<usize>)> = Vec::new();
         for name in diff.removed.iter().chain(&diff.changed) {
-            let idx = self
-                .reloads
-                .applied
-                .iter()
-                .find(|(n, _, _)| n == name)
-                .map(|(_, _, v)| v.clone())
-                .unwrap_or_default();
-            for &i in &idx {
-                self.retire(i, now);
-            }
-            self.listeners.remove_group(name, &mut self.logger);
+            let idx = self.indexes_of(name).unwrap_or_default();
+            self.retire_group(name, &idx, now);
             if diff.removed.contains(name) {
                 self.logger
                     .log(Level::Info, &format!("reload: removed group {name}"));
@@ -130,29 +209,11 @@ impl Supervisor {
         for (g, (name, print)) in cfg.groups.into_iter().zip(new) {
             let changed = diff.changed.contains(&name);
             if !changed && !diff.added.contains(&name) {
-                let idx = self
-                    .reloads
-                    .applied
-                    .iter()
-                    .find(|(n, _, _)| *n == name)
-                    .map(|(_, _, v)| v.clone())
-                    .unwrap_or_default();
+                let idx = self.indexes_of(&name).unwrap_or_default();
                 applied.push((name, print, idx));
                 continue;
             }
-            let first = self.procs.len();
-            self.listeners.add_group(&g, first, &mut self.logger);
-            let mut idx = Vec::new();
-            for mut p in g.processes {
-                if p.serverurl.is_none() {
-                    p.serverurl.clone_from(&cfg.serverurl);
-                }
-                self.procs.push(Process::new(p));
-                self.group_priority.push(g.priority);
-                self.reloads.retired.push(false);
-                self.reloads.held.push(changed);
-                idx.push(self.procs.len() - 1);
-            }
+            let idx = self.append_group(g, &cfg.serverurl, changed);
             let verb = if changed { "changed" } else { "added" };
             self.logger
                 .log(Level::Info, &format!("reload: {verb} group {name}"));
@@ -168,13 +229,40 @@ impl Supervisor {
         }
         self.reloads.applied = applied;
         self.reloads.supervisord = Some(cfg.supervisord);
+        self.reloads.pending = None;
         self.tap_output_for_events();
         // The appended processes are started by the boot batches (held
         // ones once their predecessors stopped: `start_released`).
-        match self.logger.reopen() {
-            Ok(()) => {}
-            Err(e) => self.logger.log(Level::Crit, &e),
+        if let Err(e) = self.logger.reopen() {
+            self.logger.log(Level::Crit, &e);
         }
+    }
+
+    /// Stop a group's processes for good; its pool takes no more events.
+    fn retire_group(&mut self, name: &str, idx: &[usize], now: Millis) {
+        for &i in idx {
+            self.retire(i, now);
+        }
+        self.listeners.remove_group(name, &mut self.logger);
+    }
+
+    /// Append a group's processes (started by the boot batches unless
+    /// `held`); returns their indexes.
+    fn append_group(&mut self, g: GroupConfig, serverurl: &Option<String>, held: bool) -> Vec<usize> {
+        let first = self.procs.len();
+        self.listeners.add_group(&g, first, &mut self.logger);
+        let mut idx = Vec::new();
+        for mut p in g.processes {
+            if p.serverurl.is_none() {
+                p.serverurl.clone_from(serverurl);
+            }
+            self.procs.push(Process::new(p));
+            self.group_priority.push(g.priority);
+            self.reloads.retired.push(false);
+            self.reloads.held.push(held);
+            idx.push(self.procs.len() - 1);
+        }
+        idx
     }
 
     /// Stop process `i` for good: it left the configuration.
