@@ -590,8 +590,9 @@ fn an_idle_control_interface_adds_no_wakeups() {
 
 /// superlance's httpok (installed by .ci/run in /opt/rinit-venv)
 /// restarts a program through rinit's API when its URL does not answer.
-/// rinit runs no event listeners yet, so the test plays supervisord's
-/// event dispatcher: it sends httpok one TICK_60 event on stdin.
+/// A real TICK_60 may be a minute away, so the test plays the event
+/// dispatcher: it sends httpok one TICK_60 event on stdin (tests/events.rs
+/// runs superlance as real listeners).
 #[test]
 fn superlance_httpok_restarts_a_program_through_rinit() {
     require!(Need::PidNamespaces, Need::Cmd("supervisorctl"));
