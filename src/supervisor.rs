@@ -57,6 +57,10 @@ pub struct Supervisor {
     boot_next: usize,
     /// Where `fire_deadlines` resumes after running out of forks.
     tick_from: usize,
+    /// Starts asked for (control interface) once this pass's forks were
+    /// spent: they go in the next passes, so `start all` with
+    /// `numprocs=1000` never holds the loop.
+    start_queue: std::collections::VecDeque<usize>,
     /// Set when the shutdown is complete: rinit's exit status.
     exit_status: Option<i32>,
     /// Captured program output (docs/output.md).
@@ -111,6 +115,7 @@ impl Supervisor {
             spawn_budget: SPAWNS_PER_PASS,
             boot_next: 0,
             tick_from: 0,
+            start_queue: std::collections::VecDeque::new(),
             exit_status: None,
             control: None,
             ctl_facts: ControlFacts::default(),
@@ -221,6 +226,12 @@ impl Supervisor {
     /// Start the next autostart programs, as many as this pass's forks allow
     /// (a shutdown halts every process, so the rest are never started).
     fn boot_batch(&mut self) {
+        while self.spawn_budget > 0 && self.shutdown.is_none() {
+            let Some(i) = self.start_queue.pop_front() else {
+                break;
+            };
+            self.start_now(i);
+        }
         while self.boot_next < self.procs.len() && self.spawn_budget > 0 {
             let i = self.boot_next;
             self.boot_next += 1;
@@ -233,8 +244,29 @@ impl Supervisor {
         }
     }
 
+    /// Start process `i` now (a request), or in a later pass when this
+    /// pass's forks are spent.
+    fn start_or_queue(&mut self, i: usize) {
+        if self.spawn_budget == 0 {
+            if !self.start_queue.contains(&i) {
+                self.start_queue.push_back(i);
+            }
+        } else {
+            self.start_now(i);
+        }
+    }
+
+    fn start_now(&mut self, i: usize) {
+        let now = self.now();
+        let mut out = Vec::new();
+        if let Some(p) = self.procs.get_mut(i) {
+            p.start(now, &mut out);
+        }
+        self.perform(i, out);
+    }
+
     fn booting(&self) -> bool {
-        self.shutdown.is_none() && self.boot_next < self.procs.len()
+        self.shutdown.is_none() && (self.boot_next < self.procs.len() || !self.start_queue.is_empty())
     }
 
     /// Milliseconds until the nearest deadline, or -1 to sleep until a signal.

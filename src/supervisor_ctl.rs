@@ -199,13 +199,7 @@ impl Control for Supervisor {
     }
 
     fn start(&mut self, i: usize) {
-        if i >= self.procs.len() {
-            return;
-        }
-        let now = self.now();
-        let mut out = Vec::new();
-        self.procs[i].start(now, &mut out);
-        self.perform(i, out);
+        self.start_or_queue(i);
     }
 
     fn stop(&mut self, i: usize) {

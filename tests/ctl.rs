@@ -900,3 +900,47 @@ fn reread_and_update_match_supervisord() {
         assert_eq!(r.wait_exit(Duration::from_secs(15)), 0);
     }
 }
+
+/// Regression: `start all` spawned every process in one pass of the loop
+/// (numprocs=1000 held PID 1 for seconds); now the starts go in bounded
+/// batches and a TERM sent during them is served before they end.
+#[test]
+fn start_all_of_many_is_spawned_in_batches_and_a_term_is_served_meanwhile() {
+    require!(Need::PidNamespaces, Need::Cmd("supervisorctl"));
+    let (dir, mut r) = start(
+        "startall",
+        "",
+        "[program:many]\ncommand=sleep 1000\nnumprocs=600\nprocess_name=%(program_name)s_%(process_num)s\n\
+         autostart=false\nstartsecs=0\nstdout_logfile=NONE\n",
+    );
+    let mut client = Command::new("supervisorctl")
+        .arg("-c")
+        .arg(dir.join("supervisord.conf"))
+        .args(["start", "all"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("supervisorctl");
+    r.wait_rec("INFO spawned: 'many_0' with pid {N}", WAIT);
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait_exit(Duration::from_secs(60)), 0);
+    let _ = client.wait();
+    let recs = r.recs();
+    let received = recs
+        .iter()
+        .position(|x| x.text() == "WARN received SIGTERM indicating exit request")
+        .expect("received line");
+    let before = recs[..received]
+        .iter()
+        .filter(|x| matches("INFO spawned: {*}", &x.text()))
+        .count();
+    assert!(before < 600, "all {before} starts came before the TERM was read");
+    assert_eq!(
+        recs[received..]
+            .iter()
+            .filter(|x| matches("INFO spawned: {*}", &x.text()))
+            .count(),
+        0,
+        "spawns after the exit request"
+    );
+}
