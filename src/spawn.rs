@@ -1,4 +1,4 @@
-//! Starting a program: command splitting and lookup (reference §4.8), the
+//! Starting a program: command splitting and lookup (docs/design.md), the
 //! child's set-up (own process group, stdio, user, directory, umask,
 //! environment) and child hygiene (empty signal mask, default dispositions,
 //! only fds 0-2 at exec). Everything the child needs is prepared before
@@ -23,7 +23,7 @@ use crate::signals;
 use crate::users::UserDb;
 
 /// Why a spawn failed before or at fork; `Display` is supervisord's
-/// `spawnerr:` reason text, verbatim (reference §1.5.2). supervisord formats
+/// `spawnerr:` reason text, verbatim (docs/state-machine.md). supervisord formats
 /// every name with `%r`, hence the Python repr quoting.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SpawnError {
@@ -176,13 +176,13 @@ pub fn split_command(command: &str) -> Result<Vec<String>, SplitError> {
 }
 
 // ---------------------------------------------------------------------------
-// Lookup (reference §4.8, with rinit's `directory` deviation, rinit.md §6).
+// Lookup (docs/design.md, with rinit's `directory` deviation).
 // ---------------------------------------------------------------------------
 
 /// supervisord's fallback when neither the program nor rinit has a PATH.
 const DEFAULT_SEARCH_PATH: &str = "/bin:/usr/bin:/usr/local/bin";
 
-/// A command that passed every check of §4.8 and can be exec'd.
+/// A command that passed every check of docs/design.md and can be exec'd.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResolvedCommand {
     /// What the child passes to `execve`: absolute, or relative to rinit's
@@ -314,7 +314,7 @@ fn env_set(env: &mut Vec<(String, String)>, key: &str, value: &str) {
     }
 }
 
-/// The child's environment (reference §4.9 step 4): rinit's own, the
+/// The child's environment (docs/design.md): rinit's own, the
 /// `SUPERVISOR_*` variables scripts test for, then the configured
 /// `environment` on top so it can override them. No key appears twice.
 pub fn child_environment(p: &ProcessConfig, base_env: &[(String, String)]) -> Vec<(String, String)> {
@@ -851,7 +851,7 @@ fn execvp_candidates(word: &[u8], path: Option<&[u8]>) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// Single-program mode (rinit.md §5): run `argv` as rinit's one child with
+/// Single-program mode (docs/design.md): run `argv` as rinit's one child with
 /// rinit's stdio and environment, in its own process group, made the
 /// foreground group of `foreground_tty` if given. Returns the pid. If the
 /// command cannot be found the child exits 127, if it cannot be executed
@@ -1069,7 +1069,7 @@ fn install_stdio(plan: &ChildPlan) -> Result<(), ()> {
 }
 
 /// Close every fd above 2: nothing of rinit's (or of whoever started rinit)
-/// may reach the program (peers.md §4.2). `close_range` where the kernel has
+/// may reach the program (docs/design.md). `close_range` where the kernel has
 /// it (5.9+), else a walk of /proc/self/fd with raw `getdents64`, else a
 /// loop up to the fd limit.
 fn close_inherited_fds(fd_limit: libc::c_int) {

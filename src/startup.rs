@@ -1,4 +1,4 @@
-//! Config mode start-up, in supervisord's order (reference §0.2): signals
+//! Config mode start-up, in supervisord's order (docs/design.md): signals
 //! first (so a `docker stop` during start-up is not lost), then the config,
 //! the privilege drop, rlimits, the activity log and its start-up messages,
 //! the pidfile, and finally the event loop.

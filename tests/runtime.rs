@@ -3,7 +3,7 @@
 //!
 //! Every test starts `unshare --pid --fork --mount-proc --kill-child rinit
 //! -c CONF` (see `common`), and compares the activity-log lines with
-//! supervisord's exact text (reference §1.5.2). Intervals are measured on
+//! supervisord's exact text (docs/state-machine.md). Intervals are measured on
 //! the log lines' own timestamps, never on the test's wall clock.
 
 mod common;
@@ -89,7 +89,7 @@ fn start_follows_priority_with_exact_lines() {
         &exp,
     );
     // No one-second loop: every program is spawned at once, and promoted
-    // right when startsecs has passed (rinit.md §3.1).
+    // right when startsecs has passed (docs/design.md).
     assert!(
         got[4].ms - got[1].ms <= 50,
         "spawns spread over {} ms",
@@ -106,7 +106,7 @@ fn start_follows_priority_with_exact_lines() {
             dump(&r)
         );
     }
-    // rinit.md §6: no `Supervisor is running as root` CRIT.
+    // docs/design.md: no `Supervisor is running as root` CRIT.
     assert_eq!(r.count("CRIT {*}"), 0, "{}", dump(&r));
     term_and_expect_0(&mut r);
 }
@@ -177,7 +177,7 @@ fn exit_within_startsecs_backs_off_1_2_3_seconds_then_gives_up() {
             dump(&r)
         );
     }
-    // FATAL and nothing else left: rinit.md §3.5 → status 1.
+    // FATAL and nothing else left: docs/design.md → status 1.
     assert_eq!(r.wait_exit(WAIT), 1, "{}", dump(&r));
 }
 
@@ -220,7 +220,7 @@ fn missing_command_is_a_spawnerr_then_fatal() {
 #[test]
 fn autorestart_by_exitcodes_table() {
     require!(Need::PidNamespaces);
-    // reference §2.3: (name, autorestart, exitcodes, exit code, expected?, restarted?)
+    // docs/state-machine.md: (name, autorestart, exitcodes, exit code, expected?, restarted?)
     let table = [
         ("f_exp", "false", "0", 0, true, false),
         ("f_unexp", "false", "0", 3, false, false),
@@ -810,7 +810,7 @@ fn second_term_during_a_slow_stop_sends_sigkill_at_once() {
     r.signal(libc::SIGTERM);
     assert_eq!(r.wait_exit(secs(5)), 0, "{}", dump(&r));
     // The second request skips every remaining stopwaitsecs, also for the
-    // lower-priority batch that was still waiting its turn (rinit.md §3.3).
+    // lower-priority batch that was still waiting its turn (docs/design.md).
     let kill_line = format!("WARN killing 'noterm' ({pid}) with SIGKILL");
     let got = assert_sequence(
         &r.lines(),
@@ -864,7 +864,7 @@ fn idle_rinit_has_no_context_switches() {
 }
 
 // ---------------------------------------------------------------------------
-// Clean restart (rinit.md §3.1)
+// Clean restart (docs/design.md)
 // ---------------------------------------------------------------------------
 
 #[test]
@@ -1022,7 +1022,7 @@ fn shutdown_during_backoff_is_silent_and_immediate() {
 fn leftover_daemons_get_sigterm_then_sigkill_at_shutdown() {
     require!(Need::PidNamespaces);
     // Two daemons escape the program's process group (setsid): one obeys
-    // SIGTERM, one ignores it. After the programs have stopped, rinit.md §3.4
+    // SIGTERM, one ignores it. After the programs have stopped, docs/design.md
     // gives what is left SIGTERM, then SIGKILL one second later.
     let (_d, mut r) = start(
         "daemons",
@@ -1129,7 +1129,7 @@ fn plain_rinit_survives(tag: &str, sigs: &[i32]) {
     assert_eq!(st.code(), Some(0), "{}", p.out.all().join("\n"));
 }
 
-// rinit.md §3.2/§3.3: rinit never dies of a signal it did not choose to die
+// docs/design.md: rinit never dies of a signal it did not choose to die
 // of; "anything else catchable" is ignored. Not PID 1 (docker run --init,
 // shareProcessNamespace), the kernel does not protect it.
 
@@ -1191,7 +1191,7 @@ fn usr2_reopens_logs_and_other_signals_are_ignored() {
             "INFO supervisord logreopen",
         ],
     );
-    // Everything else catchable is ignored (rinit.md §3.3): nothing stops.
+    // Everything else catchable is ignored (docs/design.md): nothing stops.
     for sig in [
         libc::SIGUSR1,
         libc::SIGALRM,
@@ -1277,7 +1277,7 @@ fn child_setup_group_env_directory_umask_stdin() {
 #[test]
 fn second_term_during_the_final_phase_kills_leftovers_at_once() {
     require!(Need::PidNamespaces);
-    // rinit.md §3.3: a second exit request "skips every remaining
+    // docs/design.md: a second exit request "skips every remaining
     // stopwaitsecs: SIGKILL goes to every process group at once" — also the
     // groups of leftover daemons that are in their 1 s TERM→KILL grace.
     let (_d, mut r) = start(
@@ -1366,7 +1366,7 @@ fn only_autostart_false_programs_means_nothing_to_run_exit_0() {
 #[test]
 fn no_respawn_during_shutdown_while_an_earlier_batch_is_stopping() {
     require!(Need::PidNamespaces);
-    // reference §2.1/§2.2: once shutdown has begun, no automatic spawn of any
+    // docs/state-machine.md: once shutdown has begun, no automatic spawn of any
     // kind (autorestart, BACKOFF retry) happens — also for processes whose
     // priority batch has not been stopped yet.
     let (_d, mut r) = start(
@@ -1403,7 +1403,7 @@ fn no_respawn_during_shutdown_while_an_earlier_batch_is_stopping() {
 #[test]
 fn shutdown_signals_the_whole_group_not_just_the_main_pid() {
     require!(Need::PidNamespaces);
-    // rinit.md §3.4: at shutdown the stop signal goes to the program's whole
+    // docs/design.md: at shutdown the stop signal goes to the program's whole
     // process group whatever stopasgroup says (default false here). The
     // wrapper only exits once its child is gone; signalling the main pid
     // alone would leave it waiting until the SIGKILL after stopwaitsecs.

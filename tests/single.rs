@@ -1,4 +1,4 @@
-//! Single-program mode (`rinit -- CMD ARGS`, rinit.md §5), issue #3.
+//! Single-program mode (`rinit -- CMD ARGS`, docs/design.md), issue #3.
 //!
 //! Most cases run rinit as an ordinary process (it makes itself a child
 //! subreaper then); the `pid1_*` tests run it as PID 1 of a new namespace.
@@ -250,8 +250,8 @@ fn every_standard_catchable_signal_is_forwarded() {
 fn fault_signals_sent_with_kill_are_forwarded() {
     require!(Need::Cmd("python3"));
     // SIGSEGV & co. sent with kill(2) (`docker kill -s SEGV`) are ordinary
-    // catchable signals: rinit.md §5 forwards every catchable signal except
-    // CHLD, and §3.2 says rinit never dies of a signal it did not choose.
+    // catchable signals: rinit forwards every catchable signal except
+    // CHLD, and docs/design.md says rinit never dies of a signal it did not choose.
     forward_each(&FAULTS);
 }
 

@@ -1,4 +1,4 @@
-//! Black-box check of the child's state (peers.md §4.1–§4.2): rinit is
+//! Black-box check of the child's state (docs/design.md): rinit is
 //! started by a parent that blocked and ignored signals and leaked an fd,
 //! the way a careless container runtime or shell might; the program rinit
 //! starts must see none of it.

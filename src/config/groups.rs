@@ -9,7 +9,7 @@ use super::model::*;
 use super::values;
 use super::ConfigError;
 
-/// The event type names of reference §6.1 (`events=` is case-insensitive).
+/// The event type names of docs/events.md (`events=` is case-insensitive).
 pub const EVENT_TYPES: &[&str] = &[
     "EVENT",
     "PROCESS_COMMUNICATION",

@@ -102,7 +102,7 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Config, ConfigError> {
     load::realize(&MainSource::File(path.to_path_buf()), opts).result
 }
 
-/// supervisord's search order (reference §4.3) for a binary invoked as `argv0`.
+/// supervisord's search order (docs/config.md) for a binary invoked as `argv0`.
 pub fn locate(argv0: &Path) -> Result<PathBuf, ConfigError> {
     let candidates = search_paths(argv0);
     if let Some(found) = candidates.iter().find(|p| Path::new(p).exists()) {

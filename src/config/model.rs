@@ -13,7 +13,7 @@ pub struct Origin {
     pub line: usize,
 }
 
-/// `autorestart=`: only applies to exits from RUNNING (reference §2.3).
+/// `autorestart=`: only applies to exits from RUNNING (docs/state-machine.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AutoRestart {
     False,
@@ -21,7 +21,7 @@ pub enum AutoRestart {
     True,
 }
 
-/// rinit's `shutdown_on=` extension (rinit.md §4).
+/// rinit's `shutdown_on=` extension (docs/design.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ShutdownOn {
     #[default]
@@ -31,7 +31,7 @@ pub enum ShutdownOn {
     Any,
 }
 
-/// Where one output stream of a program goes (rinit.md §3.1).
+/// Where one output stream of a program goes (docs/design.md).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LogDest {
     /// Unset or `AUTO`: rinit's own fd 1 (stdout stream) or fd 2 (stderr stream).

@@ -162,7 +162,7 @@ pub fn auto_restart(s: &str) -> Result<super::model::AutoRestart, String> {
     }
 }
 
-/// rinit's `shutdown_on=` extension (rinit.md §4).
+/// rinit's `shutdown_on=` extension (docs/design.md).
 pub fn shutdown_on(s: &str) -> Result<super::model::ShutdownOn, String> {
     use super::model::ShutdownOn;
     match s.to_lowercase().as_str() {
