@@ -1,0 +1,357 @@
+//! The forked child. Only async-signal-safe calls from here on: no
+//! allocation, no lock, no formatting: everything it needs was prepared in
+//! the `ChildPlan` before the fork (docs/design.md, "Spawning").
+
+use super::errno::{errno_name, exec_strerror};
+use super::{ChildPlan, ExecPlan, UserPlan, Voice};
+use crate::signals;
+use std::ffi::CString;
+use std::os::fd::RawFd;
+
+// ---------------------------------------------------------------------------
+// The child. Only async-signal-safe calls from here on: no allocation, no
+// formatting, no locks, no panics.
+// ---------------------------------------------------------------------------
+
+pub(super) fn last_errno() -> i32 {
+    std::io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO)
+}
+
+/// `write(2)` all of `buf` to fd 2, retrying on EINTR; a failure has nowhere
+/// to be reported, so it just stops.
+pub(super) fn write_stderr(mut buf: &[u8]) {
+    while !buf.is_empty() {
+        // SAFETY: buf is valid for buf.len() bytes.
+        let n = unsafe { libc::write(libc::STDERR_FILENO, buf.as_ptr().cast(), buf.len()) };
+        if n < 0 {
+            if last_errno() == libc::EINTR {
+                continue;
+            }
+            return;
+        }
+        buf = buf.get(n as usize..).unwrap_or(&[]);
+    }
+}
+
+/// Write one line made of `parts` with a single `write` when it fits a stack
+/// buffer, so that it lands in an O_APPEND log file in one piece.
+pub(super) fn write_line(parts: &[&[u8]]) {
+    let mut buf = [0u8; 1024];
+    let mut len = 0usize;
+    for part in parts {
+        let Some(dst) = buf.get_mut(len..len + part.len()) else {
+            for p in parts {
+                write_stderr(p);
+            }
+            return;
+        };
+        dst.copy_from_slice(part);
+        len += part.len();
+    }
+    write_stderr(buf.get(..len).unwrap_or(&[]));
+}
+
+/// Decimal digits of `n` into `buf`, for errnos without a name.
+pub(super) fn format_decimal(mut n: u32, buf: &mut [u8; 10]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        if let Some(d) = buf.get_mut(i) {
+            *d = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || i == 0 {
+            break;
+        }
+    }
+    buf.get(i..).unwrap_or(&[])
+}
+
+/// Report a pre-exec failure the way the plan's voice does and exit.
+/// supervisord's child always ends with `child process was not spawned`
+/// and status 127; single-program mode uses `code`.
+pub(super) fn child_fail(plan: &ChildPlan, parts: &[&[u8]], code: i32) -> ! {
+    match plan.voice {
+        Voice::Supervisor => {
+            if !parts.is_empty() {
+                write_line(parts);
+            }
+            write_line(&[b"supervisor: child process was not spawned\n"]);
+            // SAFETY: _exit is async-signal-safe and skips atexit handlers
+            // and stdio buffers that belong to the parent.
+            unsafe { libc::_exit(127) }
+        }
+        Voice::Rinit => {
+            if !parts.is_empty() {
+                write_line(parts);
+            }
+            // SAFETY: as above.
+            unsafe { libc::_exit(code) }
+        }
+    }
+}
+
+/// Report `what` failing with the current errno (by symbolic name).
+pub(super) fn child_fail_errno(plan: &ChildPlan, what: &[u8], arg: &[u8]) -> ! {
+    let e = last_errno();
+    let mut digits = [0u8; 10];
+    let name: &[u8] = match errno_name(e) {
+        Some(n) => n.as_bytes(),
+        None => format_decimal(e.unsigned_abs(), &mut digits),
+    };
+    let prefix: &[u8] = match plan.voice {
+        Voice::Supervisor => b"supervisor: ",
+        Voice::Rinit => b"rinit: ",
+    };
+    child_fail(plan, &[prefix, what, arg, b": ", name, b"\n"], 126)
+}
+
+/// Make the child's (new) group the terminal's foreground group, like a job
+/// control shell. `tcsetpgrp` from a background group raises SIGTTOU, hence
+/// the temporary SIG_IGN. A failure (no tty after all, or it belongs to
+/// another session) leaves the child in the background, which is what a
+/// plain `docker run` without `-t` means anyway.
+pub(super) fn make_foreground(tty: RawFd) {
+    let _ = signals::set_disposition(libc::SIGTTOU, libc::SIG_IGN);
+    // SAFETY: plain system calls.
+    let _ = unsafe { libc::tcsetpgrp(tty, libc::getpid()) };
+    let _ = signals::set_disposition(libc::SIGTTOU, libc::SIG_DFL);
+}
+
+/// Install the plan's fds as 0, 1, 2. Every source is first copied above 2,
+/// so that sources which are themselves 0-2 (swapped `/dev/stdout` and
+/// `/dev/stderr`, or a /dev/null that landed on fd 0 because rinit was
+/// started with stdin closed) are not clobbered by an earlier `dup2`.
+pub(super) fn install_stdio(plan: &ChildPlan) -> Result<(), ()> {
+    let mut high = [-1 as RawFd; 3];
+    for (slot, &src) in high.iter_mut().zip(plan.stdio.iter()) {
+        // SAFETY: plain system call.
+        let mut fd = unsafe { libc::fcntl(src, libc::F_DUPFD_CLOEXEC, 3) };
+        if fd < 0 && last_errno() == libc::EBADF {
+            // rinit's own fd 1 or 2 is closed: give the child /dev/null.
+            // SAFETY: plain system call.
+            fd = unsafe { libc::fcntl(plan.devnull, libc::F_DUPFD_CLOEXEC, 3) };
+        }
+        if fd < 0 {
+            return Err(());
+        }
+        *slot = fd;
+    }
+    for (target, &src) in high.iter().enumerate() {
+        // SAFETY: plain system call; dup2 clears FD_CLOEXEC on the target.
+        if unsafe { libc::dup2(src, target as RawFd) } < 0 {
+            return Err(());
+        }
+    }
+    Ok(())
+}
+
+/// Close every fd above 2: nothing of rinit's (or of whoever started rinit)
+/// may reach the program (docs/design.md). `close_range` where the kernel has
+/// it (5.9+), else a walk of /proc/self/fd with raw `getdents64`, else a
+/// loop up to the fd limit.
+pub(super) fn close_inherited_fds(fd_limit: libc::c_int) {
+    const SYS_CLOSE_RANGE: libc::c_long = 436;
+    // SAFETY: plain system call.
+    if unsafe {
+        libc::syscall(
+            SYS_CLOSE_RANGE,
+            3 as libc::c_uint,
+            !0 as libc::c_uint,
+            0 as libc::c_uint,
+        )
+    } == 0
+    {
+        return;
+    }
+    if close_via_proc() {
+        return;
+    }
+    for fd in 3..fd_limit {
+        // SAFETY: closing an fd number we may not own is fine in the child.
+        unsafe { libc::close(fd) };
+    }
+}
+
+/// The /proc/self/fd walk, with no allocation (a stack buffer for
+/// `getdents64`). Returns false if /proc is not available.
+pub(super) fn close_via_proc() -> bool {
+    // SAFETY: a static NUL-terminated path.
+    let dir = unsafe {
+        libc::open(
+            c"/proc/self/fd".as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
+    if dir < 0 {
+        return false;
+    }
+    let mut buf = [0u8; 4096];
+    loop {
+        // SAFETY: the kernel writes at most buf.len() bytes into buf.
+        let n = unsafe { libc::syscall(libc::SYS_getdents64, dir, buf.as_mut_ptr(), buf.len()) };
+        if n <= 0 {
+            break;
+        }
+        let mut off = 0usize;
+        while off < n as usize {
+            // struct linux_dirent64 { u64 ino; i64 off; u16 reclen; u8 type; char name[]; }
+            let reclen = match buf
+                .get(off + 16..off + 18)
+                .and_then(|b| <[u8; 2]>::try_from(b).ok())
+            {
+                Some(b) => u16::from_ne_bytes(b) as usize,
+                None => break,
+            };
+            if reclen == 0 {
+                break;
+            }
+            let name = buf.get(off + 19..off + reclen).unwrap_or(&[]);
+            if let Some(fd) = parse_fd_name(name) {
+                if fd > 2 && fd != dir {
+                    // SAFETY: closing an fd in the child.
+                    unsafe { libc::close(fd) };
+                }
+            }
+            off += reclen;
+        }
+    }
+    // SAFETY: our own directory fd.
+    unsafe { libc::close(dir) };
+    true
+}
+
+/// A /proc/self/fd entry name (NUL-terminated digits) as an fd number.
+pub(super) fn parse_fd_name(name: &[u8]) -> Option<RawFd> {
+    let mut v: RawFd = 0;
+    let mut any = false;
+    for &b in name {
+        if b == 0 {
+            break;
+        }
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add((b - b'0') as RawFd)?;
+        any = true;
+    }
+    any.then_some(v)
+}
+
+/// setgroups, setgid, setuid — in that order (groups and gid can only be
+/// changed while still root), all three, with supervisord's reasons.
+pub(super) fn drop_privileges(plan: &ChildPlan) {
+    match &plan.user {
+        UserPlan::Keep => {}
+        UserPlan::Fail { line } => child_fail(plan, &[line], 127),
+        UserPlan::Drop {
+            groups,
+            gid,
+            uid,
+            label,
+        } => {
+            let reason: Option<&[u8]> = unsafe {
+                // SAFETY: groups is a valid slice of gid_t.
+                if libc::setgroups(groups.len() as _, groups.as_ptr()) != 0 {
+                    Some(b"Could not set groups of effective user")
+                } else if libc::setgid(*gid) != 0 {
+                    Some(b"Could not set group id of effective user")
+                } else if libc::setuid(*uid) != 0 {
+                    Some(b"Could not set user id of effective user")
+                } else {
+                    None
+                }
+            };
+            if let Some(reason) = reason {
+                child_fail(
+                    plan,
+                    &[b"supervisor: couldn't setuid to ", label, b": ", reason, b"\n"],
+                    127,
+                );
+            }
+        }
+    }
+}
+
+/// The child's whole life before exec, in tini's order of care: signals
+/// first, then process group and terminal, stdio, fds, identity, directory,
+/// umask, and the mask last.
+pub(super) fn run_child(plan: &ChildPlan) -> ! {
+    signals::reset_dispositions();
+    // SAFETY: plain system call.
+    if unsafe { libc::setpgid(0, 0) } != 0 {
+        child_fail_errno(plan, b"couldn't setpgid", b"");
+    }
+    if let Some(tty) = plan.foreground_tty {
+        make_foreground(tty);
+    }
+    if install_stdio(plan).is_err() {
+        child_fail_errno(plan, b"couldn't set up stdin/stdout/stderr", b"");
+    }
+    close_inherited_fds(plan.fd_limit);
+    drop_privileges(plan);
+    if let Some(dir) = &plan.directory {
+        // SAFETY: a valid C string.
+        if unsafe { libc::chdir(dir.as_ptr()) } != 0 {
+            child_fail_errno(plan, b"couldn't chdir to ", dir.as_bytes());
+        }
+    }
+    if let Some(mask) = plan.umask {
+        // SAFETY: umask cannot fail.
+        unsafe { libc::umask(mask) };
+    }
+    signals::unblock_all();
+    exec(plan)
+}
+
+/// `execve`; only returns on failure, which is then reported.
+pub(super) fn exec(plan: &ChildPlan) -> ! {
+    match &plan.exec {
+        ExecPlan::Program { file, argv0 } => {
+            // SAFETY: argv and envp are NULL-terminated arrays of C strings
+            // that live in `plan`.
+            unsafe { libc::execve(file.as_ptr(), plan.argv.ptrs.as_ptr(), plan.envp.ptrs.as_ptr()) };
+            child_fail_errno(plan, b"couldn't exec ", argv0)
+        }
+        ExecPlan::Search { candidates, argv0 } => {
+            let e = exec_search(plan, candidates);
+            let mut digits = [0u8; 10];
+            let text: &[u8] = match exec_strerror(e) {
+                Some(t) => t.as_bytes(),
+                None => format_decimal(e.unsigned_abs(), &mut digits),
+            };
+            let code = if e == libc::ENOENT { 127 } else { 126 };
+            child_fail(plan, &[b"rinit: ", argv0, b": ", text, b"\n"], code)
+        }
+    }
+}
+
+/// glibc `execvp`'s loop: try each candidate; "not there" errors move on,
+/// EACCES is remembered and also moves on, anything else stops. Returns the
+/// errno to report.
+pub(super) fn exec_search(plan: &ChildPlan, candidates: &[CString]) -> i32 {
+    let mut last = libc::ENOENT;
+    let mut saw_eacces = false;
+    for c in candidates {
+        // SAFETY: as in `exec`.
+        unsafe { libc::execve(c.as_ptr(), plan.argv.ptrs.as_ptr(), plan.envp.ptrs.as_ptr()) };
+        last = last_errno();
+        match last {
+            libc::EACCES => saw_eacces = true,
+            libc::ENOENT | libc::ESTALE | libc::ENOTDIR | libc::ENODEV | libc::ETIMEDOUT => {}
+            _ => break,
+        }
+    }
+    if saw_eacces
+        && matches!(
+            last,
+            libc::ENOENT | libc::ESTALE | libc::ENOTDIR | libc::ENODEV | libc::ETIMEDOUT | libc::EACCES
+        )
+    {
+        libc::EACCES
+    } else {
+        last
+    }
+}
