@@ -269,42 +269,8 @@ fn rekill_at(now: Millis, stopwaitsecs: u64) -> Millis {
     secs_after(now, stopwaitsecs.max(1))
 }
 
-/// How a process ended, as `waitpid` told the caller.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
-    Code(i32),
-    Signal { sig: i32, core: bool },
-}
-
-impl Exit {
-    /// supervisord's `{status}` text in `exited:` and `stopped:` lines.
-    pub fn describe(self) -> String {
-        match self {
-            Exit::Code(c) => format!("exit status {c}"),
-            Exit::Signal { sig, core: false } => format!("terminated by {}", signal_name(sig)),
-            Exit::Signal { sig, core: true } => {
-                format!("terminated by {} (core dumped)", signal_name(sig))
-            }
-        }
-    }
-
-    /// The code compared with `exitcodes`: -1 for a signal death, so a
-    /// signal death is never expected.
-    fn code_for_expectation(self) -> i32 {
-        match self {
-            Exit::Code(c) => c,
-            Exit::Signal { .. } => -1,
-        }
-    }
-
-    /// The shell convention used for rinit's own exit status.
-    pub fn as_status(self) -> i32 {
-        match self {
-            Exit::Code(c) => c,
-            Exit::Signal { sig, .. } => 128 + sig,
-        }
-    }
-}
+/// How a process ended (`sys` decodes it from the wait status).
+pub use crate::sys::Exit;
 
 /// Linux signal names as supervisord prints them (one table: `signame.rs`).
 pub use crate::signame::signal_name;

@@ -4,8 +4,46 @@
 //! keep: `waitpid` statuses with real-time signals and `kill` with any
 //! signal number a config may name.
 
-use crate::machine::Exit;
 use std::io;
+
+/// How a process ended, as `waitpid` told the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Code(i32),
+    Signal { sig: i32, core: bool },
+}
+
+impl Exit {
+    /// supervisord's `{status}` text in `exited:` and `stopped:` lines.
+    pub fn describe(self) -> String {
+        match self {
+            Exit::Code(c) => format!("exit status {c}"),
+            Exit::Signal { sig, core: false } => {
+                format!("terminated by {}", crate::signame::signal_name(sig))
+            }
+            Exit::Signal { sig, core: true } => {
+                format!("terminated by {} (core dumped)", crate::signame::signal_name(sig))
+            }
+        }
+    }
+
+    /// The code compared with `exitcodes`: -1 for a signal death, so a
+    /// signal death is never expected.
+    pub fn code_for_expectation(self) -> i32 {
+        match self {
+            Exit::Code(c) => c,
+            Exit::Signal { .. } => -1,
+        }
+    }
+
+    /// The shell convention used for rinit's own exit status.
+    pub fn as_status(self) -> i32 {
+        match self {
+            Exit::Code(c) => c,
+            Exit::Signal { sig, .. } => 128 + sig,
+        }
+    }
+}
 
 /// One reaped child.
 pub struct Reaped {
@@ -197,7 +235,7 @@ pub fn set_foreground(tty: i32, pgid: i32) -> io::Result<()> {
 /// Symbolic errno for messages (`ESRCH`, `EPERM` …), from spawn's table.
 pub fn errno_name(e: &io::Error) -> String {
     match e.raw_os_error() {
-        Some(n) => crate::spawn::errno_text(n),
+        Some(n) => crate::errno::errno_text(n),
         None => e.to_string(),
     }
 }

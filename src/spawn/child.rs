@@ -2,8 +2,8 @@
 //! allocation, no lock, no formatting: everything it needs was prepared in
 //! the `ChildPlan` before the fork (docs/design.md, "Spawning").
 
-use super::errno::{errno_name, exec_strerror};
 use super::{ChildPlan, ExecPlan, UserPlan, Voice};
+use crate::errno::{errno_name, exec_strerror};
 use crate::signals;
 use std::ffi::CString;
 use std::os::fd::RawFd;

@@ -86,12 +86,11 @@ impl std::error::Error for SpawnError {}
 
 mod child;
 mod command;
-mod errno;
 
+use crate::errno::exec_strerror;
+pub use crate::errno::{errno_name, errno_text};
 use child::{last_errno, run_child, write_line};
 pub use command::{child_environment, resolve_command, split_command, ResolvedCommand, SplitError};
-use errno::exec_strerror;
-pub use errno::{errno_name, errno_text};
 
 // ---------------------------------------------------------------------------
 // The plan the child executes.
@@ -620,7 +619,6 @@ fn spawn_single_with(
 mod tests {
     use super::child::{close_via_proc, format_decimal, parse_fd_name};
     use super::command::*;
-    use super::errno::*;
     use super::*;
     use crate::users::tests::tempdir::Dir;
     use std::os::unix::fs::symlink;

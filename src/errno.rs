@@ -49,7 +49,7 @@ pub fn errno_text(n: i32) -> String {
 
 /// `strerror` for the errors `execve` can give, for single-program mode's
 /// shell-style message. Static so the child can use it.
-pub(super) fn exec_strerror(n: i32) -> Option<&'static str> {
+pub fn exec_strerror(n: i32) -> Option<&'static str> {
     Some(match n {
         libc::ENOENT => "No such file or directory",
         libc::EACCES => "Permission denied",
