@@ -267,55 +267,26 @@ mod tests {
             Event::process_state("x", "x", State::Backoff, State::Fatal, StateExtra::Nothing),
             &mut log,
         );
-        let mut sent = 0;
-        h.dispatch(
-            |_| true,
-            |_, _| {
-                sent += 1;
-                true
-            },
-            &mut log,
-        );
-        assert_eq!(sent, 0, "not READY yet");
+        let sends = |h: &mut Hub, running: bool, log: &mut Vec<LogLine>| {
+            let mut n = 0;
+            h.dispatch(
+                |_| running,
+                |_, _| {
+                    n += 1;
+                    true
+                },
+                log,
+            );
+            n
+        };
+        assert_eq!(sends(&mut h, true, &mut log), 0, "not READY yet");
         h.output(ids[0], b"READY\n", &mut log);
-        h.dispatch(
-            |_| false,
-            |_, _| {
-                sent += 1;
-                true
-            },
-            &mut log,
-        );
-        assert_eq!(sent, 0, "not RUNNING yet");
-        h.dispatch(
-            |_| true,
-            |_, _| {
-                sent += 1;
-                true
-            },
-            &mut log,
-        );
-        assert_eq!(sent, 1);
+        assert_eq!(sends(&mut h, false, &mut log), 0, "not RUNNING yet");
+        assert_eq!(sends(&mut h, true, &mut log), 1);
         h.output(ids[0], b"RESULT 4\nFAILREADY\n", &mut log);
-        h.dispatch(
-            |_| true,
-            |_, _| {
-                sent += 1;
-                true
-            },
-            &mut log,
-        );
-        assert_eq!(sent, 2);
+        assert_eq!(sends(&mut h, true, &mut log), 1, "sent again after FAIL");
         h.output(ids[0], b"RESULT 2\nOKREADY\n", &mut log);
-        h.dispatch(
-            |_| true,
-            |_, _| {
-                sent += 1;
-                true
-            },
-            &mut log,
-        );
-        assert_eq!(sent, 2, "done after OK");
+        assert_eq!(sends(&mut h, true, &mut log), 0, "done after OK");
     }
 
     #[test]

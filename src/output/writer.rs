@@ -63,18 +63,14 @@ impl Writer {
     pub fn for_fd(fd: RawFd, cap: usize, what: &str) -> Writer {
         let (method, owned) = choose(fd);
         let fd_used = owned.as_ref().map_or(fd, |o| o.as_raw_fd());
-        Writer {
-            fd: fd_used,
-            _owned: owned,
+        Writer::with(
+            fd_used,
+            owned,
             method,
-            queue: VecDeque::new(),
             cap,
-            dropped_lines: 0,
-            dropped_bytes: 0,
-            dead: false,
-            what: what.to_string(),
-            atomic: file_type(fd) == Some(libc::S_IFIFO),
-        }
+            what,
+            file_type(fd) == Some(libc::S_IFIFO),
+        )
     }
 
     /// A writer that owns `fd` (a log file rinit opened itself, with
@@ -86,9 +82,21 @@ impl Writer {
             Some(libc::S_IFSOCK) => Method::Socket,
             _ => Method::Private,
         };
+        let atomic = file_type(raw) == Some(libc::S_IFIFO);
+        Writer::with(raw, Some(fd), method, cap, what, atomic)
+    }
+
+    fn with(
+        fd: RawFd,
+        owned: Option<OwnedFd>,
+        method: Method,
+        cap: usize,
+        what: &str,
+        atomic: bool,
+    ) -> Writer {
         Writer {
-            fd: raw,
-            _owned: Some(fd),
+            fd,
+            _owned: owned,
             method,
             queue: VecDeque::new(),
             cap,
@@ -96,7 +104,7 @@ impl Writer {
             dropped_bytes: 0,
             dead: false,
             what: what.to_string(),
-            atomic: file_type(raw) == Some(libc::S_IFIFO),
+            atomic,
         }
     }
 
