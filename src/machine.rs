@@ -291,13 +291,20 @@ pub enum Action {
     /// (docs/events.md): the retry count, the pid (the one that just ended
     /// for EXITED and STOPPED, 0 when there is none) and whether an exit was
     /// expected.
-    Transition {
-        from: State,
-        to: State,
-        tries: u32,
-        pid: i32,
-        expected: bool,
-    },
+    Transition(Change),
+}
+
+/// A change of state with the facts PROCESS_STATE events carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Change {
+    pub from: State,
+    pub to: State,
+    /// The retry count.
+    pub tries: u32,
+    /// The pid (the one that just ended for EXITED and STOPPED), 0 for none.
+    pub pid: i32,
+    /// Whether an exit was expected.
+    pub expected: bool,
 }
 
 /// Why the process is in EXITED or FATAL, for rinit's own exit status.
@@ -371,13 +378,13 @@ impl Process {
         self.phase = phase;
         let to = phase.state();
         if from != to {
-            out.push(Action::Transition {
+            out.push(Action::Transition(Change {
                 from,
                 to,
                 tries: self.backoff,
                 pid: self.pid.or(self.ending_pid).unwrap_or(0),
                 expected: matches!(self.outcome, Outcome::Exited { expected: true, .. }),
-            });
+            }));
         }
     }
 
@@ -893,15 +900,10 @@ mod tests {
                         }
                         Action::Kill { pid, sig, group } => self.kills.push((pid, sig, group)),
                         Action::Shutdown { status } => self.shutdowns.push(status),
-                        Action::Transition {
-                            from,
-                            to,
-                            tries,
-                            pid,
-                            expected,
-                        } => self
-                            .transitions
-                            .push(format!("{from:?}->{to:?} {tries} {pid} {expected}")),
+                        Action::Transition(c) => self.transitions.push(format!(
+                            "{:?}->{:?} {} {} {}",
+                            c.from, c.to, c.tries, c.pid, c.expected
+                        )),
                     }
                 }
                 acts = more;
@@ -1447,7 +1449,7 @@ mod tests {
             State::Starting if matches!(event, Event::Spawned | Event::SpawnFailed) => {
                 let mut a = vec![];
                 s.p.start(s.now, &mut a);
-                a.retain(|x| !matches!(x, Action::Transition { .. }));
+                a.retain(|x| !matches!(x, Action::Transition(_)));
                 assert_eq!(a, vec![Action::Spawn]);
             }
             State::Starting => s.start(),

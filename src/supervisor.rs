@@ -444,21 +444,10 @@ impl Supervisor {
                         self.spawn(i, &mut more);
                     }
                     Action::Kill { pid, sig, group } => self.kill(i, pid, sig, group),
-                    Action::Transition {
-                        from,
-                        to,
-                        tries,
-                        pid,
-                        expected,
-                    } => self.listeners.transition(
-                        &self.procs[i].cfg,
-                        from,
-                        to,
-                        tries,
-                        pid,
-                        expected,
-                        &mut self.logger,
-                    ),
+                    Action::Transition(change) => {
+                        self.listeners
+                            .transition(&self.procs[i].cfg, change, &mut self.logger)
+                    }
                     Action::Shutdown { status } => {
                         if self.shutdown.is_none() {
                             let msg = format!(

@@ -11,7 +11,7 @@ use crate::events::hub::{Hub, ListenerId};
 use crate::events::listener::ResultHandler;
 use crate::events::{Event, StateExtra};
 use crate::log::{Level, Logger};
-use crate::machine::{Millis, Process, State};
+use crate::machine::{Change, Millis, Process, State};
 use crate::output::capture::Channel;
 use crate::pollset::{PollSet, Slot};
 use crate::spawn::ListenerPipes;
@@ -158,27 +158,23 @@ impl Listeners {
 
     /// A process changed state: PROCESS_STATE_*, with the facts of that
     /// moment.
-    #[allow(clippy::too_many_arguments)]
-    pub fn transition(
-        &mut self,
-        p: &ProcessConfig,
-        from: State,
-        to: State,
-        tries: u32,
-        pid: i32,
-        expected: bool,
-        logger: &mut Logger,
-    ) {
+    pub fn transition(&mut self, p: &ProcessConfig, c: Change, logger: &mut Logger) {
         if self.hub.is_empty() {
             return;
         }
-        let extra = match to {
-            State::Starting | State::Backoff => StateExtra::Tries(tries),
-            State::Running | State::Stopping | State::Stopped => StateExtra::Pid(pid),
-            State::Exited => StateExtra::Exited { expected, pid },
+        let extra = match c.to {
+            State::Starting | State::Backoff => StateExtra::Tries(c.tries),
+            State::Running | State::Stopping | State::Stopped => StateExtra::Pid(c.pid),
+            State::Exited => StateExtra::Exited {
+                expected: c.expected,
+                pid: c.pid,
+            },
             State::Fatal => StateExtra::Nothing,
         };
-        self.publish(Event::process_state(&p.name, &p.group, from, to, extra), logger);
+        self.publish(
+            Event::process_state(&p.name, &p.group, c.from, c.to, extra),
+            logger,
+        );
     }
 
     /// Listener process `i` was spawned with these pipes.
