@@ -281,7 +281,7 @@ impl Ini {
     pub fn read(&mut self, text: &str, source: &Path) -> Result<(), ParseError> {
         let text = universal_newlines(text);
         let mut reader = Reader::new(self, source);
-        for (index, line) in split_lines_keep_ends(&text).into_iter().enumerate() {
+        for (index, line) in text.split_inclusive('\n').enumerate() {
             reader.line(index + 1, line)?;
         }
         reader.finish()
@@ -289,12 +289,12 @@ impl Ini {
 }
 
 /// Python's text mode: `\r\n` and lone `\r` both end a line.
-fn universal_newlines(text: &str) -> String {
-    text.replace("\r\n", "\n").replace('\r', "\n")
-}
-
-fn split_lines_keep_ends(text: &str) -> Vec<&str> {
-    text.split_inclusive('\n').collect()
+fn universal_newlines(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains('\r') {
+        text.replace("\r\n", "\n").replace('\r', "\n").into()
+    } else {
+        text.into()
+    }
 }
 
 /// `str.isspace()`: Unicode White_Space plus the C0 separators 0x1c–0x1f.
@@ -311,7 +311,8 @@ pub fn py_strip(s: &str) -> &str {
 struct Current {
     section: Option<usize>, // None = [DEFAULT]
     key: String,
-    pieces: Vec<String>,
+    /// The pieces joined by `\n` as they come (what `'\n'.join` gives).
+    text: String,
     line: usize,
 }
 
@@ -351,7 +352,7 @@ impl<'a> Reader<'a> {
             // held a comment; trailing empties are dropped at the end.
             if comment_start.is_none() {
                 if let Some(cur) = self.current.as_mut() {
-                    cur.pieces.push(String::new());
+                    cur.text.push('\n');
                 }
             }
             return Ok(());
@@ -359,7 +360,8 @@ impl<'a> Reader<'a> {
         let indent = line.chars().take_while(|c| py_isspace(*c)).count();
         if self.current.is_some() && indent > self.indent_level {
             if let Some(cur) = self.current.as_mut() {
-                cur.pieces.push(value.to_string());
+                cur.text.push('\n');
+                cur.text.push_str(value);
             }
             return Ok(());
         }
@@ -395,7 +397,7 @@ impl<'a> Reader<'a> {
                     } else {
                         key.to_lowercase()
                     },
-                    pieces: vec![val.to_string()],
+                    text: val.to_string(),
                     line: lineno,
                 });
             }
@@ -428,12 +430,13 @@ impl<'a> Reader<'a> {
 
     /// Store the key being collected: pieces joined by `\n`, then `rstrip()`.
     fn flush(&mut self) {
-        let Some(cur) = self.current.take() else {
+        let Some(mut cur) = self.current.take() else {
             return;
         };
-        let joined = cur.pieces.join("\n");
+        let kept = cur.text.trim_end_matches(py_isspace).len();
+        cur.text.truncate(kept);
         let value = Value {
-            text: joined.trim_end_matches(py_isspace).to_string(),
+            text: cur.text,
             file: self.source.clone(),
             line: cur.line,
         };
