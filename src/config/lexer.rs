@@ -297,10 +297,8 @@ fn universal_newlines(text: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// `str.isspace()`: Unicode White_Space plus the C0 separators 0x1c–0x1f.
-pub fn py_isspace(c: char) -> bool {
-    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
-}
+/// `str.isspace()` (its home is `pyrepr`, beside `int()`).
+pub use crate::pyrepr::py_isspace;
 
 /// `str.strip()` with Python's notion of whitespace.
 pub fn py_strip(s: &str) -> &str {
