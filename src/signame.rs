@@ -76,6 +76,15 @@ pub fn by_name(name: &str) -> Option<i32> {
     SIGNALS.iter().find(|(n, _, _)| *n == name).map(|(_, v, _)| *v)
 }
 
+/// `by_name` for a name already upper-cased except, perhaps, its ASCII
+/// letters (the config's `stopsignal=term`).
+pub fn by_name_ignoring_ascii_case(name: &str) -> Option<i32> {
+    SIGNALS
+        .iter()
+        .find(|(n, _, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v, _)| *v)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

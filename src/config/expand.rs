@@ -102,13 +102,19 @@ fn format(s: &str, names: &[&Names]) -> Result<String, FmtError> {
                 "rinit does not support a %-conversion without a (name); write %% for a literal %".into(),
             ));
         };
-        let cost = spec.cost(conv);
-        budget = budget.checked_sub(cost).ok_or_else(|| {
-            FmtError::Bad(format!(
+        let Some(left) = budget.checked_sub(spec.cost(conv)) else {
+            // Python would first refuse a wrong type (`%d` of a string).
+            convert(value, &Spec::default(), conv, conv_at)?;
+            return Err(FmtError::Bad(format!(
                 "widths and precisions in one value may add up to {PADDING_BUDGET} at most (rinit's limit)"
-            ))
-        })?;
-        out.push_str(&convert(&value, &spec, conv, conv_at)?);
+            )));
+        };
+        budget = left;
+        match value {
+            // The common case, `%(name)s` of a string: no copies on the way.
+            Name::Str(v) if conv == 's' && spec.width == 0 && spec.prec.is_none() => out.push_str(v),
+            _ => out.push_str(&convert(value, &spec, conv, conv_at)?),
+        }
     }
     Ok(out)
 }
@@ -129,11 +135,11 @@ impl Spec {
 
 /// Parse `(key)`, flags, width, precision and the conversion character,
 /// following CPython's `unicode_format_arg_parse`.
-fn parse_spec(
+fn parse_spec<'n>(
     chars: &[char],
     pos: &mut usize,
-    names: &[&Names],
-) -> Result<(Option<Name>, Spec, char, usize), FmtError> {
+    names: &[&'n Names],
+) -> Result<(Option<&'n Name>, Spec, char, usize), FmtError> {
     let mut value = None;
     if chars.get(*pos) == Some(&'(') {
         *pos += 1;
@@ -150,7 +156,7 @@ fn parse_spec(
         }
         let key: String = chars.get(start..*pos - 1).unwrap_or(&[]).iter().collect();
         match names.iter().find_map(|layer| layer.get(&key)) {
-            Some(v) => value = Some(v.clone()),
+            Some(v) => value = Some(v),
             None => return Err(FmtError::Key(key)),
         }
     }
@@ -525,6 +531,7 @@ mod tests {
         bad("%(n)9223372036854775807d", limit);
         bad("%(n).2147483647d", limit);
         bad("%(n)1048577d", limit);
+        bad("%(a)2000000d", "%d format: a real number is required, not str");
         bad(&"%(n)600000d".repeat(2), limit);
         assert_eq!(one("%(n)1048576d").map(|s| s.len()), Ok(1048576));
         // Precision that only truncates or strips costs nothing, as in Python.

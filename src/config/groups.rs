@@ -52,7 +52,7 @@ impl Loader<'_> {
     fn header_error(&self, section: &str, message: String) -> ConfigError {
         let mut e = fail(message, None);
         if let Some(s) = self.ini.section(section) {
-            e.file = Some(s.file.clone());
+            e.file = Some(s.file.to_path_buf());
             e.line = Some(s.line);
         }
         e

@@ -64,7 +64,7 @@ pub(crate) struct Loader<'a> {
 pub(crate) fn fail(message: impl Into<String>, at: Option<&Value>) -> ConfigError {
     ConfigError {
         message: message.into(),
-        file: at.map(|v| v.file.clone()),
+        file: at.map(|v| v.file.to_path_buf()),
         line: at.map(|v| v.line),
     }
 }
@@ -485,7 +485,7 @@ impl<'a> Loader<'a> {
         );
         if e.file.is_none() {
             if let Some(s) = self.ini.section(section) {
-                e.file = Some(s.file.clone());
+                e.file = Some(s.file.to_path_buf());
                 e.line = Some(s.line);
             }
         }

@@ -71,7 +71,7 @@ impl Loader<'_> {
             .ini
             .section(section)
             .map(|s| Origin {
-                file: s.file.clone(),
+                file: s.file.to_path_buf(),
                 line: s.line,
             })
             .unwrap_or_default();

@@ -79,7 +79,27 @@ fn is_one_of(s: &str, words: &[&str]) -> bool {
 
 /// `byte_size()`: an int with an optional `kb`/`mb`/`gb` suffix (powers of 1024).
 pub fn byte_size(s: &str) -> Result<u64, String> {
-    let v = s.to_lowercase();
+    // Python lower-cases the whole value first; an ASCII value is matched
+    // case-insensitively instead, and lower-cased only for the error text.
+    if !s.is_ascii() {
+        return byte_size_lowered(&s.to_lowercase(), s);
+    }
+    let (number, factor) = match s.len().checked_sub(2).and_then(|i| Some((i, s.get(i..)?))) {
+        Some((i, suffix)) if suffix.eq_ignore_ascii_case("kb") => (s.get(..i).unwrap_or(""), 1u64 << 10),
+        Some((i, suffix)) if suffix.eq_ignore_ascii_case("mb") => (s.get(..i).unwrap_or(""), 1u64 << 20),
+        Some((i, suffix)) if suffix.eq_ignore_ascii_case("gb") => (s.get(..i).unwrap_or(""), 1u64 << 30),
+        _ => (s, 1),
+    };
+    match py_int(number, 10) {
+        Some(n) => sized(n, factor, s),
+        None => Err(format!(
+            "invalid literal for int() with base 10: {}",
+            repr(&number.to_ascii_lowercase())
+        )),
+    }
+}
+
+fn byte_size_lowered(v: &str, s: &str) -> Result<u64, String> {
     let (number, factor) = match v
         .len()
         .checked_sub(2)
@@ -88,9 +108,12 @@ pub fn byte_size(s: &str) -> Result<u64, String> {
         Some((i, "kb")) => (v.get(..i).unwrap_or(""), 1u64 << 10),
         Some((i, "mb")) => (v.get(..i).unwrap_or(""), 1u64 << 20),
         Some((i, "gb")) => (v.get(..i).unwrap_or(""), 1u64 << 30),
-        _ => (v.as_str(), 1),
+        _ => (v, 1),
     };
-    let n = int_value(number)?;
+    sized(int_value(number)?, factor, s)
+}
+
+fn sized(n: i128, factor: u64, s: &str) -> Result<u64, String> {
     if n < 0 {
         return Err(format!("invalid byte size {}: negative", repr(s)));
     }
@@ -111,13 +134,19 @@ pub fn signal_number(s: &str) -> Result<i32, String> {
     let num = match py_int(s, 10) {
         Some(n) => n,
         None => {
-            let upper = py_strip(s).to_uppercase();
-            let name = if upper.starts_with("SIG") {
-                upper
+            let t = py_strip(s);
+            // Python upper-cases first; ASCII text can be compared as it is.
+            let upper = if t.is_ascii() {
+                std::borrow::Cow::Borrowed(t)
             } else {
-                format!("SIG{upper}")
+                std::borrow::Cow::Owned(t.to_uppercase())
             };
-            match signame::by_name(&name) {
+            let found = if upper.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("SIG")) {
+                signame::by_name_ignoring_ascii_case(&upper)
+            } else {
+                signame::by_name_ignoring_ascii_case(&format!("SIG{upper}"))
+            };
+            match found {
                 Some(v) => i128::from(v),
                 None => return Err(format!("value {} is not a valid signal name", repr(s))),
             }
@@ -165,11 +194,11 @@ pub fn auto_restart(s: &str) -> Result<super::model::AutoRestart, String> {
 /// rinit's `shutdown_on=` extension (docs/design.md).
 pub fn shutdown_on(s: &str) -> Result<super::model::ShutdownOn, String> {
     use super::model::ShutdownOn;
-    match s.to_lowercase().as_str() {
-        "never" => Ok(ShutdownOn::Never),
-        "fatal" => Ok(ShutdownOn::Fatal),
-        "unexpected" => Ok(ShutdownOn::Unexpected),
-        "any" => Ok(ShutdownOn::Any),
+    match s {
+        _ if is_one_of(s, &["never"]) => Ok(ShutdownOn::Never),
+        _ if is_one_of(s, &["fatal"]) => Ok(ShutdownOn::Fatal),
+        _ if is_one_of(s, &["unexpected"]) => Ok(ShutdownOn::Unexpected),
+        _ if is_one_of(s, &["any"]) => Ok(ShutdownOn::Any),
         _ => Err(format!(
             "invalid 'shutdown_on' value {} (expected never, fatal, unexpected or any)",
             repr(s)
