@@ -656,3 +656,42 @@ startretries=4294967296\npriority=-99999999999\nstdout_logfile_backups=429496729
         assert!(run.stdout.contains(want), "{want}: {}", run.stdout);
     }
 }
+
+/// What rinit will do differently from the file's intent is said by
+/// `check`, as a warning (exit 0): an `[inet_http_server]` open to the
+/// network without a password, and a Python `result_handler` rinit cannot
+/// run.
+#[test]
+fn check_warns_about_an_open_inet_server_and_a_python_result_handler() {
+    let path = temp_file(
+        "warnings.conf",
+        b"[supervisord]\n[inet_http_server]\nport=*:9001\n\
+          [eventlistener:x]\ncommand=cat\nevents=TICK_5\nresult_handler=mymod:handler\n",
+    );
+    let run = check(&path);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let shown = path.display();
+    assert!(
+        run.stdout.contains(&format!(
+            "{shown}: warning: [inet_http_server] listens on *:9001 without a password: \
+             anyone who can reach it controls every program"
+        )),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(&format!(
+            "{shown}:4: warning: [eventlistener:x] result_handler mymod:handler cannot run in rinit \
+             (a Python entry point); the default handler is used"
+        )),
+        "{}",
+        run.stdout
+    );
+    // A loopback server, a password, or a handler rinit has: no warning.
+    let quiet = temp_file(
+        "quiet.conf",
+        b"[supervisord]\n[inet_http_server]\nport=127.0.0.1:9001\n\
+          [eventlistener:x]\ncommand=cat\nevents=TICK_5\nresult_handler=supervisor_stdout:event_handler\n",
+    );
+    assert!(!check(&quiet).stdout.contains("warning"));
+}

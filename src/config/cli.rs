@@ -148,6 +148,30 @@ pub fn check(argv0: &str, args: &[String]) -> i32 {
                     f.group.section
                 );
             }
+            // What rinit does differently from the file's intent, said
+            // before it runs (docs/control.md, docs/events.md).
+            for w in config
+                .servers
+                .iter()
+                .filter_map(crate::ctl::server::open_inet_warning)
+            {
+                let _ = writeln!(out, "{shown}: warning: {w}");
+            }
+            for g in &config.groups {
+                let Some(l) = &g.listener else { continue };
+                if crate::events::listener::ResultHandler::from_spec(&l.result_handler).is_none() {
+                    let o = g.processes.first().map(|p| p.origin.clone()).unwrap_or_default();
+                    let _ = writeln!(
+                        out,
+                        "{}:{}: warning: [{}] result_handler {} cannot run in rinit (a Python entry point); \
+                         the default handler is used",
+                        o.file.display(),
+                        o.line,
+                        g.section,
+                        l.result_handler
+                    );
+                }
+            }
             let processes: usize = config.groups.iter().map(|g| g.processes.len()).sum();
             let _ = writeln!(
                 out,
