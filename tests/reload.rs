@@ -175,3 +175,60 @@ fn hup_during_shutdown_is_ignored_and_logged() {
     assert_eq!(r.wait_exit(secs(15)), 0, "{}", r.lines().join("\n"));
     assert_eq!(r.count("INFO reload: {*}"), 0);
 }
+
+#[test]
+fn hup_changes_a_program_in_backoff_and_the_old_one_never_retries() {
+    require!(Need::PidNamespaces);
+    let dir = TempDir::new("reload-backoff");
+    let before = "[program:flaky]\ncommand=false\nstartretries=100\n";
+    let mut r = Rinit::start(&dir, &config(&dir, "", before));
+    r.wait_nth("WARN exited: flaky (exit status 1; not expected)", 2, secs(10));
+    replace_config(&dir, &config(&dir, "", "[program:flaky]\ncommand=sleep 1000\n"));
+    r.signal(libc::SIGHUP);
+    r.wait_rec("INFO reload: changed group flaky", secs(10));
+    r.wait_rec(&running("flaky"), secs(10));
+    // The new process runs `sleep`; no `false` is spawned after the reload.
+    let host = r.host_pid_of("flaky");
+    let cmd = std::fs::read(format!("/proc/{host}/cmdline")).unwrap_or_default();
+    assert!(
+        String::from_utf8_lossy(&cmd).starts_with("sleep"),
+        "{}",
+        r.lines().join("\n")
+    );
+    let all = r.lines();
+    let at = all
+        .iter()
+        .position(|l| l.contains("reload: changed group flaky"))
+        .unwrap();
+    assert_eq!(
+        all[at..].iter().filter(|l| l.contains("exited: flaky")).count(),
+        0,
+        "the old program retried after the reload:\n{}",
+        all.join("\n")
+    );
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait_exit(secs(15)), 0);
+}
+
+#[test]
+fn hup_picks_up_a_file_added_to_an_include_glob() {
+    require!(Need::PidNamespaces);
+    let dir = TempDir::new("reload-include");
+    std::fs::create_dir_all(dir.join("conf.d")).unwrap();
+    dir.write("conf.d/a.conf", "[program:a]\ncommand=sleep 1001\n", false);
+    let extra = format!("[include]\nfiles={}/conf.d/*.conf\n", dir.path.display());
+    let mut r = Rinit::start(&dir, &config(&dir, &extra, ""));
+    r.wait_rec(&running("a"), secs(10));
+    let a_pid = r.ns_pid_of("a");
+    dir.write("conf.d/b.conf", "[program:b]\ncommand=sleep 1002\n", false);
+    r.signal(libc::SIGHUP);
+    r.wait_rec("INFO reload: added group b", secs(10));
+    r.wait_rec(&running("b"), secs(10));
+    assert_eq!(r.ns_pid_of("a"), a_pid);
+    std::fs::remove_file(dir.join("conf.d/a.conf")).unwrap();
+    r.signal(libc::SIGHUP);
+    r.wait_rec("INFO reload: removed group a", secs(10));
+    r.wait_rec("WARN stopped: a (terminated by SIGTERM)", secs(10));
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait_exit(secs(15)), 0, "{}", r.lines().join("\n"));
+}
