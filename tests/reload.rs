@@ -232,3 +232,24 @@ fn hup_picks_up_a_file_added_to_an_include_glob() {
     r.signal(libc::SIGTERM);
     assert_eq!(r.wait_exit(secs(15)), 0, "{}", r.lines().join("\n"));
 }
+
+#[test]
+fn hup_applies_a_new_loglevel_and_warns_about_other_supervisord_settings() {
+    require!(Need::PidNamespaces);
+    let dir = TempDir::new("reload-loglevel");
+    let programs = "[program:a]\ncommand=sleep 1000\n";
+    let mut r = Rinit::start(&dir, &config(&dir, "", programs));
+    r.wait_rec(&running("a"), secs(10));
+    replace_config(&dir, &config(&dir, "loglevel=debug\nminfds=2048", programs));
+    r.signal(libc::SIGHUP);
+    r.wait_rec("INFO reload: loglevel is now debug", secs(10));
+    r.wait_rec(
+        "WARN reload: [supervisord] settings other than loglevel changed; they take effect when the container restarts",
+        secs(10),
+    );
+    // DEBG records are written from now on.
+    r.signal(libc::SIGUSR1);
+    r.wait_rec("DEBG received SIGUSR1 indicating nothing", secs(10));
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait_exit(secs(15)), 0);
+}

@@ -184,12 +184,7 @@ impl Supervisor {
                 .filter(|n| !diff.added.contains(n))
                 .collect();
         }
-        if self.reloads.supervisord.as_ref() != Some(&cfg.supervisord) {
-            self.logger.log(
-                Level::Warn,
-                "reload: [supervisord] settings changed; they take effect when the container restarts",
-            );
-        }
+        self.apply_supervisord(&cfg.supervisord);
         if diff.is_empty() {
             self.logger.log(Level::Info, "reload: no change to the programs");
         }
@@ -235,6 +230,31 @@ impl Supervisor {
         // ones once their predecessors stopped: `start_released`).
         if let Err(e) = self.logger.reopen() {
             self.logger.log(Level::Crit, &e);
+        }
+    }
+
+    /// `[supervisord]`: `loglevel` applies at once; any other change waits
+    /// for a restart of the container, and says so.
+    fn apply_supervisord(&mut self, new: &SupervisordConfig) {
+        let Some(old) = self.reloads.supervisord.as_ref() else {
+            return;
+        };
+        if old.loglevel != new.loglevel {
+            if let Some(level) = Level::from_config(&new.loglevel) {
+                self.logger.level = level;
+                let msg = format!("reload: loglevel is now {}", new.loglevel);
+                self.logger.log(Level::Info, &msg);
+            }
+        }
+        let rest_changed = SupervisordConfig {
+            loglevel: new.loglevel.clone(),
+            ..old.clone()
+        } != *new;
+        if rest_changed {
+            self.logger.log(
+                Level::Warn,
+                "reload: [supervisord] settings other than loglevel changed; they take effect when the container restarts",
+            );
         }
     }
 
