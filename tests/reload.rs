@@ -253,3 +253,35 @@ fn hup_applies_a_new_loglevel_and_warns_about_other_supervisord_settings() {
     r.signal(libc::SIGTERM);
     assert_eq!(r.wait_exit(secs(15)), 0);
 }
+
+#[test]
+fn hup_applies_a_numprocs_change_process_by_process() {
+    require!(Need::PidNamespaces);
+    let dir = TempDir::new("reload-numprocs");
+    let group = |n: u32| {
+        format!(
+            "[program:w]\ncommand=sleep 1000\nnumprocs={n}\nprocess_name=%(program_name)s_%(process_num)d\n"
+        )
+    };
+    let mut r = Rinit::start(&dir, &config(&dir, "", &group(2)));
+    r.wait_rec(&running("w_1"), secs(10));
+    let (w0, w1) = (r.ns_pid_of("w_0"), r.ns_pid_of("w_1"));
+    replace_config(&dir, &config(&dir, "", &group(3)));
+    r.signal(libc::SIGHUP);
+    r.wait_rec(&running("w_2"), secs(10));
+    assert_eq!(
+        (r.ns_pid_of("w_0"), r.ns_pid_of("w_1")),
+        (w0, w1),
+        "{}",
+        r.lines().join("\n")
+    );
+    replace_config(&dir, &config(&dir, "", &group(1)));
+    r.signal(libc::SIGHUP);
+    r.wait_rec("WARN stopped: w_1 (terminated by SIGTERM)", secs(10));
+    r.wait_rec("WARN stopped: w_2 (terminated by SIGTERM)", secs(10));
+    assert_eq!(r.ns_pid_of("w_0"), w0);
+    assert_eq!(r.count("{*} stopped: w_0 {*}"), 0, "{}", r.lines().join("\n"));
+    assert_eq!(r.count("INFO spawned: {*}"), 3);
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait_exit(secs(15)), 0);
+}

@@ -8,11 +8,23 @@
 //! group's new processes start once its old ones have stopped.
 
 use super::Supervisor;
-use crate::config::{Config, GroupConfig, SupervisordConfig};
+use crate::config::{Config, GroupConfig, ProcessConfig, SupervisordConfig};
 use crate::ctl::rpc::faults;
 use crate::log::Level;
 use crate::machine::{Millis, Process};
 use crate::reload::{diff_prints, fingerprint, Diff};
+
+/// The same process in two readings of the file: equal in everything but
+/// where it was written and the group's `numprocs` (a value already
+/// expanded into any setting that used it).
+fn same_instance(a: &ProcessConfig, b: &ProcessConfig) -> bool {
+    let plain = |p: &ProcessConfig| ProcessConfig {
+        origin: Default::default(),
+        numprocs: 0,
+        ..p.clone()
+    };
+    plain(a) == plain(b)
+}
 
 fn prints(cfg: &Config) -> Vec<(String, u64)> {
     cfg.groups
@@ -132,7 +144,7 @@ impl Supervisor {
         };
         let serverurl = cfg.serverurl.clone();
         let print = fingerprint(&g);
-        let idx = self.append_group(g, &serverurl, false);
+        let idx = self.append_group(g, &serverurl, false, &[]);
         self.reloads.applied.push((name.to_string(), print, idx));
         self.tap_output_for_events();
         Ok(())
@@ -188,10 +200,36 @@ impl Supervisor {
         if diff.is_empty() {
             self.logger.log(Level::Info, "reload: no change to the programs");
         }
-        // What goes: removed groups, and the old processes of changed ones.
+        // A changed group of programs keeps the processes whose settings
+        // are the same (a `numprocs` change starts or stops only the
+        // instances that come or go); a pool, or a restart, is replaced.
+        let mut kept: Vec<(String, Vec<Option<usize>>)> = Vec::new();
+        for g in cfg.groups.iter().filter(|g| diff.changed.contains(&g.name)) {
+            let old = self.indexes_of(&g.name).unwrap_or_default();
+            let keep: Vec<Option<usize>> = g
+                .processes
+                .iter()
+                .map(|p| {
+                    let same = |&i: &usize| self.procs.get(i).is_some_and(|o| same_instance(&o.cfg, p));
+                    old.iter()
+                        .copied()
+                        .find(|i| !everything && g.listener.is_none() && same(i))
+                })
+                .collect();
+            kept.push((g.name.clone(), keep));
+        }
+        let kept_of = |name: &str| kept.iter().find(|(n, _)| n == name).map(|(_, k)| k.clone());
+        // What goes: removed groups, and the old processes of changed ones
+        // that are not kept.
         let mut old_of: Vec<(String, Vec<usize>)> = Vec::new();
         for name in diff.removed.iter().chain(&diff.changed) {
-            let idx = self.indexes_of(name).unwrap_or_default();
+            let keep = kept_of(name).unwrap_or_default();
+            let idx: Vec<usize> = self
+                .indexes_of(name)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|i| !keep.contains(&Some(*i)))
+                .collect();
             self.retire_group(name, &idx, now);
             if diff.removed.contains(name) {
                 self.logger
@@ -208,7 +246,8 @@ impl Supervisor {
                 applied.push((name, print, idx));
                 continue;
             }
-            let idx = self.append_group(g, &cfg.serverurl, changed);
+            let keep = kept_of(&name).unwrap_or_default();
+            let idx = self.append_group(g, &cfg.serverurl, changed, &keep);
             let verb = if changed { "changed" } else { "added" };
             self.logger
                 .log(Level::Info, &format!("reload: {verb} group {name}"));
@@ -218,7 +257,12 @@ impl Supervisor {
                     .find(|(n, _)| *n == name)
                     .map(|(_, v)| v.clone())
                     .unwrap_or_default();
-                self.reloads.waits.push((old, idx.clone()));
+                let fresh: Vec<usize> = idx
+                    .iter()
+                    .copied()
+                    .filter(|i| !keep.contains(&Some(*i)))
+                    .collect();
+                self.reloads.waits.push((old, fresh));
             }
             applied.push((name, print, idx));
         }
@@ -266,15 +310,33 @@ impl Supervisor {
         self.listeners.remove_group(name, &mut self.logger);
     }
 
-    /// Append a group's processes (started by the boot batches unless
-    /// `held`); returns their indexes.
-    fn append_group(&mut self, g: GroupConfig, serverurl: &Option<String>, held: bool) -> Vec<usize> {
+    /// A group's processes, in its order: `keep[k]` is an old process that
+    /// stays for the k-th one (its settings refreshed), else a new one is
+    /// appended (started by the boot batches unless `held`). Returns their
+    /// indexes.
+    fn append_group(
+        &mut self,
+        g: GroupConfig,
+        serverurl: &Option<String>,
+        held: bool,
+        keep: &[Option<usize>],
+    ) -> Vec<usize> {
         let first = self.procs.len();
         self.listeners.add_group(&g, first, &mut self.logger);
         let mut idx = Vec::new();
-        for mut p in g.processes {
+        for (k, mut p) in g.processes.into_iter().enumerate() {
             if p.serverurl.is_none() {
                 p.serverurl.clone_from(serverurl);
+            }
+            if let Some(i) = keep.get(k).copied().flatten() {
+                if let Some(old) = self.procs.get_mut(i) {
+                    old.cfg = p;
+                }
+                if let Some(prio) = self.group_priority.get_mut(i) {
+                    *prio = g.priority;
+                }
+                idx.push(i);
+                continue;
             }
             self.procs.push(Process::new(p));
             self.group_priority.push(g.priority);
