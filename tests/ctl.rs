@@ -821,6 +821,75 @@ fn stale_socket_is_replaced_and_a_live_one_refused() {
     assert!(s.starts_with("web "), "{s}");
 }
 
+/// A config and the edit the reload tests apply: one group removed, one
+/// changed, one added, one unchanged.
+const BEFORE: &str = "[program:keep]\ncommand=sleep 1001\nstartsecs=0\n\
+                      [program:gone]\ncommand=sleep 1002\nstartsecs=0\n\
+                      [program:edit]\ncommand=sleep 1003\nstartsecs=0\n";
+const AFTER: &str = "[program:keep]\ncommand=sleep 1001\nstartsecs=0\n\
+                     [program:edit]\ncommand=sleep 1004\nstartsecs=0\n\
+                     [program:new]\ncommand=sleep 1005\nstartsecs=0\n";
+
+fn all_running(dir: &TempDir, n: usize) {
+    poll(WAIT, "every program running", || {
+        let (s, _) = ctl(dir, &["status"]);
+        (s.matches("RUNNING").count() == n && !s.contains("STOPPED")).then_some(())
+    });
+}
+
+/// supervisord on `conf` in `dir`, its socket up and `n` programs running.
+fn supervisord_on(dir: &TempDir, programs: &str, n: usize) -> Supervisord {
+    let conf = dir.write("supervisord.conf", &ctl_config(dir, "", programs), false);
+    let child = Command::new("supervisord")
+        .args(["-n", "-c"])
+        .arg(&conf)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run supervisord (apt package supervisor)");
+    let sd = Supervisord(child);
+    wait_socket(dir);
+    all_running(dir, n);
+    sd
+}
+
+/// rinit's SIGHUP (a documented deviation: supervisord restarts
+/// everything) ends in the states that `supervisorctl reread` + `update`
+/// give under supervisord: the same programs, all running, the unchanged
+/// one with its old pid.
+#[test]
+fn hup_ends_where_update_ends_under_supervisord() {
+    require!(
+        Need::PidNamespaces,
+        Need::Cmd("supervisord"),
+        Need::Cmd("supervisorctl")
+    );
+    let sdir = TempDir::new("hup-ref");
+    let sd = supervisord_on(&sdir, BEFORE, 3);
+    sdir.write("supervisord.conf", &ctl_config(&sdir, "", AFTER), false);
+    ctl(&sdir, &["update"]);
+    all_running(&sdir, 3);
+    let expected = normalize(&ctl(&sdir, &["status"]).0);
+    drop(sd);
+
+    let (dir, mut r) = start("hup-vs-update", "", BEFORE);
+    all_running(&dir, 3);
+    let keep = ctl(&dir, &["pid", "keep"]).0;
+    let tmp = dir.write("supervisord.conf.new", &ctl_config(&dir, "", AFTER), false);
+    std::fs::rename(tmp, dir.join("supervisord.conf")).unwrap();
+    r.signal(libc::SIGHUP);
+    r.wait_rec("INFO reload: added group new", WAIT);
+    all_running(&dir, 3);
+    assert_eq!(normalize(&ctl(&dir, &["status"]).0), expected);
+    assert_eq!(
+        ctl(&dir, &["pid", "keep"]).0,
+        keep,
+        "the unchanged program kept its pid"
+    );
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait_exit(Duration::from_secs(15)), 0);
+}
+
 /// `reread`, `update`, `add` and `remove` after an edit that removes,
 /// changes and adds groups (docs/reload.md): supervisorctl prints what it
 /// prints against supervisord, the programs end in the same states, and
@@ -832,18 +901,6 @@ fn reread_and_update_match_supervisord() {
         Need::Cmd("supervisord"),
         Need::Cmd("supervisorctl")
     );
-    const BEFORE: &str = "[program:keep]\ncommand=sleep 1001\nstartsecs=0\n\
-                          [program:gone]\ncommand=sleep 1002\nstartsecs=0\n\
-                          [program:edit]\ncommand=sleep 1003\nstartsecs=0\n";
-    const AFTER: &str = "[program:keep]\ncommand=sleep 1001\nstartsecs=0\n\
-                         [program:edit]\ncommand=sleep 1004\nstartsecs=0\n\
-                         [program:new]\ncommand=sleep 1005\nstartsecs=0\n";
-    fn all_running(dir: &TempDir, n: usize) {
-        poll(WAIT, "every program running", || {
-            let (s, _) = ctl(dir, &["status"]);
-            (s.matches("RUNNING").count() == n && !s.contains("STOPPED")).then_some(())
-        });
-    }
     fn session(dir: &TempDir, run: fn(&TempDir, &[&str]) -> (String, i32)) -> String {
         let mut t = String::new();
         let step = |t: &mut String, cmd: &[&str]| {
@@ -874,17 +931,7 @@ fn reread_and_update_match_supervisord() {
         t
     }
     let sdir = TempDir::new("reread-ref");
-    let conf = sdir.write("supervisord.conf", &ctl_config(&sdir, "", BEFORE), false);
-    let child = Command::new("supervisord")
-        .args(["-n", "-c"])
-        .arg(&conf)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("run supervisord (apt package supervisor)");
-    let sd = Supervisord(child);
-    wait_socket(&sdir);
-    all_running(&sdir, 3);
+    let sd = supervisord_on(&sdir, BEFORE, 3);
     let expected = session(&sdir, ctl);
     drop(sd);
 
