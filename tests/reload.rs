@@ -285,3 +285,97 @@ fn hup_applies_a_numprocs_change_process_by_process() {
     r.signal(libc::SIGTERM);
     assert_eq!(r.wait_exit(secs(15)), 0);
 }
+
+#[test]
+fn hup_during_start_up_adds_to_the_boot_and_stops_nothing() {
+    require!(Need::PidNamespaces);
+    let dir = TempDir::new("reload-boot");
+    let many =
+        "[program:many]\ncommand=sleep 1000\nnumprocs=300\nprocess_name=%(program_name)s_%(process_num)d\n";
+    let mut r = Rinit::start(&dir, &config(&dir, "", many));
+    r.wait_rec("INFO spawned: 'many_0' with pid {N}", secs(10));
+    replace_config(
+        &dir,
+        &config(&dir, "", &format!("{many}[program:x]\ncommand=sleep 1001\n")),
+    );
+    r.signal(libc::SIGHUP);
+    r.wait_rec(&running("x"), secs(20));
+    r.wait_rec(&running("many_299"), secs(20));
+    assert_eq!(r.count("INFO spawned: {*}"), 301, "{}", r.lines().join("\n"));
+    assert_eq!(r.count("{*} stopped: {*}"), 0);
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait_exit(secs(30)), 0);
+}
+
+#[test]
+fn hup_renames_a_program_and_reshapes_a_group() {
+    require!(Need::PidNamespaces);
+    let dir = TempDir::new("reload-reshape");
+    let before = "[program:old]\ncommand=sleep 1001\n\
+                  [group:g]\nprograms=a,b\n\
+                  [program:a]\ncommand=sleep 1002\n[program:b]\ncommand=sleep 1003\n";
+    let after = "[program:renamed]\ncommand=sleep 1001\n\
+                 [group:g]\nprograms=a\n\
+                 [program:a]\ncommand=sleep 1002\n[program:b]\ncommand=sleep 1003\n";
+    let mut r = Rinit::start(&dir, &config(&dir, "", before));
+    r.wait_rec(&running("b"), secs(10));
+    let a = r.ns_pid_of("a");
+    replace_config(&dir, &config(&dir, "", after));
+    r.signal(libc::SIGHUP);
+    r.wait_rec("WARN stopped: old (terminated by SIGTERM)", secs(10));
+    r.wait_rec(&running("renamed"), secs(10));
+    // b leaves g for a group of its own: stopped, then started again.
+    r.wait_rec("WARN stopped: b (terminated by SIGTERM)", secs(10));
+    r.wait_nth(&running("b"), 2, secs(10));
+    // a stays in g, unchanged.
+    assert_eq!(r.ns_pid_of("a"), a, "{}", r.lines().join("\n"));
+    assert_eq!(r.count("{*} stopped: a {*}"), 0);
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait_exit(secs(15)), 0);
+}
+
+#[test]
+fn hup_gives_a_changed_shutdown_on_to_the_new_process() {
+    require!(Need::PidNamespaces);
+    let dir = TempDir::new("reload-shutdown-on");
+    let prog = |on: &str| {
+        format!("[program:s]\ncommand=sleep 1000\nshutdown_on={on}\n[program:t]\ncommand=sleep 1001\n")
+    };
+    let mut r = Rinit::start(&dir, &config(&dir, "", &prog("never")));
+    r.wait_rec(&running("s"), secs(10));
+    replace_config(&dir, &config(&dir, "", &prog("any")));
+    r.signal(libc::SIGHUP);
+    r.wait_rec("INFO reload: changed group s", secs(10));
+    r.wait_nth(&running("s"), 2, secs(10));
+    kill(r.host_pid_of("s"), libc::SIGKILL);
+    // shutdown_on=any now: rinit ends with the program's status.
+    assert_eq!(
+        r.wait_exit(secs(15)),
+        128 + libc::SIGKILL,
+        "{}",
+        r.lines().join("\n")
+    );
+}
+
+#[test]
+fn hup_while_a_removed_program_is_still_stopping_stops_it_once() {
+    require!(Need::PidNamespaces);
+    let dir = TempDir::new("reload-stopping");
+    let slow =
+        "[program:slow]\ncommand=sh -c 'trap \"\" TERM; while :; do sleep 0.1; done'\nstopwaitsecs=2\n";
+    let keep = "[program:keep]\ncommand=sleep 1000\n";
+    let mut r = Rinit::start(&dir, &config(&dir, "", &format!("{slow}{keep}")));
+    r.wait_rec(&running("slow"), secs(10));
+    replace_config(&dir, &config(&dir, "", keep));
+    r.signal(libc::SIGHUP);
+    r.wait_rec("INFO reload: removed group slow", secs(10));
+    // Still STOPPING (it ignores TERM): a second HUP changes nothing.
+    r.signal(libc::SIGHUP);
+    r.wait_rec("INFO reload: no change to the programs", secs(10));
+    r.wait_rec("WARN killing 'slow' ({N}) with SIGKILL", secs(10));
+    r.wait_rec("WARN stopped: slow (terminated by SIGKILL)", secs(10));
+    assert_eq!(r.count("{*} stopped: slow {*}"), 1, "{}", r.lines().join("\n"));
+    assert_eq!(r.count("{*} killing 'slow' {*}"), 1);
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait_exit(secs(15)), 0);
+}
