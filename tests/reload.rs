@@ -379,3 +379,35 @@ fn hup_while_a_removed_program_is_still_stopping_stops_it_once() {
     r.signal(libc::SIGTERM);
     assert_eq!(r.wait_exit(secs(15)), 0);
 }
+
+#[test]
+fn hup_sends_process_group_removed_and_added_to_listeners() {
+    require!(Need::PidNamespaces, Need::Cmd("python3"));
+    let dir = TempDir::new("reload-events");
+    let log = dir.join("events.log");
+    let recorder = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/events/recorder.py");
+    let listener = format!(
+        "[eventlistener:rec]\ncommand=python3 {recorder} {}\nevents=PROCESS_GROUP\nbuffer_size=100\n",
+        log.display()
+    );
+    let mut r = Rinit::start(&dir, &config(&dir, "", &format!("{listener}{BEFORE}")));
+    r.wait_rec(&running("rec"), secs(10));
+    replace_config(&dir, &config(&dir, "", &format!("{listener}{AFTER}")));
+    r.signal(libc::SIGHUP);
+    r.wait_rec(&running("new"), secs(10));
+    let want = [
+        "PROCESS_GROUP_REMOVED gone - -",
+        "PROCESS_GROUP_REMOVED edit - -",
+        "PROCESS_GROUP_ADDED edit - -",
+        "PROCESS_GROUP_ADDED new - -",
+    ];
+    let got = poll(secs(10), "the group events", || {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let lines: Vec<String> = text.lines().map(String::from).collect();
+        let at = lines.iter().position(|l| l == want[0])?;
+        (lines.len() >= at + want.len()).then(|| lines[at..at + want.len()].to_vec())
+    });
+    assert_eq!(got, want);
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait_exit(secs(15)), 0);
+}
