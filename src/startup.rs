@@ -45,20 +45,7 @@ pub fn supervise(argv0: &str, opts: &Opts) -> i32 {
     }
     pending.extend(raise_limits(&cfg));
     let mut logger = Logger::stdout(Level::Info);
-    let level = Level::from_config(&cfg.supervisord.loglevel).unwrap_or(Level::Info);
-    let logfile = log_file_path(&cfg.supervisord.logfile);
-    if let Err(e) = logger.configure(
-        level,
-        cfg.supervisord.silent,
-        logfile,
-        cfg.supervisord.logfile_maxbytes,
-        cfg.supervisord.logfile_backups,
-    ) {
-        logger.log(Level::Crit, &e);
-    }
-    if cfg.supervisord.logfile == "syslog" {
-        logger.use_syslog();
-    }
+    configure_activity_log(&mut logger, &cfg.supervisord);
     for w in &cfg.warnings {
         logger.log(Level::Warn, w);
     }
@@ -164,6 +151,20 @@ fn apply_overrides(cfg: &mut Config, opts: &Opts) {
     }
     if let Some(p) = &opts.pidfile {
         s.pidfile = p.clone();
+    }
+}
+
+/// The activity log as `[supervisord]` describes it (at start and on
+/// reload): level, stdout unless `silent`, the file and its rotation, or
+/// syslog. A file that cannot be opened is logged; stdout goes on.
+pub fn configure_activity_log(logger: &mut Logger, s: &config::SupervisordConfig) {
+    let level = Level::from_config(&s.loglevel).unwrap_or(Level::Info);
+    let logfile = log_file_path(&s.logfile);
+    if let Err(e) = logger.configure(level, s.silent, logfile, s.logfile_maxbytes, s.logfile_backups) {
+        logger.log(Level::Crit, &e);
+    }
+    if s.logfile == "syslog" {
+        logger.use_syslog();
     }
 }
 

@@ -234,22 +234,39 @@ fn hup_picks_up_a_file_added_to_an_include_glob() {
 }
 
 #[test]
-fn hup_applies_a_new_loglevel_and_warns_about_other_supervisord_settings() {
+fn hup_applies_the_activity_log_settings_and_warns_about_the_others() {
     require!(Need::PidNamespaces);
     let dir = TempDir::new("reload-loglevel");
     let programs = "[program:a]\ncommand=sleep 1000\n";
     let mut r = Rinit::start(&dir, &config(&dir, "", programs));
     r.wait_rec(&running("a"), secs(10));
-    replace_config(&dir, &config(&dir, "loglevel=debug\nminfds=2048", programs));
+    let main_log = dir.join("main.log");
+    replace_config(
+        &dir,
+        &format!(
+            "[supervisord]\nnodaemon=true\nlogfile={}\nloglevel=debug\nminfds=2048\npidfile={}\n{programs}",
+            main_log.display(),
+            dir.join("p.pid").display()
+        ),
+    );
     r.signal(libc::SIGHUP);
-    r.wait_rec("INFO reload: loglevel is now debug", secs(10));
     r.wait_rec(
-        "WARN reload: [supervisord] settings other than loglevel changed; they take effect when the container restarts",
+        "INFO reload: activity log settings applied (loglevel debug)",
         secs(10),
     );
-    // DEBG records are written from now on.
+    r.wait_rec(
+        "WARN reload: [supervisord] settings other than the activity log's changed; they take effect when the container restarts",
+        secs(10),
+    );
+    // DEBG records are written from now on, to the new log file too.
     r.signal(libc::SIGUSR1);
     r.wait_rec("DEBG received SIGUSR1 indicating nothing", secs(10));
+    poll(secs(10), "the record in the new log file", || {
+        std::fs::read_to_string(&main_log)
+            .ok()
+            .filter(|t| t.contains("DEBG received SIGUSR1 indicating nothing"))
+            .map(|_| ())
+    });
     r.signal(libc::SIGTERM);
     assert_eq!(r.wait_exit(secs(15)), 0);
 }

@@ -277,27 +277,43 @@ impl Supervisor {
         }
     }
 
-    /// `[supervisord]`: `loglevel` applies at once; any other change waits
+    /// `[supervisord]`: the activity log's settings (`loglevel`, `logfile`
+    /// and its rotation, `silent`) apply at once; any other change waits
     /// for a restart of the container, and says so.
     fn apply_supervisord(&mut self, new: &SupervisordConfig) {
         let Some(old) = self.reloads.supervisord.as_ref() else {
             return;
         };
-        if old.loglevel != new.loglevel {
-            if let Some(level) = Level::from_config(&new.loglevel) {
-                self.logger.level = level;
-                let msg = format!("reload: loglevel is now {}", new.loglevel);
-                self.logger.log(Level::Info, &msg);
-            }
-        }
+        let log_part = |s: &SupervisordConfig| {
+            (
+                s.loglevel.clone(),
+                s.logfile.clone(),
+                s.logfile_maxbytes,
+                s.logfile_backups,
+                s.silent,
+            )
+        };
+        let log_changed = log_part(old) != log_part(new);
         let rest_changed = SupervisordConfig {
             loglevel: new.loglevel.clone(),
+            logfile: new.logfile.clone(),
+            logfile_maxbytes: new.logfile_maxbytes,
+            logfile_backups: new.logfile_backups,
+            silent: new.silent,
             ..old.clone()
         } != *new;
+        if log_changed {
+            crate::startup::configure_activity_log(&mut self.logger, new);
+            let msg = format!(
+                "reload: activity log settings applied (loglevel {})",
+                new.loglevel
+            );
+            self.logger.log(Level::Info, &msg);
+        }
         if rest_changed {
             self.logger.log(
                 Level::Warn,
-                "reload: [supervisord] settings other than loglevel changed; they take effect when the container restarts",
+                "reload: [supervisord] settings other than the activity log's changed; they take effect when the container restarts",
             );
         }
     }
