@@ -972,22 +972,7 @@ fn start_all_of_many_is_spawned_in_batches_and_a_term_is_served_meanwhile() {
     r.signal(libc::SIGTERM);
     assert_eq!(r.wait_exit(Duration::from_secs(60)), 0);
     let _ = client.wait();
-    let recs = r.recs();
-    let received = recs
-        .iter()
-        .position(|x| x.text() == "WARN received SIGTERM indicating exit request")
-        .expect("received line");
-    let before = recs[..received]
-        .iter()
-        .filter(|x| matches("INFO spawned: {*}", &x.text()))
-        .count();
+    let (before, after) = spawns_around(&r.recs(), "WARN received SIGTERM indicating exit request");
     assert!(before < 600, "all {before} starts came before the TERM was read");
-    assert_eq!(
-        recs[received..]
-            .iter()
-            .filter(|x| matches("INFO spawned: {*}", &x.text()))
-            .count(),
-        0,
-        "spawns after the exit request"
-    );
+    assert_eq!(after, 0, "spawns after the exit request");
 }

@@ -1552,19 +1552,7 @@ fn term_during_a_spawn_burst_of_2000_is_served_before_the_burst_ends() {
     r.signal(libc::SIGTERM);
     r.wait_rec("WARN received SIGTERM indicating exit request", secs(30));
     assert_eq!(r.wait_exit(secs(60)), 0, "{}", dump(&r));
-    let recs = r.recs();
-    let received = recs
-        .iter()
-        .position(|x| x.text() == "WARN received SIGTERM indicating exit request")
-        .expect("received line");
-    let before = recs[..received]
-        .iter()
-        .filter(|x| matches("INFO spawned: {*}", &x.text()))
-        .count();
-    let after = recs[received..]
-        .iter()
-        .filter(|x| matches("INFO spawned: {*}", &x.text()))
-        .count();
+    let (before, after) = spawns_around(&r.recs(), "WARN received SIGTERM indicating exit request");
     assert!(before < 2000, "all {before} spawns came before the TERM was read");
     assert_eq!(after, 0, "spawns after the exit request");
     // Every program that was spawned was stopped, and nothing else.

@@ -472,6 +472,21 @@ fn match_caps(pattern: &str, text: &str) -> Option<Vec<i64>> {
 }
 
 /// The records whose `LEVEL message` matches one of `patterns`.
+/// How many `spawned:` records come before and after the first record
+/// whose text is `line` (which must be there).
+pub fn spawns_around(recs: &[Rec], line: &str) -> (usize, usize) {
+    let at = recs
+        .iter()
+        .position(|x| x.text() == line)
+        .unwrap_or_else(|| panic!("no record {line:?}"));
+    let count = |rs: &[Rec]| {
+        rs.iter()
+            .filter(|x| matches("INFO spawned: {*}", &x.text()))
+            .count()
+    };
+    (count(&recs[..at]), count(&recs[at..]))
+}
+
 pub fn select(recs: &[Rec], patterns: &[&str]) -> Vec<Rec> {
     recs.iter()
         .filter(|r| patterns.iter().any(|p| matches(p, &r.text())))
