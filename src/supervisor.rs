@@ -34,7 +34,6 @@ use listeners::Listeners;
 pub use reload::Loader;
 
 // The control interface's view of this loop (docs/control.md).
-#[path = "supervisor_ctl.rs"]
 mod ctl_view;
 pub use ctl_view::Facts as ControlFacts;
 

@@ -232,27 +232,23 @@ mod tests {
         let mut log = Vec::new();
         t.tick(1003, &mut log);
         h.tick(1003, &mut log);
+        let collect = |h: &mut Hub, sent: &mut Vec<Vec<u8>>, log: &mut Vec<LogLine>| {
+            h.dispatch(
+                |_| true,
+                |_, b| {
+                    sent.push(b.to_vec());
+                    true
+                },
+                log,
+            )
+        };
         let mut sent = Vec::new();
         t.output(ids[0], b"READY\n", &mut log);
-        t.dispatch(
-            |_| true,
-            |_, b| {
-                sent.push(b.to_vec());
-                true
-            },
-            &mut log,
-        );
+        collect(&mut t, &mut sent, &mut log);
         assert!(sent.is_empty(), "no tick at start-up");
         t.tick(1004, &mut log);
         t.tick(1005, &mut log);
-        t.dispatch(
-            |_| true,
-            |_, b| {
-                sent.push(b.to_vec());
-                true
-            },
-            &mut log,
-        );
+        collect(&mut t, &mut sent, &mut log);
         assert_eq!(
             sent,
             [b"ver:3.0 server:supervisor serial:0 pool:pool poolserial:0 eventname:TICK_5 len:9\nwhen:1005".to_vec()]
