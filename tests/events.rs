@@ -840,3 +840,29 @@ both!(
     remote_communication_reaches_listeners_rinit,
     Need::Cmd("python3")
 );
+
+/// A listener that says READY and then never reads its stdin, while a
+/// program floods PROCESS_LOG events: the envelope rinit cannot write waits
+/// for the pipe (at most one per listener), and PID 1 goes on supervising:
+/// a crashing program is still restarted and TERM still ends everything.
+#[test]
+fn a_listener_that_never_reads_its_stdin_does_not_stall_pid1() {
+    require!(Need::PidNamespaces);
+    let dir = TempDir::new("ev-stall");
+    let conf = config(
+        &dir,
+        "",
+        "[eventlistener:deaf]\ncommand=sh -c 'printf \"READY\\n\"; exec sleep 100000'\n\
+         events=PROCESS_LOG\nbuffer_size=5\nstartsecs=0\n\n\
+         [program:flood]\ncommand=sh -c 'yes 0123456789abcdef0123456789abcdef | head -c 50000000; exec sleep 100000'\n\
+         stdout_events_enabled=true\nstdout_logfile=NONE\n\n\
+         [program:crash]\ncommand=sh -c 'sleep 0.3; exit 3'\nstartsecs=0\n",
+    );
+    let mut r = start(Init::Rinit, &dir, &conf, &[]);
+    // The program keeps being restarted while the listener is stuck.
+    r.wait_nth("WARN exited: crash (exit status 3; not expected)", 4, secs(20));
+    // Events kept coming (and the full buffer dropped the oldest).
+    r.wait_rec("ERRO pool deaf event buffer overflowed, discarding event {N}", secs(20));
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait_exit(secs(20)), 0, "{}", r.lines().join("\n"));
+}
