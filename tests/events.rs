@@ -862,7 +862,10 @@ fn a_listener_that_never_reads_its_stdin_does_not_stall_pid1() {
     // The program keeps being restarted while the listener is stuck.
     r.wait_nth("WARN exited: crash (exit status 3; not expected)", 4, secs(20));
     // Events kept coming (and the full buffer dropped the oldest).
-    r.wait_rec("ERRO pool deaf event buffer overflowed, discarding event {N}", secs(20));
+    r.wait_rec(
+        "ERRO pool deaf event buffer overflowed, discarding event {N}",
+        secs(20),
+    );
     r.signal(libc::SIGTERM);
     assert_eq!(r.wait_exit(secs(20)), 0, "{}", r.lines().join("\n"));
 }
