@@ -539,14 +539,21 @@ fn rinit_ctl_matches_supervisorctl_without_a_server() {
     let alias = dir.join("supervisorctl");
     std::os::unix::fs::symlink(BIN, &alias).unwrap();
     let alias = alias.display().to_string();
-    for args in [
-        &["status"][..],
-        &["start", "web"],
-        &["stop", "all"],
-        &["pid"],
-        &["tail", "web"],
-        &["bogus"],
-    ] {
+    // Every action rinit ctl implements has supervisorctl's own help text.
+    let topics = [
+        "add", "avail", "clear", "exit", "maintail", "pid", "quit", "reload", "remove", "reread", "restart",
+        "shutdown", "signal", "start", "status", "stop", "tail", "update", "version", "help", "bogus",
+    ];
+    let mut cases: Vec<Vec<&str>> = vec![
+        vec!["status"],
+        vec!["start", "web"],
+        vec!["stop", "all"],
+        vec!["pid"],
+        vec!["tail", "web"],
+        vec!["bogus"],
+    ];
+    cases.extend(topics.iter().map(|t| vec!["help", *t]));
+    for args in cases.iter().map(|c| &c[..]) {
         let expected = ctl(&dir, args);
         assert_eq!(rctl(&dir, args), expected, "rinit ctl {args:?}");
         assert_eq!(

@@ -931,6 +931,10 @@ impl Ctl {
                 Ok(())
             }
             "update" => self.update(args),
+            "help" => {
+                self.out(&help_text(args));
+                Ok(())
+            }
             _ => {
                 let line = std::iter::once(cmd.to_string())
                     .chain(args.iter().cloned())
@@ -947,6 +951,119 @@ impl Ctl {
 const TAIL_HELP: &str = "tail [-f] <name> [stdout|stderr] (default stdout)\nEx:\ntail -f <name>\t\tContinuous tail of named process stdout\n\t\t\tCtrl-C to exit.\ntail -100 <name>\tlast 100 *bytes* of process stdout\ntail <name> stderr\tlast 1600 *bytes* of process stderr";
 const MAINTAIL_HELP: &str = "maintail -f \tContinuous tail of supervisor main log file (Ctrl-C to exit)\nmaintail -100\tlast 100 *bytes* of supervisord main log file\nmaintail\tlast 1600 *bytes* of supervisor main log file\n";
 
+/// Each action's `help <action>` text, as supervisorctl 4.2.5 prints it
+/// (its `help_*` methods); the order is the listing's (alphabetical).
+/// supervisorctl's `fg` and `open` are not implemented and not listed.
+const HELP: &[(&str, &str)] = &[
+    ("add", "add <name> [...]\tActivates any updates in config for process/group"),
+    ("avail", "avail\t\t\tDisplay all configured processes"),
+    (
+        "clear",
+        "clear <name>\t\tClear a process' log files.\nclear <name> <name>\tClear multiple process' log files\nclear all\t\tClear all process' log files",
+    ),
+    ("exit", "exit\tExit the supervisor shell."),
+    ("maintail", MAINTAIL_HELP),
+    (
+        "pid",
+        "pid\t\t\tGet the PID of supervisord.\npid <name>\t\tGet the PID of a single child process by name.\npid all\t\t\tGet the PID of every child process, one per line.",
+    ),
+    ("quit", "quit\tExit the supervisor shell."),
+    ("reload", "reload \t\tRestart the remote supervisord."),
+    ("remove", "remove <name> [...]\tRemoves process/group from active config"),
+    ("reread", "reread \t\t\tReload the daemon's configuration files without add/remove"),
+    (
+        "restart",
+        "restart <name>\t\tRestart a process\nrestart <gname>:*\tRestart all processes in a group\nrestart <name> <name>\tRestart multiple processes or groups\nrestart all\t\tRestart all processes\nNote: restart does not reread config files. For that, see reread and update.",
+    ),
+    ("shutdown", "shutdown \tShut the remote supervisord down."),
+    (
+        "signal",
+        "signal <signal name> <name>\t\tSignal a process\nsignal <signal name> <gname>:*\t\tSignal all processes in a group\nsignal <signal name> <name> <name>\tSignal multiple processes or groups\nsignal <signal name> all\t\tSignal all processes",
+    ),
+    (
+        "start",
+        "start <name>\t\tStart a process\nstart <gname>:*\t\tStart all processes in a group\nstart <name> <name>\tStart multiple processes or groups\nstart all\t\tStart all processes",
+    ),
+    (
+        "status",
+        "status <name>\t\tGet status for a single process\nstatus <gname>:*\tGet status for all processes in a group\nstatus <name> <name>\tGet status for multiple named processes\nstatus\t\t\tGet all process status info",
+    ),
+    (
+        "stop",
+        "stop <name>\t\tStop a process\nstop <gname>:*\t\tStop all processes in a group\nstop <name> <name>\tStop multiple processes or groups\nstop all\t\tStop all processes",
+    ),
+    ("tail", TAIL_HELP),
+    (
+        "update",
+        "update\t\t\tReload config and add/remove as necessary, and will restart affected programs\nupdate all\t\tReload config and add/remove as necessary, and will restart affected programs\nupdate <gname> [...]\tUpdate specific groups",
+    ),
+    ("version", "version\t\t\tShow the version of the remote supervisord process"),
+];
+
+/// `help help`, which supervisorctl answers but does not list.
+const HELP_HELP: &str = "help\t\tPrint a list of available actions\nhelp <action>\tPrint help for <action>";
+
+/// The `help` action: with no topic, the listing Python's `cmd` module
+/// prints (a blank line, the header, its ruler, the names in columns within
+/// 79 characters, a blank line); with a topic, that action's text.
+fn help_text(args: &[String]) -> String {
+    let Some(topic) = args.first() else {
+        let header = "default commands (type help <topic>):";
+        let names: Vec<&str> = HELP.iter().map(|(name, _)| *name).collect();
+        return format!(
+            "\n{header}\n{}\n{}",
+            "=".repeat(header.len()),
+            columnize(&names, 79)
+        );
+    };
+    if topic == "help" {
+        return HELP_HELP.to_string();
+    }
+    match HELP.iter().find(|(name, _)| name == topic) {
+        Some((_, text)) => text.to_string(),
+        None => format!("*** No help on {topic}"),
+    }
+}
+
+/// Python's `cmd.Cmd.columnize`: the fewest rows whose columns, two spaces
+/// apart, fit in `width`; names fill each column top to bottom, and every
+/// cell is padded to its column's width (trailing spaces included).
+fn columnize(names: &[&str], width: usize) -> String {
+    let size = names.len();
+    let widths_for = |nrows: usize| -> Option<Vec<usize>> {
+        let mut widths = Vec::new();
+        let mut total = 0usize;
+        for col in names.chunks(nrows) {
+            let w = col.iter().map(|n| n.len()).max().unwrap_or(0);
+            total += w + if widths.is_empty() { 0 } else { 2 };
+            widths.push(w);
+            if total > width {
+                return None;
+            }
+        }
+        Some(widths)
+    };
+    let (nrows, widths) = (1..size)
+        .find_map(|nrows| widths_for(nrows).map(|w| (nrows, w)))
+        .unwrap_or((size.max(1), vec![0]));
+    let mut out = String::new();
+    for row in 0..nrows {
+        let cells: Vec<&str> = (0..widths.len())
+            .filter_map(|col| names.get(row + nrows * col).copied())
+            .collect();
+        for (col, cell) in cells.iter().enumerate() {
+            if col > 0 {
+                out.push_str("  ");
+            }
+            out.push_str(cell);
+            let pad = widths.get(col).map_or(0, |w| w.saturating_sub(cell.len()));
+            out.push_str(&" ".repeat(pad));
+        }
+        out.push('\n');
+    }
+    out
+}
+
 const USAGE: &str = "supervisorctl -- control applications run by supervisord (or rinit) from the cmd line.
 
 Usage: rinit ctl [options] [action [arguments]]
@@ -962,7 +1079,7 @@ Options:
 action [arguments] -- see below
 
 Actions: status, start, stop, restart, signal, pid, tail, maintail, clear,
-avail, shutdown, version. Without an action: a shell (quit, exit or ^D to leave).";
+avail, shutdown, version, reread, add, remove, update, reload, help. Without an action: a shell (quit, exit or ^D to leave).";
 
 /// `rinit ctl ARGS…` / `supervisorctl ARGS…`; returns the exit status.
 pub fn main(argv0: &str, args: &[String]) -> i32 {
@@ -1099,5 +1216,39 @@ fn run_one(ctl: &mut Ctl, cmd: &str, cargs: &[String]) {
             ctl.out(&format!("error: {msg}"));
             ctl.exitstatus = exit::GENERIC;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// supervisorctl 4.2.5's `help` listing of its 21 actions, byte for
+    /// byte (trailing spaces included): the layout rule is Python's.
+    #[test]
+    fn columnize_lays_out_supervisorctls_listing_as_python_does() {
+        let all = [
+            "add", "avail", "clear", "exit", "fg", "maintail", "open", "pid", "quit", "reload", "remove",
+            "reread", "restart", "shutdown", "signal", "start", "status", "stop", "tail", "update",
+            "version",
+        ];
+        assert_eq!(
+            columnize(&all, 79),
+            "add    exit      open  reload  restart   start   tail   \n\
+             avail  fg        pid   remove  shutdown  status  update \n\
+             clear  maintail  quit  reread  signal    stop    version\n"
+        );
+        assert_eq!(columnize(&["one"], 79), "one\n");
+    }
+
+    #[test]
+    fn help_lists_rinits_actions_and_answers_topics() {
+        let listing = help_text(&[]);
+        assert!(listing
+            .starts_with("\ndefault commands (type help <topic>):\n=====================================\n"));
+        assert!(!listing.contains(" fg "), "{listing}");
+        assert_eq!(help_text(&["help".into()]), HELP_HELP);
+        assert_eq!(help_text(&["nope".into()]), "*** No help on nope");
+        assert!(help_text(&["tail".into()]).starts_with("tail [-f] <name>"));
     }
 }
