@@ -415,10 +415,10 @@ impl Supervisor {
                     Ok(()) => self.logger.log(Level::Info, "supervisord logreopen"),
                     Err(e) => self.logger.log(Level::Crit, &e),
                 }
-                // Program log files too (docs/output.md, logrotate).
-                for e in self.output.reopen() {
-                    self.logger.log(Level::Crit, &e);
-                }
+                // Program log files too (docs/output.md, logrotate), and the
+                // ones that could not be opened so far.
+                let now = self.now();
+                self.output.reopen(now, &mut self.logger);
             }
             libc::SIGCHLD => self
                 .logger
@@ -474,7 +474,8 @@ impl Supervisor {
                 },
             )
         } else {
-            self.output.spawn(i, &self.procs[i].cfg, &self.base_env)
+            self.output
+                .spawn(i, &self.procs[i].cfg, &self.base_env, &mut self.logger)
         };
         // The time after the fork: the 1-s guard between spawns is measured
         // from when the process really started, as the log line shows it.

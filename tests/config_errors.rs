@@ -302,17 +302,40 @@ fn unknown_user_with_host_checks() {
     );
 }
 
+/// supervisord refuses a program log file whose directory is missing, and
+/// `rinit dump` (supervisord's reading) still does; rinit runs the program
+/// with that output on its own stdout (docs/output.md), so `rinit check`
+/// accepts the file and warns, with supervisord's text and the key's line.
 #[test]
-fn missing_log_directory_with_host_checks() {
+fn missing_log_directory_is_a_warning_for_check_and_refused_by_dump() {
     let name = "missing_log_dir.conf";
-    refused(
+    let path = fixture(name);
+    let text = in_section(
+        "The directory named as part of the path /nonexistent/dir/x.log does not exist",
+        "program:a",
         name,
-        6,
-        &in_section(
-            "The directory named as part of the path /nonexistent/dir/x.log does not exist",
-            "program:a",
-            name,
-        ),
+    );
+    let run = check(&path);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert_eq!(
+        run.stdout,
+        format!(
+            "{p}:6: warning: {text} (supervisord refuses this file; rinit runs the program with that \
+             output on its own stdout/stderr until the directory exists)\n{p}: OK (1 groups, 1 processes)\n",
+            p = path.display()
+        )
+    );
+    let dump = rinit(&["dump", "-c", &path.to_string_lossy()]);
+    assert_eq!(dump.code, 2);
+    let doc: serde_json::Value = serde_json::from_str(&dump.stdout).expect("dump JSON");
+    let abs = std::fs::canonicalize(&path).unwrap();
+    assert_eq!(
+        doc["error"],
+        format!(
+            "The directory named as part of the path /nonexistent/dir/x.log does not exist in section \
+             'program:a' (file: '{}')",
+            abs.display()
+        )
     );
 }
 

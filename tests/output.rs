@@ -262,10 +262,16 @@ fn planted_symlinks_in_sticky_dirs_are_not_followed_and_files_are_0644() {
         o = own.display()
     );
     let mut r = start_umask0(&d, &conf);
+    // The program runs anyway, its output on rinit's stdout (issue 11).
     r.wait_rec(
-        "INFO spawnerr: unknown error making dispatchers for 'victim': EACCES",
+        &format!(
+            "WARN unknown error making dispatchers for 'victim': EACCES (stdout_logfile {}/prog.log); \
+             that output goes to rinit's stdout instead",
+            shared.display()
+        ),
         WAIT,
     );
+    r.wait_output(|l| l == "planted", "victim's output on rinit's stdout", WAIT);
     r.wait_output(|l| l == "via-dev-stdout", "/dev/stdout output", WAIT);
     r.wait_rec("CRIT could not write pidfile {*}", WAIT);
     poll(WAIT, "fine.log", || {
@@ -480,4 +486,174 @@ fn pass_through_streams_are_not_captured() {
     assert!(rot.starts_with("pipe:") && rot != rinit_out, "{rot}");
     r.signal(libc::SIGTERM);
     assert_eq!(r.wait_exit(secs(15)), 0);
+}
+
+/// The WARN line rinit logs for a log file whose directory is missing.
+fn missing_dir_line(path: &Path, key: &str, name: &str, to: &str) -> String {
+    format!(
+        "WARN The directory named as part of the path {} does not exist ({key} of '{name}'); \
+         that output goes to rinit's {to} instead",
+        path.display()
+    )
+}
+
+fn opened_line(path: &Path, key: &str, name: &str) -> String {
+    format!(
+        "INFO opened {key} {} for '{name}': that output goes there again",
+        path.display()
+    )
+}
+
+/// Issue 11: a log file whose directory is missing refused the whole config
+/// at PID-1 start-up (supervisord's `The directory named as part of the
+/// path … does not exist`): no program ran. Now each program runs, its
+/// output on rinit's stdout, with supervisord's text logged once (a crash
+/// loop does not repeat it); creating the directory heals the captured file
+/// at SIGUSR2 and the pass-through one at the next spawn.
+#[test]
+fn missing_log_directory_runs_the_program_and_usr2_heals_it() {
+    require!(Need::PidNamespaces);
+    let d = TempDir::new("missingdir");
+    let logs = d.join("logs");
+    let (cap, pass) = (logs.join("cap.log"), logs.join("pass.log"));
+    let conf = config(
+        &d,
+        "",
+        &format!(
+            "[program:cap]\ncommand=sh -c 'i=0; while :; do echo cap-$i; i=$((i+1)); sleep 0.05; done'\n\
+             stdout_logfile={cap}\n\
+             [program:pass]\ncommand=sh -c 'echo pass-out; sleep 0.3; exit 3'\nstartsecs=0\nautorestart=true\n\
+             stdout_logfile={pass}\nstdout_logfile_maxbytes=0\n",
+            cap = cap.display(),
+            pass = pass.display()
+        ),
+    );
+    let mut r = Rinit::start(&d, &conf);
+    let cap_warn = missing_dir_line(&cap, "stdout_logfile", "cap", "stdout");
+    let pass_warn = missing_dir_line(&pass, "stdout_logfile", "pass", "stdout");
+    r.wait_rec(&cap_warn, WAIT);
+    r.wait_rec(
+        "INFO success: cap entered RUNNING state, process has stayed up for > than 1 seconds (startsecs)",
+        WAIT,
+    );
+    // Output to rinit's stdout, from both the captured and the pass-through stream.
+    let on_stdout = |prefix: &'static str| move |l: &str| l.starts_with(prefix);
+    r.wait_output(on_stdout("cap-"), "cap's output on rinit's stdout", WAIT);
+    r.wait_output(on_stdout("pass-out"), "pass's output on rinit's stdout", WAIT);
+    assert!(r.out.stream(Stream::Out).iter().any(|l| l.starts_with("cap-")));
+    // pass crash-loops: three spawns, one WARN.
+    r.wait_nth("INFO spawned: 'pass' with pid {N}", 3, WAIT);
+    assert_eq!(r.count(&cap_warn), 1);
+    assert_eq!(r.count(&pass_warn), 1);
+    // The directory appears; SIGUSR2 opens the captured file at once.
+    std::fs::create_dir(&logs).unwrap();
+    r.signal(libc::SIGUSR2);
+    r.wait_rec(&opened_line(&cap, "stdout_logfile", "cap"), WAIT);
+    poll(WAIT, "cap's output in its file", || {
+        read(&cap).lines().any(|l| l.starts_with("cap-")).then_some(())
+    });
+    // The pass-through file is the child's own descriptor: its next spawn.
+    r.wait_rec(&opened_line(&pass, "stdout_logfile", "pass"), WAIT);
+    poll(WAIT, "pass's output in its file", || {
+        read(&pass).contains("pass-out\n").then_some(())
+    });
+    // From then on cap writes only to its file, not to rinit's stdout.
+    let before = r
+        .out
+        .stream(Stream::Out)
+        .iter()
+        .filter(|l| l.starts_with("cap-"))
+        .count();
+    let in_file = read(&cap).lines().count();
+    poll(WAIT, "more lines in cap's file", || {
+        (read(&cap).lines().count() > in_file + 5).then_some(())
+    });
+    let after = r
+        .out
+        .stream(Stream::Out)
+        .iter()
+        .filter(|l| l.starts_with("cap-"))
+        .count();
+    assert_eq!(before, after, "cap's output still reaches rinit's stdout");
+    r.signal(libc::SIGTERM);
+    r.wait_exit(secs(15));
+    assert_eq!(r.count(&cap_warn), 1);
+    assert_eq!(r.count(&pass_warn), 1);
+    assert_eq!(r.count("INFO spawnerr: {*}"), 0);
+}
+
+/// Issue 11: a log file that cannot be created (a read-only directory:
+/// EACCES) made the spawn fail (supervisord's `spawnerr: unknown error
+/// making dispatchers`), BACKOFF, then FATAL. Now the program runs, its
+/// stdout and stderr on rinit's stdout and stderr, with one WARN line each;
+/// `chmod` and SIGUSR2 heal the captured file. rinit opens log files itself
+/// (as supervisord does), so `user=` would not matter: rinit runs as root
+/// without CAP_DAC_OVERRIDE, which makes the directory's mode bits count.
+#[test]
+fn unwritable_log_directory_runs_the_program_and_usr2_heals_it() {
+    require!(Need::PidNamespaces, Need::Cmd("setpriv"));
+    use std::os::unix::fs::PermissionsExt;
+    let d = TempDir::new("rodir");
+    let ro = d.join("ro");
+    std::fs::create_dir(&ro).unwrap();
+    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let (out, err) = (ro.join("w.log"), ro.join("w.err"));
+    let conf = config(
+        &d,
+        "",
+        &format!(
+            "[program:w]\ncommand=sh -c 'i=0; while :; do echo w-out-$i; echo w-err-$i >&2; i=$((i+1)); sleep 0.05; done'\n\
+             stdout_logfile={out}\nstderr_logfile={err}\nstderr_logfile_maxbytes=0\n",
+            out = out.display(),
+            err = err.display()
+        ),
+    );
+    let mut r = Rinit::launch(Launch {
+        inner_prefix: [
+            "setpriv",
+            "--bounding-set",
+            "-dac_override,-dac_read_search",
+            "--",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rinit_args: Rinit::conf_args(&d, &conf),
+        ..Launch::default()
+    });
+    let warn = |p: &Path, key: &str, to: &str| {
+        format!(
+            "WARN unknown error making dispatchers for 'w': EACCES ({key} {}); that output goes to rinit's {to} instead",
+            p.display()
+        )
+    };
+    let (out_warn, err_warn) = (
+        warn(&out, "stdout_logfile", "stdout"),
+        warn(&err, "stderr_logfile", "stderr"),
+    );
+    r.wait_rec(&out_warn, WAIT);
+    r.wait_rec(&err_warn, WAIT);
+    r.wait_rec(
+        "INFO success: w entered RUNNING state, process has stayed up for > than 1 seconds (startsecs)",
+        WAIT,
+    );
+    poll(WAIT, "w's output on rinit's stdout and stderr", || {
+        let o = r.out.stream(Stream::Out).iter().any(|l| l.starts_with("w-out-"));
+        let e = r.out.stream(Stream::Err).iter().any(|l| l.starts_with("w-err-"));
+        (o && e).then_some(())
+    });
+    // Still unwritable: SIGUSR2 tries again and says nothing new.
+    r.signal(libc::SIGUSR2);
+    r.wait_nth("INFO supervisord logreopen", 1, WAIT);
+    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o755)).unwrap();
+    r.signal(libc::SIGUSR2);
+    r.wait_rec(&opened_line(&out, "stdout_logfile", "w"), WAIT);
+    poll(WAIT, "w's stdout in its file", || {
+        read(&out).lines().any(|l| l.starts_with("w-out-")).then_some(())
+    });
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait_exit(secs(15)), 0);
+    assert_eq!(r.count(&out_warn), 1);
+    assert_eq!(r.count(&err_warn), 1);
+    assert_eq!(r.count("INFO spawnerr: {*}"), 0);
+    assert_eq!(r.count("INFO gave up: {*}"), 0);
 }

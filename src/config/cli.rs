@@ -128,6 +128,9 @@ pub fn check(argv0: &str, args: &[String]) -> i32 {
     for w in &outcome.warnings {
         let _ = writeln!(out, "{shown}: warning: {w}");
     }
+    for n in &outcome.notes {
+        let _ = writeln!(out, "{n}");
+    }
     let status = match outcome.result {
         Ok(config) => {
             for l in &config.lint {
@@ -219,7 +222,10 @@ pub fn dump(argv0: &str, args: &[String]) -> i32 {
     };
     // The oracle always reads the absolute path of the file it is given.
     let path = PathBuf::from(paths::abspath(&path.to_string_lossy()));
-    let doc = dump::dump(&path, args.mode, &options(&args));
+    // supervisord's reading, to the letter: a missing log directory refuses.
+    let mut opts = options(&args);
+    opts.refuse_missing_log_dirs = true;
+    let doc = dump::dump(&path, args.mode, &opts);
     let status = if dump::has_error(&doc) { EXIT_BAD } else { 0 };
     match serde_json::to_string_pretty(&doc) {
         Ok(text) => emit(&format!("{text}\n"), status),

@@ -32,6 +32,9 @@ pub struct Outcome {
     pub result: Result<Config, ConfigError>,
     pub warnings: Vec<String>,
     pub infos: Vec<String>,
+    /// rinit's `FILE:LINE: warning: …` about what it accepts and supervisord
+    /// refuses (a missing program log directory), for `rinit check`.
+    pub notes: Vec<String>,
 }
 
 /// Read, expand, type and validate a configuration.
@@ -42,6 +45,7 @@ pub fn realize(source: &MainSource, opts: &LoadOptions) -> Outcome {
         result,
         warnings: loader.warnings,
         infos: loader.infos,
+        notes: loader.notes,
     }
 }
 
@@ -57,6 +61,7 @@ pub(crate) struct Loader<'a> {
     pub(crate) section_to_file: HashMap<String, String>,
     pub(crate) warnings: Vec<String>,
     pub(crate) infos: Vec<String>,
+    pub(crate) notes: Vec<String>,
     passwd: OnceCell<Result<Passwd, UserError>>,
 }
 
@@ -85,6 +90,7 @@ impl<'a> Loader<'a> {
             section_to_file: HashMap::new(),
             warnings: Vec::new(),
             infos: Vec::new(),
+            notes: Vec::new(),
             passwd: OnceCell::new(),
         }
     }

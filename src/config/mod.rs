@@ -36,6 +36,11 @@ pub struct LoadOptions {
     /// Look users up in /etc/passwd and require directories to exist
     /// (off for `rinit dump --no-host-checks`, as the oracle does).
     pub host_checks: bool,
+    /// A program log file whose directory is missing refuses the config, as
+    /// supervisord does (`rinit dump`, supervisord's reading). Off for the
+    /// runtime and `rinit check`: the program runs with that output on
+    /// rinit's stdout/stderr (docs/output.md) and `check` warns about it.
+    pub refuse_missing_log_dirs: bool,
 }
 
 /// A configuration error: supervisord's message text, plus where it was found.
@@ -65,6 +70,7 @@ impl LoadOptions {
             env: process_env(),
             host_node_name: host_node_name(),
             host_checks: true,
+            refuse_missing_log_dirs: false,
         }
     }
 }

@@ -323,6 +323,24 @@ impl Loader<'_> {
         })
     }
 
+    /// A program log file whose directory is missing: supervisord refuses
+    /// the file; rinit runs the program with that output on its own
+    /// stdout/stderr until the directory exists (docs/output.md) and notes it
+    /// for `rinit check`, once per key even with `numprocs`. Returns the path.
+    fn missing_log_dir(&mut self, section: &str, e: ConfigError, path: &str) -> String {
+        let mut e = self.in_section(section, e);
+        e.message = format!(
+            "warning: {} (supervisord refuses this file; rinit runs the program with that output on \
+             its own stdout/stderr until the directory exists)",
+            e.message
+        );
+        let note = e.to_string();
+        if !self.notes.contains(&note) {
+            self.notes.push(note);
+        }
+        super::paths::expanduser(path, self.home())
+    }
+
     /// `{k}_logfile` (expanded twice), `_backups`, `_maxbytes`, `_syslog`,
     /// and supervisord's warnings about them.
     fn stream(&mut self, section: &str, k: &str, names: &Names) -> Result<Stream, ConfigError> {
@@ -347,9 +365,11 @@ impl Loader<'_> {
                 let twice =
                     expand_in(&once, &[names, &self.environ], lf_key).map_err(|m| fail(m, Some(&at)))?;
                 match values::log_name(&twice) {
-                    LogName::Path(p) => {
-                        LogName::Path(self.existing_dirpath(&p).map_err(|m| fail(m, Some(&at)))?)
-                    }
+                    LogName::Path(p) => LogName::Path(match self.existing_dirpath(&p) {
+                        Ok(nv) => nv,
+                        Err(m) if self.opts.refuse_missing_log_dirs => return Err(fail(m, Some(&at))),
+                        Err(m) => self.missing_log_dir(section, fail(m, Some(&at)), &p),
+                    }),
                     other => other,
                 }
             }

@@ -10,16 +10,18 @@
 //! a program writing faster than the consumer is throttled by its own full
 //! pipe and PID 1 never waits.
 
+use super::fallback::{self, Failing};
 use super::prefix::{prefix_for, render, rendered_len, Lines, Piece};
 use super::rotate::RotatingFile;
 use super::syslog::Syslog;
 use crate::config::{LogDest, ProcessConfig};
-use crate::log::Logger;
+use crate::log::{Level, Logger};
 use crate::machine::Millis;
 use crate::pollset::{PollSet, Slot};
 use crate::spawn::{self, SpawnError};
 use crate::users::UserDb;
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
 
 /// One read's size (supervisord's too).
 pub const READ_SIZE: usize = 128 * 1024;
@@ -86,11 +88,21 @@ fn console_fd(dest: &LogDest, ch: Channel) -> Option<i32> {
     }
 }
 
+/// The log file a captured stream could not open: its output goes to
+/// rinit's own stream until SIGUSR2 opens it (or the next spawn).
+struct Wanted {
+    name: String,
+    path: PathBuf,
+    maxbytes: u64,
+    backups: u32,
+}
+
 struct Pipe {
     proc: usize,
     channel: Channel,
     fd: OwnedFd,
     file: Option<RotatingFile>,
+    wanted: Option<Wanted>,
     console: Option<i32>,
     prefix: Vec<u8>,
     syslog: Option<Vec<u8>>,
@@ -122,6 +134,8 @@ pub struct Output {
     syslog: Option<Syslog>,
     tap: Option<Tap>,
     users: UserDb,
+    /// Log files that could not be opened, each said once.
+    failing: Failing,
     /// Bytes rinit copied (the benchmark shows 0 for pass-through).
     pub copied: u64,
 }
@@ -145,13 +159,15 @@ impl Output {
     }
 
     /// Spawn process `i`, with pipes for the streams that need capture, and
-    /// open the log files rinit writes itself (an open error is
-    /// supervisord's `unknown error making dispatchers` spawn error).
+    /// open the log files rinit writes itself. A log file that cannot be
+    /// opened does not stop the program: that output goes to rinit's own
+    /// stdout/stderr, with one WARN line (docs/output.md).
     pub fn spawn(
         &mut self,
         i: usize,
         p: &ProcessConfig,
         base_env: &[(String, String)],
+        logger: &mut Logger,
     ) -> Result<i32, SpawnError> {
         let out = needs_capture(p, Channel::Stdout);
         // With redirect_stderr the child's fd 2 is its stdout pipe.
@@ -175,24 +191,56 @@ impl Output {
                     p.stderr_syslog,
                 ),
             };
+            let mut console = console_fd(dest, ch);
+            let mut wanted = None;
             let file = match dest {
                 LogDest::File(path) => {
                     let max = if rotatable(path) { maxbytes } else { 0 };
-                    Some(RotatingFile::open(path, max, backups).map_err(|e| spawn::open_error(&p.name, &e))?)
+                    match RotatingFile::open(path, max, backups) {
+                        Ok(f) => {
+                            self.opened(&p.name, ch, path, logger);
+                            Some(f)
+                        }
+                        Err(e) => {
+                            self.failed(&p.name, ch, path, &e, logger);
+                            console = Some(fallback::console(ch));
+                            wanted = Some(Wanted {
+                                name: p.name.clone(),
+                                path: path.clone(),
+                                maxbytes: max,
+                                backups,
+                            });
+                            None
+                        }
+                    }
                 }
                 _ => None,
             };
-            let console = console_fd(dest, ch);
             let prefix = if p.output_prefix && console.is_some() {
                 prefix_for(&p.name, self.width)
             } else {
                 Vec::new()
             };
             let syslog = syslog.then(|| format!("{} ", p.name).into_bytes());
-            planned.push((ch, file, console, prefix, syslog));
+            planned.push((ch, file, wanted, console, prefix, syslog));
         }
-        let (pid, mut fds) = spawn::spawn_captured(p, base_env, &self.users, [out, err])?;
-        for (ch, file, console, prefix, syslog) in planned {
+        let mut fell_back = Vec::new();
+        let (pid, mut fds) = spawn::spawn_captured(p, base_env, &self.users, [out, err], &mut fell_back)?;
+        // The pass-through files, opened for the child by spawn.
+        for (on, ch, dest) in [
+            (out, Channel::Stdout, &p.stdout),
+            (err, Channel::Stderr, &p.stderr),
+        ] {
+            let LogDest::File(path) = dest else { continue };
+            if on || (ch == Channel::Stderr && p.redirect_stderr) {
+                continue;
+            }
+            match fell_back.iter().find(|f| f.fd == fallback::console(ch)) {
+                Some(f) => self.failed(&p.name, ch, path, &f.error, logger),
+                None => self.opened(&p.name, ch, path, logger),
+            }
+        }
+        for (ch, file, wanted, console, prefix, syslog) in planned {
             let slot = if ch == Channel::Stdout { 0 } else { 1 };
             let Some(fd) = fds.get_mut(slot).and_then(Option::take) else {
                 continue;
@@ -205,6 +253,7 @@ impl Output {
                 channel: ch,
                 fd,
                 file,
+                wanted,
                 console,
                 prefix,
                 syslog,
@@ -289,18 +338,55 @@ impl Output {
         }
     }
 
-    /// SIGUSR2: reopen every log file by name (logrotate's `create` mode);
-    /// returns the error texts.
-    pub fn reopen(&mut self) -> Vec<String> {
-        let mut errs = Vec::new();
-        for p in &mut self.pipes {
+    /// SIGUSR2: reopen every log file by name (logrotate's `create` mode),
+    /// and try again the files that could not be opened: one that opens now
+    /// gets the output from here on (what was read before still goes to
+    /// rinit's stream).
+    pub fn reopen(&mut self, now: Millis, logger: &mut Logger) {
+        for k in 0..self.pipes.len() {
+            let p = &mut self.pipes[k];
             if let Some(f) = p.file.as_mut() {
                 if let Err(e) = f.reopen() {
-                    errs.push(format!("could not reopen {}: {e}", f.path().display()));
+                    logger.log(
+                        Level::Crit,
+                        &format!("could not reopen {}: {e}", f.path().display()),
+                    );
+                }
+                continue;
+            }
+            let Some(w) = p.wanted.take() else { continue };
+            match RotatingFile::open(&w.path, w.maxbytes, w.backups) {
+                Ok(f) => {
+                    drain_pipe(p, &mut self.line, &mut self.syslog, now, true, logger);
+                    p.file = Some(f);
+                    p.console = None;
+                    p.prefix.clear();
+                    let ch = p.channel;
+                    self.opened(&w.name, ch, &w.path, logger);
+                }
+                Err(e) => {
+                    let ch = p.channel;
+                    self.failed(&w.name, ch, &w.path, &e, logger);
+                    self.pipes[k].wanted = Some(w);
                 }
             }
         }
-        errs
+    }
+
+    /// Log file `path` of stream `ch` of `name` could not be opened: say so
+    /// (once) in supervisord's words.
+    fn failed(&mut self, name: &str, ch: Channel, path: &Path, e: &std::io::Error, logger: &mut Logger) {
+        let text = fallback::failed_text(name, ch, path, e, fallback::dir_missing(path, e));
+        if let Some(t) = self.failing.failed(name, ch, text) {
+            logger.log(Level::Warn, &t);
+        }
+    }
+
+    /// Log file `path` of stream `ch` of `name` is open: say so if it had failed.
+    fn opened(&mut self, name: &str, ch: Channel, path: &Path, logger: &mut Logger) {
+        if let Some(t) = self.failing.opened(name, ch, path) {
+            logger.log(Level::Info, &t);
+        }
     }
 
     /// One read from pipe `k`; true when it filled the whole buffer (more
@@ -348,56 +434,67 @@ impl Output {
     }
 
     fn drain_lines(&mut self, now: Millis, logger: &mut Logger) {
-        let batch = &mut self.line;
         for p in &mut self.pipes {
-            if p.lines.backlog() == 0 {
-                continue;
-            }
             let force = p.exited;
-            let (console, prefix, syslog) = (p.console, &p.prefix, &p.syslog);
-            let sys = &mut self.syslog;
-            // Whole lines are gathered into one write of at most BATCH bytes
-            // that rinit's queue has room for: one system call for many
-            // lines, and still never a line cut by another program's.
-            loop {
-                batch.clear();
-                let budget = console.map_or(usize::MAX, |fd| logger.stream(fd).room().min(BATCH));
-                let before = p.lines.backlog();
-                let mut refused = false;
-                p.lines.drain(now, force, |piece, kind| {
-                    if console.is_some() {
-                        if batch.len() + rendered_len(prefix, piece.len(), kind) > budget {
-                            refused = true;
-                            return false;
-                        }
-                        render(batch, prefix, piece, kind);
-                    }
-                    if let (Some(tag), Some(s)) = (syslog, sys.as_mut()) {
-                        let mut msg = tag.clone();
-                        msg.extend_from_slice(piece);
-                        if kind == Piece::Split {
-                            msg.extend_from_slice(super::prefix::SPLIT_MARKER);
-                        }
-                        s.send(&msg);
-                    }
-                    true
-                });
-                if let Some(fd) = console {
-                    if !batch.is_empty() {
-                        // Fits by construction (budget is the queue's room).
-                        logger.stream(fd).push_if_room(batch);
-                    }
-                }
-                p.blocked = refused && batch.is_empty();
-                if refused {
-                    p.lines.touch(now);
-                }
-                let progressed = p.lines.backlog() < before;
-                if !progressed || p.lines.backlog() == 0 || batch.is_empty() {
-                    break;
-                }
-            }
+            drain_pipe(p, &mut self.line, &mut self.syslog, now, force, logger);
         }
         self.pipes.retain(|p| !(p.eof && p.lines.backlog() == 0));
+    }
+}
+
+/// Hand pipe `p`'s assembled lines to rinit's stream and syslog as far as
+/// they take them; `force`: a partial line goes out now. `batch` is scratch.
+fn drain_pipe(
+    p: &mut Pipe,
+    batch: &mut Vec<u8>,
+    sys: &mut Option<Syslog>,
+    now: Millis,
+    force: bool,
+    logger: &mut Logger,
+) {
+    if p.lines.backlog() == 0 {
+        return;
+    }
+    let (console, prefix, syslog) = (p.console, &p.prefix, &p.syslog);
+    // Whole lines are gathered into one write of at most BATCH bytes
+    // that rinit's queue has room for: one system call for many
+    // lines, and still never a line cut by another program's.
+    loop {
+        batch.clear();
+        let budget = console.map_or(usize::MAX, |fd| logger.stream(fd).room().min(BATCH));
+        let before = p.lines.backlog();
+        let mut refused = false;
+        p.lines.drain(now, force, |piece, kind| {
+            if console.is_some() {
+                if batch.len() + rendered_len(prefix, piece.len(), kind) > budget {
+                    refused = true;
+                    return false;
+                }
+                render(batch, prefix, piece, kind);
+            }
+            if let (Some(tag), Some(s)) = (syslog, sys.as_mut()) {
+                let mut msg = tag.clone();
+                msg.extend_from_slice(piece);
+                if kind == Piece::Split {
+                    msg.extend_from_slice(super::prefix::SPLIT_MARKER);
+                }
+                s.send(&msg);
+            }
+            true
+        });
+        if let Some(fd) = console {
+            if !batch.is_empty() {
+                // Fits by construction (budget is the queue's room).
+                logger.stream(fd).push_if_room(batch);
+            }
+        }
+        p.blocked = refused && batch.is_empty();
+        if refused {
+            p.lines.touch(now);
+        }
+        let progressed = p.lines.backlog() < before;
+        if !progressed || p.lines.backlog() == 0 || batch.is_empty() {
+            break;
+        }
     }
 }

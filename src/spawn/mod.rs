@@ -286,26 +286,41 @@ fn plan_user(spec: Option<&str>, db: &UserDb) -> UserPlan {
     }
 }
 
+/// A log file the child could not be given: that stream is rinit's own
+/// descriptor instead, as if the key were unset, and the program runs
+/// (docs/output.md, "When a log file cannot be opened").
+#[derive(Debug)]
+pub struct LogFallback {
+    /// rinit's fd (1 or 2) the child got in place of the file.
+    pub fd: RawFd,
+    pub error: std::io::Error,
+}
+
 /// The fd a log destination means for the child, opening files as needed.
 fn stdio_source(
     dest: &LogDest,
     rinit_fd: RawFd,
     devnull: RawFd,
     owned: &mut Vec<OwnedFd>,
-    name: &str,
-) -> Result<RawFd, SpawnError> {
-    Ok(match dest {
+    fallbacks: &mut Vec<LogFallback>,
+) -> RawFd {
+    match dest {
         LogDest::Inherit => rinit_fd,
         LogDest::RinitStdout => libc::STDOUT_FILENO,
         LogDest::RinitStderr => libc::STDERR_FILENO,
         LogDest::Null => devnull,
-        LogDest::File(path) => {
-            let fd = open_log_for_child(path).map_err(|e| open_error(name, &e))?;
-            let raw = fd.as_raw_fd();
-            owned.push(fd);
-            raw
-        }
-    })
+        LogDest::File(path) => match open_log_for_child(path) {
+            Ok(fd) => {
+                let raw = fd.as_raw_fd();
+                owned.push(fd);
+                raw
+            }
+            Err(error) => {
+                fallbacks.push(LogFallback { fd: rinit_fd, error });
+                rinit_fd
+            }
+        },
+    }
 }
 
 /// A pipe for a captured stream (docs/output.md, "Capture"): the child gets
@@ -335,6 +350,7 @@ fn plan_program(
     db: &UserDb,
     capture: [bool; 2],
     pipes: &mut [Option<OwnedFd>; 2],
+    fallbacks: &mut Vec<LogFallback>,
 ) -> Result<ChildPlan, SpawnError> {
     let cmd = resolve_command(&p.command, p.directory.as_deref(), &p.environment, base_env)?;
     let nul_error = || SpawnError::Parse {
@@ -363,14 +379,14 @@ fn plan_program(
     let out = if capture[0] {
         capture_pipe(&mut owned, &mut pipes[0], &p.name)?
     } else {
-        stdio_source(&p.stdout, libc::STDOUT_FILENO, devnull, &mut owned, &p.name)?
+        stdio_source(&p.stdout, libc::STDOUT_FILENO, devnull, &mut owned, fallbacks)
     };
     let err = if p.redirect_stderr {
         out
     } else if capture[1] {
         capture_pipe(&mut owned, &mut pipes[1], &p.name)?
     } else {
-        stdio_source(&p.stderr, libc::STDERR_FILENO, devnull, &mut owned, &p.name)?
+        stdio_source(&p.stderr, libc::STDERR_FILENO, devnull, &mut owned, fallbacks)
     };
 
     let directory = match &p.directory {
@@ -440,19 +456,21 @@ pub fn spawn_program_with(
     base_env: &[(String, String)],
     users: &UserDb,
 ) -> Result<i32, SpawnError> {
-    spawn_captured(p, base_env, users, [false, false]).map(|(pid, _)| pid)
+    spawn_captured(p, base_env, users, [false, false], &mut Vec::new()).map(|(pid, _)| pid)
 }
 
 /// Spawn with the streams flagged in `capture` (stdout, stderr) going into
 /// pipes whose non-blocking read ends are returned (`output::capture`).
+/// A pass-through log file that cannot be opened is added to `fallbacks`.
 pub fn spawn_captured(
     p: &ProcessConfig,
     base_env: &[(String, String)],
     users: &UserDb,
     capture: [bool; 2],
+    fallbacks: &mut Vec<LogFallback>,
 ) -> Result<(i32, [Option<OwnedFd>; 2]), SpawnError> {
     let mut pipes = [None, None];
-    let plan = plan_program(p, base_env, users, capture, &mut pipes)?;
+    let plan = plan_program(p, base_env, users, capture, &mut pipes, fallbacks)?;
     let pid = fork_program(p, &plan)?;
     // The plan (and with it the write ends) is dropped here: the child
     // holds the only writers, so its exit gives rinit EOF.
@@ -505,7 +523,13 @@ pub fn spawn_listener(
     users: &UserDb,
 ) -> Result<(i32, ListenerPipes), SpawnError> {
     let mut pipes = [None, None];
-    let mut plan = plan_program(p, base_env, users, [true, false], &mut pipes)?;
+    let mut fallbacks = Vec::new();
+    let mut plan = plan_program(p, base_env, users, [true, false], &mut pipes, &mut fallbacks)?;
+    // A listener's stderr file that cannot be opened stays supervisord's
+    // spawn error (docs/output.md): only programs fall back.
+    if let Some(f) = fallbacks.first() {
+        return Err(open_error(&p.name, &f.error));
+    }
     let no_pipe = || open_error(&p.name, &std::io::Error::from_raw_os_error(libc::EPIPE));
     let stdout = pipes[0].take().ok_or_else(no_pipe)?;
     let (child_read, stdin) = stdin_pipe(&p.name)?;
@@ -1227,20 +1251,36 @@ mod tests {
         assert_eq!(mode, 0o644 & !0o022 & mode, "created with at most 0644");
     }
 
+    /// Issue 11: a log file that cannot be opened used to refuse the spawn
+    /// (BACKOFF, FATAL); the program now runs with rinit's own fd there.
     #[test]
-    fn log_open_errors_are_dispatcher_errors() {
+    fn unopenable_log_files_fall_back_to_rinits_fds() {
         let mut p = pc("nolog", "/bin/true");
         p.stdout = LogDest::File(PathBuf::from("/nonexistent/dir/out.log"));
+        p.stderr = LogDest::File(PathBuf::from("/tmp"));
+        let mut fallbacks = Vec::new();
+        let (pid, _) = spawn_captured(&p, &sys_env(), &UserDb::default(), [false, false], &mut fallbacks)
+            .expect("the program runs");
+        assert_eq!(wait_status(pid), 0);
+        let got: Vec<(RawFd, String)> = fallbacks
+            .iter()
+            .map(|f| (f.fd, open_error("nolog", &f.error).to_string()))
+            .collect();
         assert_eq!(
-            spawn_program(&p, &sys_env()).unwrap_err().to_string(),
-            "unknown error making dispatchers for 'nolog': ENOENT"
-        );
-        p.stdout = LogDest::File(PathBuf::from("/tmp"));
-        assert_eq!(
-            spawn_program(&p, &sys_env()).unwrap_err().to_string(),
-            "unknown error making dispatchers for 'nolog': EISDIR"
+            got,
+            [
+                (
+                    1,
+                    "unknown error making dispatchers for 'nolog': ENOENT".to_string()
+                ),
+                (
+                    2,
+                    "unknown error making dispatchers for 'nolog': EISDIR".to_string()
+                )
+            ]
         );
         p.stdout = LogDest::Null;
+        p.stderr = LogDest::Null;
         p.command = "/nonexistent/cmd".into();
         assert_eq!(
             spawn_program(&p, &sys_env()).unwrap_err().to_string(),

@@ -40,6 +40,7 @@ fuzz_target!(|data: &[u8]| {
         env: vec![("HOME".into(), "home".into()), ("X".into(), "1".into())],
         host_node_name: "fuzzhost".into(),
         host_checks: false,
+        refuse_missing_log_dirs: false,
     };
     for mode in [Mode::Main, Mode::Auto] {
         let doc = dump::dump(&main, mode, &opts);
