@@ -271,8 +271,9 @@ fn plan_user(spec: Option<&str>, db: &UserDb) -> UserPlan {
             return UserPlan::Keep;
         }
         let line = format!(
-            "supervisor: couldn't setuid to {}: Can't drop privilege as nonroot user\n",
-            user.uid
+            "supervisor: couldn't setuid to {}: {}\n",
+            user.uid,
+            crate::sys::NONROOT_REASON
         );
         return UserPlan::Fail {
             line: line.into_bytes(),
