@@ -261,6 +261,31 @@ pub fn set_foreground(tty: i32, pgid: i32) -> io::Result<()> {
     }
 }
 
+/// The wall clock: seconds since the epoch and the nanoseconds past them.
+pub fn now_realtime() -> (i64, u32) {
+    match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => (i64::try_from(d.as_secs()).unwrap_or(i64::MAX), d.subsec_nanos()),
+        Err(_) => (0, 0),
+    }
+}
+
+/// Broken-down local time of `t` (seconds since the epoch), with TZ and
+/// /etc/localtime honoured by the C library; None when it cannot say (a
+/// year out of range). nix has no wrapper for `localtime_r`.
+pub fn local_time(t: i64) -> Option<libc::tm> {
+    // SAFETY: libc::tm is integers and one pointer (tm_zone), for all of
+    // which all-zero bytes are a valid value (0 and null).
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // libc marks musl's time_t deprecated (it became 64-bit in musl 1.2);
+    // on the 64-bit targets rinit builds for it is i64 either way.
+    #[allow(deprecated)]
+    let tt = t as libc::time_t;
+    // SAFETY: both pointers refer to live locals for the whole call, and
+    // localtime_r writes only into `tm` (no shared static buffer).
+    let r = unsafe { libc::localtime_r(&tt, &mut tm) };
+    (!r.is_null()).then_some(tm)
+}
+
 /// Symbolic errno for messages (`ESRCH`, `EPERM` …), from spawn's table.
 pub fn errno_name(e: &io::Error) -> String {
     match e.raw_os_error() {
