@@ -190,12 +190,12 @@ fn open_for_child(path: &Path, read: bool) -> std::io::Result<OwnedFd> {
 fn open_log_for_child(path: &Path) -> std::io::Result<OwnedFd> {
     use crate::output::open::{open_for_write, How};
     let fd = OwnedFd::from(open_for_write(path, How::Append, true)?);
-    // SAFETY: plain fcntl on a descriptor we own.
-    unsafe {
-        let fl = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
-        if fl >= 0 {
-            libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, fl & !libc::O_NONBLOCK);
-        }
+    use nix::fcntl::{fcntl, FcntlArg, OFlag};
+    if let Ok(fl) = fcntl(fd.as_raw_fd(), FcntlArg::F_GETFL) {
+        let _ = fcntl(
+            fd.as_raw_fd(),
+            FcntlArg::F_SETFL(OFlag::from_bits_retain(fl) - OFlag::O_NONBLOCK),
+        );
     }
     Ok(fd)
 }
@@ -979,7 +979,8 @@ mod tests {
         // Kernel credentials are per thread; the raw syscall (unlike libc's
         // setresuid) changes only this short-lived thread's uids.
         let got = std::thread::spawn(move || {
-            // SAFETY: plain system call affecting this thread only.
+            // SAFETY: setresuid passes no memory, and the raw syscall changes
+            // only this thread, which ends right after.
             let r = unsafe { libc::syscall(libc::SYS_setresuid, 65534, 65534, 0) };
             assert_eq!(r, 0);
             resolve_command(&cmd, None, &[], &[])
@@ -1032,38 +1033,36 @@ mod tests {
         // Make this thread's state as dirty as rinit's will be: signals
         // blocked (rinit reads them via signalfd), SIGPIPE/SIGXFSZ ignored
         // (the Rust runtime ignores SIGPIPE), and an fd without CLOEXEC.
-        // SAFETY: signal mask of this thread, process-wide ignore of two
-        // signals no other test relies on, and an fd we close at the end.
-        let (old_mask, leak) = unsafe {
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            for s in [
-                libc::SIGTERM,
-                libc::SIGUSR1,
-                libc::SIGCHLD,
-                libc::SIGHUP,
-                libc::SIGINT,
-            ] {
-                libc::sigaddset(&mut set, s);
-            }
-            let mut old: libc::sigset_t = std::mem::zeroed();
-            assert_eq!(libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old), 0);
-            libc::signal(libc::SIGPIPE, libc::SIG_IGN);
-            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-            let leak = libc::open(c"/dev/zero".as_ptr(), libc::O_RDONLY);
-            assert!(leak > 2);
-            (old, leak)
-        };
+        // The ignores are process-wide, of two signals no other test relies on.
+        use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow, Signal};
+        let mut set = SigSet::empty();
+        for s in [
+            Signal::SIGTERM,
+            Signal::SIGUSR1,
+            Signal::SIGCHLD,
+            Signal::SIGHUP,
+            Signal::SIGINT,
+        ] {
+            set.add(s);
+        }
+        let mut old_mask = SigSet::empty();
+        pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), Some(&mut old_mask)).unwrap();
+        crate::signals::set_disposition(libc::SIGPIPE, libc::SIG_IGN);
+        crate::signals::set_disposition(libc::SIGXFSZ, libc::SIG_IGN);
+        let leak = nix::fcntl::open(
+            c"/dev/zero",
+            nix::fcntl::OFlag::O_RDONLY,
+            nix::sys::stat::Mode::empty(),
+        )
+        .unwrap();
+        assert!(leak > 2);
         let p = pc(
             "hygiene",
             r#"/bin/sh -c 'grep -E "SigBlk|SigIgn" /proc/self/status; ls /proc/self/fd; readlink /proc/self/fd/0'"#,
         );
         let (status, out) = run_capture(p, &sys_env());
-        // SAFETY: restore what we changed.
-        unsafe {
-            libc::pthread_sigmask(libc::SIG_SETMASK, &old_mask, std::ptr::null_mut());
-            libc::close(leak);
-        }
+        pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None).unwrap();
+        nix::unistd::close(leak).unwrap();
         assert_eq!(status, 0, "output: {out}");
         let lines: Vec<&str> = out.lines().collect();
         assert!(lines.contains(&"SigBlk:\t0000000000000000"), "{out}");
@@ -1370,18 +1369,20 @@ mod tests {
 
     #[test]
     fn proc_fallback_closes_everything_above_2() {
-        // SAFETY: the child only makes system calls and _exits.
+        use nix::fcntl::{fcntl, open, FcntlArg::F_GETFD, OFlag};
+        // SAFETY: the child only makes system calls that take no lock and
+        // allocate nothing, then _exits.
         let pid = unsafe { libc::fork() };
         assert!(pid >= 0);
         if pid == 0 {
-            unsafe {
-                let a = libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY);
-                let b = libc::dup2(a, 200);
-                let ok = a > 2 && b == 200 && close_via_proc();
-                let gone = libc::fcntl(a, libc::F_GETFD) < 0 && libc::fcntl(200, libc::F_GETFD) < 0;
-                let kept = libc::fcntl(2, libc::F_GETFD) >= 0;
-                libc::_exit(if ok && gone && kept { 0 } else { 1 });
-            }
+            let a = open(c"/dev/null", OFlag::O_RDONLY, nix::sys::stat::Mode::empty()).unwrap_or(-1);
+            let b = nix::unistd::dup2(a, 200);
+            let ok = a > 2 && b == Ok(200) && close_via_proc();
+            let gone = fcntl(a, F_GETFD).is_err() && fcntl(200, F_GETFD).is_err();
+            let kept = fcntl(2, F_GETFD).is_ok();
+            // SAFETY: _exit leaves the test harness's atexit handlers and
+            // buffers, which belong to the parent, alone.
+            unsafe { libc::_exit(if ok && gone && kept { 0 } else { 1 }) };
         }
         assert_eq!(wait_status(pid), 0);
     }
