@@ -249,20 +249,11 @@ impl Logger {
 /// Local time as `YYYY-MM-DD HH:MM:SS,mmm` (TZ and /etc/localtime honoured
 /// by the C library's `localtime_r`).
 pub fn timestamp() -> String {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
+    let (secs, nanos) = crate::sys::now_realtime();
+    let millis = nanos / 1_000_000;
+    let Some(tm) = crate::sys::local_time(secs) else {
+        return format!("{secs},{millis:03}");
     };
-    // SAFETY: ts is a valid out-pointer.
-    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
-    // SAFETY: an all-zero tm is a valid value to be overwritten.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    let secs = ts.tv_sec;
-    // SAFETY: both pointers are valid for the duration of the call.
-    let ok = unsafe { !libc::localtime_r(&secs, &mut tm).is_null() };
-    if !ok {
-        return format!("{},{:03}", ts.tv_sec, ts.tv_nsec / 1_000_000);
-    }
     format!(
         "{:04}-{:02}-{:02} {:02}:{:02}:{:02},{:03}",
         tm.tm_year + 1900,
@@ -271,7 +262,7 @@ pub fn timestamp() -> String {
         tm.tm_hour,
         tm.tm_min,
         tm.tm_sec,
-        ts.tv_nsec / 1_000_000
+        millis
     )
 }
 

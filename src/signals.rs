@@ -11,6 +11,7 @@
 //! only arrives as data.
 
 use std::io;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 
 /// Highest signal number on Linux (SIGRTMAX).
 const MAX_SIGNAL: libc::c_int = 64;
@@ -20,7 +21,7 @@ const ALL_SIGNALS: u64 = !0;
 const KERNEL_SIGSET_SIZE: usize = std::mem::size_of::<u64>();
 
 pub struct SignalFd {
-    fd: i32,
+    fd: OwnedFd,
 }
 
 impl SignalFd {
@@ -30,7 +31,9 @@ impl SignalFd {
     pub fn install() -> io::Result<SignalFd> {
         reset_dispositions();
         let mask = ALL_SIGNALS;
-        // SAFETY: rt_sigprocmask with a valid 8-byte kernel sigset.
+        // nix's SigSet is the C library's, which leaves out 32-34 (above).
+        // SAFETY: `mask` is a live 8-byte kernel sigset the kernel only
+        // reads; no old mask is asked for (null).
         let rc = unsafe {
             libc::syscall(
                 libc::SYS_rt_sigprocmask,
@@ -43,7 +46,8 @@ impl SignalFd {
         if rc != 0 {
             return Err(io::Error::last_os_error());
         }
-        // SAFETY: signalfd4 with a valid 8-byte kernel sigset and constant flags.
+        // SAFETY: `mask` is a live 8-byte kernel sigset the kernel only
+        // reads; -1 asks for a new descriptor.
         let fd = unsafe {
             libc::syscall(
                 libc::SYS_signalfd4,
@@ -56,38 +60,41 @@ impl SignalFd {
         if fd < 0 {
             return Err(io::Error::last_os_error());
         }
-        Ok(SignalFd { fd: fd as i32 })
+        // SAFETY: signalfd4 just returned this descriptor, and nothing else
+        // owns it.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+        Ok(SignalFd { fd })
     }
 
     pub fn raw(&self) -> i32 {
-        self.fd
+        self.fd.as_raw_fd()
+    }
+
+    /// Wait until a signal is pending or `timeout_ms` passes (-1: forever).
+    /// EINTR cannot happen with every signal blocked, and any other error
+    /// just ends this wait early.
+    pub fn wait(&self, timeout_ms: i32) {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        let timeout = PollTimeout::try_from(timeout_ms).unwrap_or(PollTimeout::NONE);
+        let _ = poll(&mut [PollFd::new(self.fd.as_fd(), PollFlags::POLLIN)], timeout);
     }
 
     /// Every pending signal, in arrival order (the fd is non-blocking).
     pub fn drain(&self) -> Vec<i32> {
         let mut sigs = Vec::new();
+        // One `struct signalfd_siginfo` per read; its first field is the
+        // signal number (u32), the only one rinit needs.
+        let mut info = [0u8; std::mem::size_of::<libc::signalfd_siginfo>()];
         loop {
-            // SAFETY: an all-zero signalfd_siginfo is valid to overwrite.
-            let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
-            let size = std::mem::size_of::<libc::signalfd_siginfo>();
-            // SAFETY: info is a writable buffer of `size` bytes.
-            let n = unsafe { libc::read(self.fd, (&mut info as *mut libc::signalfd_siginfo).cast(), size) };
-            if n == size as isize {
-                sigs.push(info.ssi_signo as i32);
-                continue;
+            match nix::unistd::read(self.raw(), &mut info) {
+                Ok(n) if n == info.len() => {
+                    let signo = info.first_chunk::<4>().map_or(0, |b| u32::from_ne_bytes(*b));
+                    sigs.push(signo as i32);
+                }
+                Err(nix::errno::Errno::EINTR) => {}
+                _ => return sigs,
             }
-            if n < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
-                continue;
-            }
-            return sigs;
         }
-    }
-}
-
-impl Drop for SignalFd {
-    fn drop(&mut self) {
-        // SAFETY: closing our own fd.
-        unsafe { libc::close(self.fd) };
     }
 }
 
@@ -104,7 +111,8 @@ pub fn stop_self(sig: libc::c_int) {
     }
     let set: u64 = 1 << (sig - 1);
     let mask = |how: libc::c_int| {
-        // SAFETY: rt_sigprocmask with a valid 8-byte kernel sigset.
+        // SAFETY: `set` is a live 8-byte kernel sigset the kernel only
+        // reads; no old mask is asked for (null).
         unsafe {
             libc::syscall(
                 libc::SYS_rt_sigprocmask,
@@ -116,26 +124,16 @@ pub fn stop_self(sig: libc::c_int) {
         }
     };
     mask(libc::SIG_UNBLOCK);
-    // SAFETY: a signal to ourselves.
-    unsafe { libc::kill(libc::getpid(), sig) };
+    let _ = crate::sys::kill(crate::sys::getpid(), sig, false);
     mask(libc::SIG_BLOCK);
 }
 
-/// Wait until the signalfd is readable or `timeout_ms` passes (-1: forever).
-pub fn poll_readable(fd: i32, timeout_ms: i32) {
-    let mut pfd = libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd. EINTR cannot happen with every signal
-    // blocked, and any other error just ends this wait early.
-    unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
-}
-
-/// Async-signal-safe: used in the forked child too.
+/// Async-signal-safe: used in the forked child too. (nix's `sigaction`
+/// takes its `Signal` enum, which has no real-time signals.)
 pub fn set_disposition(sig: libc::c_int, handler: libc::sighandler_t) -> bool {
-    // SAFETY: a zeroed sigaction is valid; we set handler, empty mask, no flags.
+    // SAFETY: an all-zero sigaction is a valid value; `handler` is SIG_DFL
+    // or SIG_IGN (no function is installed), with an empty mask and no
+    // flags; the old action is not asked for (null).
     unsafe {
         let mut sa: libc::sigaction = std::mem::zeroed();
         sa.sa_sigaction = handler;
@@ -167,7 +165,8 @@ fn raw_default_disposition(sig: libc::c_int) {
         restorer: 0,
         mask: 0,
     };
-    // SAFETY: a valid kernel sigaction; the old action is not requested.
+    // SAFETY: `sa` is a live kernel sigaction with the layout above whose
+    // handler is SIG_DFL (0); the old action is not asked for (null).
     let _ = unsafe {
         libc::syscall(
             libc::SYS_rt_sigaction,
@@ -200,7 +199,8 @@ pub fn reset_dispositions() {
 /// process that blocks everything must not inherit that.
 pub fn unblock_all() {
     let empty: u64 = 0;
-    // SAFETY: rt_sigprocmask with a valid 8-byte kernel sigset.
+    // SAFETY: `empty` is a live 8-byte kernel sigset the kernel only reads;
+    // no old mask is asked for (null).
     let _ = unsafe {
         libc::syscall(
             libc::SYS_rt_sigprocmask,

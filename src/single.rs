@@ -32,7 +32,7 @@ pub fn run(argv: &[String], verbose: bool) -> i32 {
     // Job control under a terminal: rinit stopped itself with its child.
     let mut suspended = false;
     loop {
-        signals::poll_readable(sig.raw(), -1);
+        sig.wait(-1);
         for s in sig.drain() {
             if s == libc::SIGCHLD {
                 continue;
@@ -102,8 +102,8 @@ fn suspend_with_child(tty: Option<i32>, stop: i32, name: &str, logger: &mut Logg
 
 /// The terminal to hand to the child, when rinit runs on one (`docker run -it`).
 fn foreground_tty() -> Option<i32> {
-    // SAFETY: isatty only inspects the fd.
-    if unsafe { libc::isatty(0) } == 1 {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() {
         Some(0)
     } else {
         None

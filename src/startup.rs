@@ -177,76 +177,46 @@ fn log_file_path(logfile: &str) -> Option<PathBuf> {
     }
 }
 
-/// groups → gid → uid, in that order, all three.
+/// Become `spec`: the order and the reasons are `sys::set_ids`'s, shared
+/// with a program's `user=`; the errno is added here, as supervisord does.
 fn drop_privileges(spec: &str) -> Result<u32, String> {
     let user = users::resolve(spec).map_err(|e| e.to_string())?;
-    // SAFETY: getuid cannot fail.
-    let current = unsafe { libc::getuid() };
+    let current = nix::unistd::getuid().as_raw();
     if current == user.uid {
         return Ok(user.uid);
     }
     if current != 0 {
-        return Err("Can't drop privilege as nonroot user".to_string());
+        return Err(sys::NONROOT_REASON.to_string());
     }
-    let groups: Vec<libc::gid_t> = user.groups.clone();
-    // SAFETY: the pointer and length describe `groups`.
-    if unsafe { libc::setgroups(groups.len(), groups.as_ptr()) } != 0 {
-        return Err(format!(
-            "Could not set groups of effective user: {}",
-            std::io::Error::last_os_error()
-        ));
-    }
-    // SAFETY: plain system calls.
-    if unsafe { libc::setgid(user.gid) } != 0 {
-        return Err(format!(
-            "Could not set group id of effective user: {}",
-            std::io::Error::last_os_error()
-        ));
-    }
-    // SAFETY: plain system call.
-    if unsafe { libc::setuid(user.uid) } != 0 {
-        return Err(format!(
-            "Could not set user id of effective user: {}",
-            std::io::Error::last_os_error()
-        ));
-    }
+    sys::set_ids(&user.groups, user.gid, user.uid)
+        .map_err(|(step, e)| format!("{}: {}", step.reason(), std::io::Error::from(e)))?;
     Ok(user.uid)
 }
 
 /// Raise RLIMIT_NOFILE / RLIMIT_NPROC to `minfds` / `minprocs` when lower.
 fn raise_limits(cfg: &Config) -> Vec<(Level, String)> {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
     let mut msgs = Vec::new();
     for (res, want, name) in [
-        (libc::RLIMIT_NOFILE, cfg.supervisord.minfds, "RLIMIT_NOFILE"),
-        (libc::RLIMIT_NPROC, cfg.supervisord.minprocs, "RLIMIT_NPROC"),
+        (Resource::RLIMIT_NOFILE, cfg.supervisord.minfds, "RLIMIT_NOFILE"),
+        (Resource::RLIMIT_NPROC, cfg.supervisord.minprocs, "RLIMIT_NPROC"),
     ] {
-        let mut lim = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
+        let Ok((cur, max)) = getrlimit(res) else {
+            continue;
         };
-        // SAFETY: lim is a valid out-pointer.
-        if unsafe { libc::getrlimit(res, &mut lim) } != 0 || lim.rlim_cur == libc::RLIM_INFINITY {
+        let want_lim = want as libc::rlim_t;
+        if cur == libc::RLIM_INFINITY || cur >= want_lim {
             continue;
         }
-        if lim.rlim_cur >= want as libc::rlim_t {
-            continue;
-        }
-        let new = libc::rlimit {
-            rlim_cur: want as libc::rlim_t,
-            rlim_max: lim.rlim_max.max(want as libc::rlim_t),
-        };
-        // SAFETY: new is a valid rlimit.
-        if unsafe { libc::setrlimit(res, &new) } == 0 {
-            msgs.push((Level::Info, format!("Increased {name} limit to {want}")));
-        } else {
-            msgs.push((
+        match setrlimit(res, want_lim, max.max(want_lim)) {
+            Ok(()) => msgs.push((Level::Info, format!("Increased {name} limit to {want}"))),
+            Err(e) => msgs.push((
                 Level::Warn,
                 format!(
-                    "could not raise {name} to {want}: {} (going on with {})",
-                    std::io::Error::last_os_error(),
-                    lim.rlim_cur
+                    "could not raise {name} to {want}: {} (going on with {cur})",
+                    std::io::Error::from(e)
                 ),
-            ));
+            )),
         }
     }
     msgs

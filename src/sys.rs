@@ -1,8 +1,10 @@
 //! Thin, checked wrappers over the few system calls the event loop makes.
 //!
-//! Raw `libc` is used where `nix`'s types would lose information rinit must
-//! keep: `waitpid` statuses with real-time signals and `kill` with any
-//! signal number a config may name.
+//! `nix`'s checked wrappers are used where they keep everything rinit needs;
+//! raw `libc` where `nix`'s types would lose information rinit must keep:
+//! `waitpid` statuses with real-time signals (nix turns them into an error
+//! after the child is already reaped), `kill` with any signal number a config
+//! or a forwarded signal may name, and `setgroups` on a plain `gid_t` slice.
 
 use std::io;
 
@@ -56,7 +58,7 @@ pub struct Reaped {
 pub fn reap_one() -> io::Result<Option<Reaped>> {
     let mut status: libc::c_int = 0;
     loop {
-        // SAFETY: status is a valid out-pointer.
+        // SAFETY: `status` is a live local the kernel writes one int into.
         let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
         if pid > 0 {
             // Without WUNTRACED only exits and signal deaths are reported.
@@ -93,7 +95,8 @@ pub fn kill(pid: i32, sig: i32, group: bool) -> io::Result<()> {
         return Err(io::Error::from_raw_os_error(libc::EINVAL));
     }
     let target = if group { -pid } else { pid };
-    // SAFETY: plain system call with integer arguments.
+    // SAFETY: kill passes no memory; `target` is neither 0 nor -1 (checked
+    // above), so only the intended process or group can be signalled.
     if unsafe { libc::kill(target, sig) } == 0 {
         Ok(())
     } else {
@@ -181,55 +184,106 @@ pub fn descendants(root: i32) -> Vec<i32> {
 }
 
 pub fn getpid() -> i32 {
-    // SAFETY: getpid cannot fail.
-    unsafe { libc::getpid() }
+    nix::unistd::getpid().as_raw()
 }
 
 /// Become the reaper of orphaned descendants when not PID 1.
 pub fn set_child_subreaper() -> io::Result<()> {
-    // SAFETY: prctl with integer arguments.
-    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
+    Ok(nix::sys::prctl::set_child_subreaper(true)?)
+}
+
+/// The step of a privilege drop that failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdStep {
+    Groups,
+    Gid,
+    Uid,
+}
+
+impl IdStep {
+    /// supervisord's reason for the failed step, the same for rinit's own
+    /// `user=` and a program's.
+    pub const fn reason(self) -> &'static str {
+        match self {
+            IdStep::Groups => "Could not set groups of effective user",
+            IdStep::Gid => "Could not set group id of effective user",
+            IdStep::Uid => "Could not set user id of effective user",
+        }
     }
+}
+
+/// supervisord's reason when a non-root rinit is asked to become another user.
+pub const NONROOT_REASON: &str = "Can't drop privilege as nonroot user";
+
+/// `setgroups`, `setgid`, `setuid`, in that order (the groups and the gid
+/// can only be changed while still root), all three; the first failure
+/// stops and is returned with its errno. Async-signal-safe (no allocation,
+/// no lock): the forked child calls it too.
+pub fn set_ids(groups: &[libc::gid_t], gid: u32, uid: u32) -> Result<(), (IdStep, nix::errno::Errno)> {
+    use nix::unistd::{setgid, setuid, Gid, Uid};
+    // SAFETY: the pointer and length describe `groups`, a live slice of
+    // gid_t that the kernel only reads. (nix's setgroups takes `&[Gid]` and
+    // relies on Gid having gid_t's layout, which Gid does not promise.)
+    if unsafe { libc::setgroups(groups.len(), groups.as_ptr()) } != 0 {
+        return Err((IdStep::Groups, nix::errno::Errno::last()));
+    }
+    setgid(Gid::from_raw(gid)).map_err(|e| (IdStep::Gid, e))?;
+    setuid(Uid::from_raw(uid)).map_err(|e| (IdStep::Uid, e))
 }
 
 /// The signal that stopped child `pid` (job control), if a stop happened
 /// that was not reported yet. Exits are left to [`reap_one`]: `waitid` with
 /// only WSTOPPED never reaps.
 pub fn take_stop(pid: i32) -> Option<i32> {
+    use nix::sys::wait::{waitid, Id, WaitPidFlag, WaitStatus};
     if pid <= 0 {
         return None;
     }
-    // SAFETY: an all-zero siginfo_t is valid to overwrite.
-    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    // SAFETY: waitid with a valid out-pointer and a positive pid.
-    let r = unsafe {
-        libc::waitid(
-            libc::P_PID,
-            pid as libc::id_t,
-            &mut info,
-            libc::WSTOPPED | libc::WNOHANG,
-        )
-    };
-    // SAFETY: si_pid and si_status are set for a CLD_STOPPED report.
-    if r == 0 && info.si_code == libc::CLD_STOPPED && unsafe { info.si_pid() } == pid {
-        // SAFETY: as above, si_status is set for a CLD_STOPPED report.
-        Some(unsafe { info.si_status() })
-    } else {
-        None
+    // Only the four job-control signals stop a process, and nix names them
+    // all, so its decoding loses nothing here.
+    let flags = WaitPidFlag::WSTOPPED | WaitPidFlag::WNOHANG;
+    match waitid(Id::Pid(nix::unistd::Pid::from_raw(pid)), flags) {
+        Ok(WaitStatus::Stopped(p, sig)) if p.as_raw() == pid => Some(sig as i32),
+        _ => None,
     }
 }
 
 /// Make process group `pgid` the foreground group of terminal `tty`.
+/// Async-signal-safe: the forked child calls it too. (nix's `tcsetpgrp`
+/// wants a borrowed fd, which a bare number cannot give it safely.)
 pub fn set_foreground(tty: i32, pgid: i32) -> io::Result<()> {
-    // SAFETY: plain system call with integer arguments.
+    // SAFETY: tcsetpgrp passes no memory; a `tty` that is not an open
+    // terminal is only an error (EBADF, ENOTTY), reported to the caller.
     if unsafe { libc::tcsetpgrp(tty, pgid) } == 0 {
         Ok(())
     } else {
         Err(io::Error::last_os_error())
     }
+}
+
+/// The wall clock: seconds since the epoch and the nanoseconds past them.
+pub fn now_realtime() -> (i64, u32) {
+    match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => (i64::try_from(d.as_secs()).unwrap_or(i64::MAX), d.subsec_nanos()),
+        Err(_) => (0, 0),
+    }
+}
+
+/// Broken-down local time of `t` (seconds since the epoch), with TZ and
+/// /etc/localtime honoured by the C library; None when it cannot say (a
+/// year out of range). nix has no wrapper for `localtime_r`.
+pub fn local_time(t: i64) -> Option<libc::tm> {
+    // SAFETY: libc::tm is integers and one pointer (tm_zone), for all of
+    // which all-zero bytes are a valid value (0 and null).
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // libc marks musl's time_t deprecated (it became 64-bit in musl 1.2);
+    // on the 64-bit targets rinit builds for it is i64 either way.
+    #[allow(deprecated)]
+    let tt = t as libc::time_t;
+    // SAFETY: both pointers refer to live locals for the whole call, and
+    // localtime_r writes only into `tm` (no shared static buffer).
+    let r = unsafe { libc::localtime_r(&tt, &mut tm) };
+    (!r.is_null()).then_some(tm)
 }
 
 /// Symbolic errno for messages (`ESRCH`, `EPERM` …), from spawn's table.

@@ -84,19 +84,11 @@ pub fn process_env() -> Vec<(String, String)> {
 
 /// `uname -n`, what supervisord's `platform.node()` returns.
 pub fn host_node_name() -> String {
-    // SAFETY: utsname is arrays of c_char, for which all-zero bytes are valid.
-    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
-    // SAFETY: `u` is a valid, writable utsname owned by this frame.
-    if unsafe { libc::uname(&mut u) } != 0 {
-        return String::new();
+    use std::os::unix::ffi::OsStrExt;
+    match nix::sys::utsname::uname() {
+        Ok(u) => String::from_utf8_lossy(u.nodename().as_bytes()).into_owned(),
+        Err(_) => String::new(),
     }
-    let bytes: Vec<u8> = u
-        .nodename
-        .iter()
-        .take_while(|c| **c != 0)
-        .map(|c| *c as u8)
-        .collect();
-    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 impl std::error::Error for ConfigError {}

@@ -902,13 +902,9 @@ pub fn describe(info: &Info, now: i64) -> String {
 
 /// `strftime('%b %d %I:%M %p')` of a wall-clock time in local time.
 fn local_time_text(t: i64) -> String {
-    let mut tm: libc::tm = unsafe_zeroed_tm();
-    #[allow(deprecated)]
-    let tt = t as libc::time_t;
-    // SAFETY: both pointers refer to live locals for the duration of the call.
-    if unsafe { libc::localtime_r(&tt, &mut tm) }.is_null() {
+    let Some(tm) = crate::sys::local_time(t) else {
         return String::new();
-    }
+    };
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
@@ -922,11 +918,6 @@ fn local_time_text(t: i64) -> String {
         "{} {:02} {:02}:{:02} {}",
         month, tm.tm_mday, hour12, tm.tm_min, ampm
     )
-}
-
-fn unsafe_zeroed_tm() -> libc::tm {
-    // SAFETY: libc::tm is plain old data; all-zero is a valid value.
-    unsafe { std::mem::zeroed() }
 }
 
 fn start_process(c: &mut dyn Control, name: &str, wait: bool) -> Result<Call, Fault> {
@@ -1379,9 +1370,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("rinit-ctl-fifo-{}", std::process::id()));
         let _ = std::fs::create_dir_all(&dir);
         let fifo = dir.join("log");
-        let c = std::ffi::CString::new(fifo.display().to_string()).unwrap();
-        // SAFETY: a valid NUL-terminated path.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
         let path = fifo.display().to_string();
         assert!(open_regular(&path, false).is_err());
         assert_eq!(read_file(&path, -100, 0), Ok(String::new()));

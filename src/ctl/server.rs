@@ -67,13 +67,8 @@ impl Stream {
 
     /// `send` with MSG_NOSIGNAL: a client gone away is EPIPE, never SIGPIPE.
     fn write(&self, buf: &[u8]) -> std::io::Result<usize> {
-        // SAFETY: `buf` is a live slice of `buf.len()` bytes; the fd is ours.
-        let n = unsafe { libc::send(self.fd(), buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) };
-        if n < 0 {
-            Err(std::io::Error::last_os_error())
-        } else {
-            Ok(n as usize)
-        }
+        use nix::sys::socket::{send, MsgFlags};
+        Ok(send(self.fd(), buf, MsgFlags::MSG_NOSIGNAL)?)
     }
 }
 

@@ -400,15 +400,11 @@ impl Output {
         }
         let buf = &mut self.scratch[..];
         let n = loop {
-            // SAFETY: buf is valid for its length; the fd is ours.
-            let n = unsafe { libc::read(p.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-            if n >= 0 {
-                break n as usize;
-            }
-            match std::io::Error::last_os_error().raw_os_error() {
-                Some(libc::EINTR) => continue,
-                Some(libc::EAGAIN) => return false,
-                _ => break 0,
+            match nix::unistd::read(p.fd.as_raw_fd(), buf) {
+                Ok(n) => break n,
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(nix::errno::Errno::EAGAIN) => return false,
+                Err(_) => break 0,
             }
         };
         if n == 0 {

@@ -147,14 +147,12 @@ mod tests {
     #[test]
     fn created_files_are_0644_whatever_the_umask() {
         let d = tmp("mode");
-        // SAFETY: umask is process-wide; this test restores it.
-        let old = unsafe { libc::umask(0) };
+        let old = nix::sys::stat::umask(nix::sys::stat::Mode::empty());
         let f = d.join("a.log");
         drop(open_for_write(&f, How::Append, false).unwrap());
         let p = d.join("a.pid");
         drop(open_for_write(&p, How::Truncate, false).unwrap());
-        // SAFETY: restore.
-        unsafe { libc::umask(old) };
+        nix::sys::stat::umask(old);
         for x in [f, p] {
             assert_eq!(std::fs::metadata(&x).unwrap().mode() & 0o7777, 0o644, "{x:?}");
         }
@@ -183,8 +181,7 @@ mod tests {
 
     #[test]
     fn a_stranger_symlink_in_a_sticky_world_writable_dir_is_not_followed() {
-        // SAFETY: geteuid cannot fail.
-        assert_eq!(unsafe { libc::geteuid() }, 0, "this test needs root (lchown)");
+        assert!(nix::unistd::geteuid().is_root(), "this test needs root (lchown)");
         let d = tmp("sticky");
         std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o1777)).unwrap();
         let secret = d.join("secret");

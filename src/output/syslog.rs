@@ -4,7 +4,9 @@
 //! Datagrams are sent with MSG_DONTWAIT: a stalled or missing syslog
 //! daemon loses records, it never blocks PID 1.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use nix::errno::Errno;
+use nix::sys::socket::{send, MsgFlags};
+use std::os::fd::{AsRawFd, OwnedFd};
 
 pub struct Syslog {
     sock: Option<OwnedFd>,
@@ -26,23 +28,17 @@ impl Syslog {
     }
 
     fn connect(path: &[u8]) -> Option<OwnedFd> {
-        // SAFETY: plain socket creation.
-        let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-        if fd < 0 {
-            return None;
-        }
-        // SAFETY: just created, owned by nobody else.
-        let sock = unsafe { OwnedFd::from_raw_fd(fd) };
-        // SAFETY: an all-zero sockaddr_un is valid; the path is copied in.
-        let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
-        addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
-        for (d, s) in addr.sun_path.iter_mut().zip(path) {
-            *d = *s as libc::c_char;
-        }
-        let len = std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
-        // SAFETY: addr is a valid sockaddr_un of `len` bytes.
-        let r = unsafe { libc::connect(sock.as_raw_fd(), (&addr as *const libc::sockaddr_un).cast(), len) };
-        (r == 0).then_some(sock)
+        use nix::sys::socket::{connect, socket, AddressFamily, SockFlag, SockType, UnixAddr};
+        let sock = socket(
+            AddressFamily::Unix,
+            SockType::Datagram,
+            SockFlag::SOCK_CLOEXEC,
+            None,
+        )
+        .ok()?;
+        let addr = UnixAddr::new(path).ok()?;
+        connect(sock.as_raw_fd(), &addr).ok()?;
+        Some(sock)
     }
 
     /// Send one message (already without its newline).
@@ -54,16 +50,8 @@ impl Syslog {
                 self.sock = Syslog::connect(self.path);
             }
             let Some(s) = self.sock.as_ref() else { return };
-            // SAFETY: rec is valid for its length.
-            let n = unsafe {
-                libc::send(
-                    s.as_raw_fd(),
-                    rec.as_ptr().cast(),
-                    rec.len(),
-                    libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
-                )
-            };
-            if n >= 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EAGAIN) {
+            let flags = MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL;
+            if matches!(send(s.as_raw_fd(), &rec, flags), Ok(_) | Err(Errno::EAGAIN)) {
                 return;
             }
             // The daemon restarted (ECONNREFUSED/ENOTCONN): reconnect once.
@@ -80,14 +68,9 @@ impl Default for Syslog {
 
 /// `Nov 28 23:30:20` (syslog's RFC 3164 time, local).
 fn stamp() -> String {
-    // SAFETY: time(NULL) cannot fail; tm is a valid out-buffer.
-    let t = unsafe { libc::time(std::ptr::null_mut()) };
-    // SAFETY: an all-zero tm is a valid value to be overwritten.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    // SAFETY: both pointers valid for the call.
-    if unsafe { libc::localtime_r(&t, &mut tm) }.is_null() {
+    let Some(tm) = crate::sys::local_time(crate::sys::now_realtime().0) else {
         return String::new();
-    }
+    };
     const MON: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];

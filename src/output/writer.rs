@@ -289,7 +289,10 @@ fn raw_write(fd: RawFd, method: Method, buf: &[u8]) -> Outcome {
             events: libc::POLLOUT,
             revents: 0,
         };
-        // SAFETY: one valid pollfd, zero timeout.
+        // nix's poll wants a borrowed fd, which the bare `fd` (rinit's own
+        // stdout or stderr) cannot give it safely.
+        // SAFETY: `p` is one live pollfd the kernel writes `revents` into;
+        // zero timeout.
         let r = unsafe { libc::poll(&mut p, 1, 0) };
         if p.revents & (libc::POLLERR | libc::POLLNVAL) != 0 {
             return Outcome::Dead;
@@ -299,43 +302,30 @@ fn raw_write(fd: RawFd, method: Method, buf: &[u8]) -> Outcome {
         }
         len = len.min(PIPE_BUF);
     }
+    use nix::errno::Errno;
+    use nix::sys::socket::{send, MsgFlags};
+    let chunk = buf.get(..len).unwrap_or(buf);
     loop {
-        let n = if method == Method::Socket {
-            // SAFETY: buf is valid for len bytes.
-            unsafe {
-                libc::send(
-                    fd,
-                    buf.as_ptr().cast(),
-                    len,
-                    libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
-                )
-            }
+        let r = if method == Method::Socket {
+            send(fd, chunk, MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL)
         } else {
-            // SAFETY: buf is valid for len bytes.
-            unsafe { libc::write(fd, buf.as_ptr().cast(), len) }
+            // nix's write wants a borrowed fd, as poll above.
+            // SAFETY: `chunk` is a live slice of `chunk.len()` bytes the
+            // kernel only reads.
+            Errno::result(unsafe { libc::write(fd, chunk.as_ptr().cast(), chunk.len()) }).map(|n| n as usize)
         };
-        if n > 0 {
-            return Outcome::Took((n as usize).min(len));
-        }
-        if n == 0 {
-            return Outcome::Full;
-        }
-        match std::io::Error::last_os_error().raw_os_error() {
-            Some(libc::EINTR) => continue,
-            Some(libc::EAGAIN) => return Outcome::Full,
-            _ => return Outcome::Dead,
+        match r {
+            Ok(0) => return Outcome::Full,
+            Ok(n) => return Outcome::Took(n.min(len)),
+            Err(Errno::EINTR) => continue,
+            Err(Errno::EAGAIN) => return Outcome::Full,
+            Err(_) => return Outcome::Dead,
         }
     }
 }
 
 fn file_type(fd: RawFd) -> Option<libc::mode_t> {
-    // SAFETY: an all-zero stat is a valid out-buffer.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: st is a valid out-pointer.
-    if unsafe { libc::fstat(fd, &mut st) } != 0 {
-        return None;
-    }
-    Some(st.st_mode & libc::S_IFMT)
+    nix::sys::stat::fstat(fd).ok().map(|st| st.st_mode & libc::S_IFMT)
 }
 
 /// How to write to `fd` without blocking and without changing what the
@@ -356,65 +346,44 @@ fn choose(fd: RawFd) -> (Method, Option<OwnedFd>) {
 /// non-blocking. Opening a pipe through /proc needs no reader to be waited
 /// for (it has one, or writes fail with EPIPE as on the original).
 fn reopen_nonblocking(fd: RawFd) -> Option<OwnedFd> {
-    let path = std::ffi::CString::new(format!("/proc/self/fd/{fd}")).ok()?;
-    // SAFETY: a valid NUL-terminated path; flags are plain integers.
-    let new = unsafe {
-        libc::open(
-            path.as_ptr(),
-            libc::O_WRONLY | libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY,
-        )
-    };
-    if new < 0 {
-        return None;
-    }
+    use nix::fcntl::OFlag;
+    use nix::sys::stat::{fstat, Mode};
+    let flags = OFlag::O_WRONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC | OFlag::O_NOCTTY;
+    let new = nix::fcntl::open(format!("/proc/self/fd/{fd}").as_str(), flags, Mode::empty()).ok()?;
     // SAFETY: `new` was just opened and is owned by nobody else.
     let owned = unsafe { OwnedFd::from_raw_fd(new) };
     // Must be the same object: /proc/self/fd/N of a tty opens the tty, of a
     // pipe the pipe; a file opened by path elsewhere would not be.
-    let same = |a: RawFd, b: RawFd| {
-        // SAFETY: all-zero stats are valid out-buffers.
-        let (mut x, mut y): (libc::stat, libc::stat) = unsafe { (std::mem::zeroed(), std::mem::zeroed()) };
-        // SAFETY: valid out-pointers.
-        let ok = unsafe { libc::fstat(a, &mut x) == 0 && libc::fstat(b, &mut y) == 0 };
-        ok && x.st_dev == y.st_dev && x.st_ino == y.st_ino && x.st_rdev == y.st_rdev
+    let same = match (fstat(fd), fstat(new)) {
+        (Ok(x), Ok(y)) => x.st_dev == y.st_dev && x.st_ino == y.st_ino && x.st_rdev == y.st_rdev,
+        _ => false,
     };
-    if same(fd, new) {
-        Some(owned)
-    } else {
-        None
-    }
+    same.then_some(owned)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    use nix::fcntl::{fcntl, FcntlArg, OFlag};
+
     fn pipe() -> (OwnedFd, OwnedFd) {
-        let mut fds = [0; 2];
-        // SAFETY: fds has room for two descriptors.
-        assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
-        // SAFETY: both were just created.
-        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
+        nix::unistd::pipe2(OFlag::O_CLOEXEC).unwrap()
     }
 
     fn flags(fd: RawFd) -> i32 {
-        // SAFETY: plain fcntl.
-        unsafe { libc::fcntl(fd, libc::F_GETFL) }
+        fcntl(fd, FcntlArg::F_GETFL).unwrap()
     }
 
     fn read_all(fd: RawFd) -> Vec<u8> {
-        // SAFETY: plain fcntl on our own descriptor.
-        unsafe { libc::fcntl(fd, libc::F_SETFL, flags(fd) | libc::O_NONBLOCK) };
+        let nonblocking = OFlag::from_bits_retain(flags(fd)) | OFlag::O_NONBLOCK;
+        fcntl(fd, FcntlArg::F_SETFL(nonblocking)).unwrap();
         let mut out = Vec::new();
         let mut buf = [0u8; 65536];
-        loop {
-            // SAFETY: buf is valid for its length.
-            let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
-            if n <= 0 {
-                return out;
-            }
-            out.extend_from_slice(&buf[..n as usize]);
+        while let Ok(n @ 1..) = nix::unistd::read(fd, &mut buf) {
+            out.extend_from_slice(&buf[..n]);
         }
+        out
     }
 
     #[test]
@@ -473,8 +442,7 @@ mod tests {
         drop(r);
         let mut wr = Writer::for_fd(w.as_raw_fd(), 100, "stdout");
         // SIGPIPE is ignored by the test harness's default? Make sure.
-        // SAFETY: setting a disposition for this test process.
-        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+        crate::signals::set_disposition(libc::SIGPIPE, libc::SIG_IGN);
         assert!(wr.push(b"a\n"));
         assert!(!wr.wants_pollout());
     }
@@ -488,8 +456,7 @@ mod tests {
         let (r, w) = pipe();
         // A consumer that keeps up: a 1 MiB pipe emptied between rounds, so
         // only the write path is measured, not waiting.
-        // SAFETY: plain fcntl on our own pipe.
-        unsafe { libc::fcntl(w.as_raw_fd(), libc::F_SETPIPE_SZ, 1 << 20) };
+        let _ = fcntl(w.as_raw_fd(), FcntlArg::F_SETPIPE_SZ(1 << 20));
         let mut line = [b'r'; 99].to_vec();
         line.push(b'\n');
         // Plain on the shared (blocking) descriptor is the old behaviour.

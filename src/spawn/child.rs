@@ -4,7 +4,7 @@
 
 use super::{ChildPlan, ExecPlan, UserPlan, Voice};
 use crate::errno::{errno_name, exec_strerror};
-use crate::signals;
+use crate::{signals, sys};
 use std::ffi::CString;
 use std::os::fd::RawFd;
 
@@ -14,16 +14,18 @@ use std::os::fd::RawFd;
 // ---------------------------------------------------------------------------
 
 pub(super) fn last_errno() -> i32 {
-    std::io::Error::last_os_error()
-        .raw_os_error()
-        .unwrap_or(libc::EIO)
+    nix::errno::Errno::last_raw()
 }
 
 /// `write(2)` all of `buf` to fd 2, retrying on EINTR; a failure has nowhere
 /// to be reported, so it just stops.
 pub(super) fn write_stderr(mut buf: &[u8]) {
     while !buf.is_empty() {
-        // SAFETY: buf is valid for buf.len() bytes.
+        // nix's `write` wants a borrowed fd, and the safe way to borrow fd 2
+        // is std's `Stderr` handle, which is not documented to be
+        // async-signal-safe; so the raw call stays.
+        // SAFETY: `buf` is a live slice of `buf.len()` bytes the kernel only
+        // reads; fd 2 not being open is only an error (EBADF).
         let n = unsafe { libc::write(libc::STDERR_FILENO, buf.as_ptr().cast(), buf.len()) };
         if n < 0 {
             if last_errno() == libc::EINTR {
@@ -79,15 +81,16 @@ pub(super) fn child_fail(plan: &ChildPlan, parts: &[&[u8]], code: i32) -> ! {
                 write_line(parts);
             }
             write_line(&[b"supervisor: child process was not spawned\n"]);
-            // SAFETY: _exit is async-signal-safe and skips atexit handlers
-            // and stdio buffers that belong to the parent.
+            // SAFETY: _exit ends the process at once, without the atexit
+            // handlers and stdio buffers that belong to the parent; nothing
+            // after the fork relies on them.
             unsafe { libc::_exit(127) }
         }
         Voice::Rinit => {
             if !parts.is_empty() {
                 write_line(parts);
             }
-            // SAFETY: as above.
+            // SAFETY: as above, _exit skips only what belongs to the parent.
             unsafe { libc::_exit(code) }
         }
     }
@@ -115,8 +118,7 @@ pub(super) fn child_fail_errno(plan: &ChildPlan, what: &[u8], arg: &[u8]) -> ! {
 /// plain `docker run` without `-t` means anyway.
 pub(super) fn make_foreground(tty: RawFd) {
     let _ = signals::set_disposition(libc::SIGTTOU, libc::SIG_IGN);
-    // SAFETY: plain system calls.
-    let _ = unsafe { libc::tcsetpgrp(tty, libc::getpid()) };
+    let _ = sys::set_foreground(tty, sys::getpid());
     let _ = signals::set_disposition(libc::SIGTTOU, libc::SIG_DFL);
 }
 
@@ -125,25 +127,20 @@ pub(super) fn make_foreground(tty: RawFd) {
 /// `/dev/stderr`, or a /dev/null that landed on fd 0 because rinit was
 /// started with stdin closed) are not clobbered by an earlier `dup2`.
 pub(super) fn install_stdio(plan: &ChildPlan) -> Result<(), ()> {
+    use nix::errno::Errno;
+    use nix::fcntl::{fcntl, FcntlArg::F_DUPFD_CLOEXEC};
     let mut high = [-1 as RawFd; 3];
     for (slot, &src) in high.iter_mut().zip(plan.stdio.iter()) {
-        // SAFETY: plain system call.
-        let mut fd = unsafe { libc::fcntl(src, libc::F_DUPFD_CLOEXEC, 3) };
-        if fd < 0 && last_errno() == libc::EBADF {
+        let fd = match fcntl(src, F_DUPFD_CLOEXEC(3)) {
             // rinit's own fd 1 or 2 is closed: give the child /dev/null.
-            // SAFETY: plain system call.
-            fd = unsafe { libc::fcntl(plan.devnull, libc::F_DUPFD_CLOEXEC, 3) };
-        }
-        if fd < 0 {
-            return Err(());
-        }
-        *slot = fd;
+            Err(Errno::EBADF) => fcntl(plan.devnull, F_DUPFD_CLOEXEC(3)),
+            r => r,
+        };
+        *slot = fd.map_err(drop)?;
     }
     for (target, &src) in high.iter().enumerate() {
-        // SAFETY: plain system call; dup2 clears FD_CLOEXEC on the target.
-        if unsafe { libc::dup2(src, target as RawFd) } < 0 {
-            return Err(());
-        }
+        // dup2 clears FD_CLOEXEC on the target.
+        nix::unistd::dup2(src, target as RawFd).map_err(drop)?;
     }
     Ok(())
 }
@@ -154,7 +151,9 @@ pub(super) fn install_stdio(plan: &ChildPlan) -> Result<(), ()> {
 /// loop up to the fd limit.
 pub(super) fn close_inherited_fds(fd_limit: libc::c_int) {
     const SYS_CLOSE_RANGE: libc::c_long = 436;
-    // SAFETY: plain system call.
+    // SAFETY: close_range takes only integers; closing every fd above 2 is
+    // the point, and nothing in the child uses one after this (the plan's
+    // fds were moved to 0-2 by `install_stdio`).
     if unsafe {
         libc::syscall(
             SYS_CLOSE_RANGE,
@@ -170,27 +169,24 @@ pub(super) fn close_inherited_fds(fd_limit: libc::c_int) {
         return;
     }
     for fd in 3..fd_limit {
-        // SAFETY: closing an fd number we may not own is fine in the child.
-        unsafe { libc::close(fd) };
+        let _ = nix::unistd::close(fd);
     }
 }
 
 /// The /proc/self/fd walk, with no allocation (a stack buffer for
 /// `getdents64`). Returns false if /proc is not available.
 pub(super) fn close_via_proc() -> bool {
-    // SAFETY: a static NUL-terminated path.
-    let dir = unsafe {
-        libc::open(
-            c"/proc/self/fd".as_ptr(),
-            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
-        )
-    };
-    if dir < 0 {
+    use nix::fcntl::OFlag;
+    // A `CStr` path: nix passes it straight through, with no copy.
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    let Ok(dir) = nix::fcntl::open(c"/proc/self/fd", flags, nix::sys::stat::Mode::empty()) else {
         return false;
-    }
+    };
     let mut buf = [0u8; 4096];
     loop {
-        // SAFETY: the kernel writes at most buf.len() bytes into buf.
+        // nix has no getdents64.
+        // SAFETY: `buf` is a live local the kernel writes at most
+        // `buf.len()` bytes into; `dir` is the directory opened above.
         let n = unsafe { libc::syscall(libc::SYS_getdents64, dir, buf.as_mut_ptr(), buf.len()) };
         if n <= 0 {
             break;
@@ -211,15 +207,13 @@ pub(super) fn close_via_proc() -> bool {
             let name = buf.get(off + 19..off + reclen).unwrap_or(&[]);
             if let Some(fd) = parse_fd_name(name) {
                 if fd > 2 && fd != dir {
-                    // SAFETY: closing an fd in the child.
-                    unsafe { libc::close(fd) };
+                    let _ = nix::unistd::close(fd);
                 }
             }
             off += reclen;
         }
     }
-    // SAFETY: our own directory fd.
-    unsafe { libc::close(dir) };
+    let _ = nix::unistd::close(dir);
     true
 }
 
@@ -240,8 +234,9 @@ pub(super) fn parse_fd_name(name: &[u8]) -> Option<RawFd> {
     any.then_some(v)
 }
 
-/// setgroups, setgid, setuid — in that order (groups and gid can only be
-/// changed while still root), all three, with supervisord's reasons.
+/// The plan's user: `sys::set_ids` (the order and supervisord's reasons,
+/// shared with rinit's own `user=`), reported without the errno, as
+/// supervisord's child does.
 pub(super) fn drop_privileges(plan: &ChildPlan) {
     match &plan.user {
         UserPlan::Keep => {}
@@ -252,22 +247,16 @@ pub(super) fn drop_privileges(plan: &ChildPlan) {
             uid,
             label,
         } => {
-            let reason: Option<&[u8]> = unsafe {
-                // SAFETY: groups is a valid slice of gid_t.
-                if libc::setgroups(groups.len() as _, groups.as_ptr()) != 0 {
-                    Some(b"Could not set groups of effective user")
-                } else if libc::setgid(*gid) != 0 {
-                    Some(b"Could not set group id of effective user")
-                } else if libc::setuid(*uid) != 0 {
-                    Some(b"Could not set user id of effective user")
-                } else {
-                    None
-                }
-            };
-            if let Some(reason) = reason {
+            if let Err((step, _)) = sys::set_ids(groups, *gid, *uid) {
                 child_fail(
                     plan,
-                    &[b"supervisor: couldn't setuid to ", label, b": ", reason, b"\n"],
+                    &[
+                        b"supervisor: couldn't setuid to ",
+                        label,
+                        b": ",
+                        step.reason().as_bytes(),
+                        b"\n",
+                    ],
                     127,
                 );
             }
@@ -280,8 +269,8 @@ pub(super) fn drop_privileges(plan: &ChildPlan) {
 /// umask, and the mask last.
 pub(super) fn run_child(plan: &ChildPlan) -> ! {
     signals::reset_dispositions();
-    // SAFETY: plain system call.
-    if unsafe { libc::setpgid(0, 0) } != 0 {
+    let own = nix::unistd::Pid::from_raw(0);
+    if nix::unistd::setpgid(own, own).is_err() {
         child_fail_errno(plan, b"couldn't setpgid", b"");
     }
     if let Some(tty) = plan.foreground_tty {
@@ -293,14 +282,13 @@ pub(super) fn run_child(plan: &ChildPlan) -> ! {
     close_inherited_fds(plan.fd_limit);
     drop_privileges(plan);
     if let Some(dir) = &plan.directory {
-        // SAFETY: a valid C string.
-        if unsafe { libc::chdir(dir.as_ptr()) } != 0 {
+        // A `CStr` path: nix passes it straight through, with no copy.
+        if nix::unistd::chdir(dir.as_c_str()).is_err() {
             child_fail_errno(plan, b"couldn't chdir to ", dir.as_bytes());
         }
     }
     if let Some(mask) = plan.umask {
-        // SAFETY: umask cannot fail.
-        unsafe { libc::umask(mask) };
+        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
     }
     signals::unblock_all();
     exec(plan)
@@ -310,8 +298,11 @@ pub(super) fn run_child(plan: &ChildPlan) -> ! {
 pub(super) fn exec(plan: &ChildPlan) -> ! {
     match &plan.exec {
         ExecPlan::Program { file, argv0 } => {
-            // SAFETY: argv and envp are NULL-terminated arrays of C strings
-            // that live in `plan`.
+            // nix's execve builds its pointer arrays on the heap, which the
+            // child must not touch; `plan` holds them ready.
+            // SAFETY: `file` is a C string, and argv and envp are
+            // NULL-terminated arrays of pointers to C strings, all owned by
+            // `plan`, which outlives the call.
             unsafe { libc::execve(file.as_ptr(), plan.argv.ptrs.as_ptr(), plan.envp.ptrs.as_ptr()) };
             child_fail_errno(plan, b"couldn't exec ", argv0)
         }
@@ -335,7 +326,8 @@ pub(super) fn exec_search(plan: &ChildPlan, candidates: &[CString]) -> i32 {
     let mut last = libc::ENOENT;
     let mut saw_eacces = false;
     for c in candidates {
-        // SAFETY: as in `exec`.
+        // SAFETY: as in `exec`: `c`, argv and envp are C strings and
+        // NULL-terminated pointer arrays owned by `plan`.
         unsafe { libc::execve(c.as_ptr(), plan.argv.ptrs.as_ptr(), plan.envp.ptrs.as_ptr()) };
         last = last_errno();
         match last {

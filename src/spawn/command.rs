@@ -4,7 +4,6 @@
 
 use super::SpawnError;
 use crate::config::ProcessConfig;
-use std::ffi::CString;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -172,12 +171,7 @@ pub(super) fn anchor(directory: Option<&str>, name: &str) -> PathBuf {
 
 /// `access(path, X_OK)`, as `os.access` does: for the real uid.
 pub(super) fn executable_by_us(path: &Path) -> bool {
-    use std::os::unix::ffi::OsStrExt;
-    match CString::new(path.as_os_str().as_bytes()) {
-        // SAFETY: a valid NUL-terminated string; access only reads it.
-        Ok(c) => unsafe { libc::access(c.as_ptr(), libc::X_OK) == 0 },
-        Err(_) => false,
-    }
+    nix::unistd::access(path, nix::unistd::AccessFlags::X_OK).is_ok()
 }
 
 /// Split `command` and find its executable as supervisord does, with rinit's

@@ -190,12 +190,12 @@ fn open_for_child(path: &Path, read: bool) -> std::io::Result<OwnedFd> {
 fn open_log_for_child(path: &Path) -> std::io::Result<OwnedFd> {
     use crate::output::open::{open_for_write, How};
     let fd = OwnedFd::from(open_for_write(path, How::Append, true)?);
-    // SAFETY: plain fcntl on a descriptor we own.
-    unsafe {
-        let fl = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
-        if fl >= 0 {
-            libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, fl & !libc::O_NONBLOCK);
-        }
+    use nix::fcntl::{fcntl, FcntlArg, OFlag};
+    if let Ok(fl) = fcntl(fd.as_raw_fd(), FcntlArg::F_GETFL) {
+        let _ = fcntl(
+            fd.as_raw_fd(),
+            FcntlArg::F_SETFL(OFlag::from_bits_retain(fl) - OFlag::O_NONBLOCK),
+        );
     }
     Ok(fd)
 }
@@ -219,17 +219,11 @@ pub fn open_error(name: &str, e: &std::io::Error) -> SpawnError {
 
 /// The soft RLIMIT_NOFILE, capped so the last-resort close loop stays short.
 fn fd_close_limit() -> libc::c_int {
-    let mut rl = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes into the struct we own.
-    let ok = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) } == 0;
+    use nix::sys::resource::{getrlimit, Resource};
     const CAP: libc::rlim_t = 1 << 20;
-    if !ok || rl.rlim_cur == libc::RLIM_INFINITY || rl.rlim_cur > CAP {
-        CAP as libc::c_int
-    } else {
-        rl.rlim_cur as libc::c_int
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((cur, _)) if cur != libc::RLIM_INFINITY && cur <= CAP => cur as libc::c_int,
+        _ => CAP as libc::c_int,
     }
 }
 
@@ -264,15 +258,15 @@ fn plan_user(spec: Option<&str>, db: &UserDb) -> UserPlan {
             };
         }
     };
-    // SAFETY: geteuid cannot fail.
-    let euid = unsafe { libc::geteuid() };
+    let euid = nix::unistd::geteuid().as_raw();
     if euid != 0 {
         if euid == user.uid {
             return UserPlan::Keep;
         }
         let line = format!(
-            "supervisor: couldn't setuid to {}: Can't drop privilege as nonroot user\n",
-            user.uid
+            "supervisor: couldn't setuid to {}: {}\n",
+            user.uid,
+            crate::sys::NONROOT_REASON
         );
         return UserPlan::Fail {
             line: line.into_bytes(),
@@ -335,8 +329,7 @@ fn capture_pipe(
     set_nonblocking(&r);
     // A larger pipe means fewer wake-ups per megabyte for a chatty program
     // (kernel memory, not rinit's; refused above pipe-max-size: ignored).
-    // SAFETY: plain fcntl on our own pipe.
-    unsafe { libc::fcntl(r.as_raw_fd(), libc::F_SETPIPE_SZ, 1 << 20) };
+    let _ = nix::fcntl::fcntl(r.as_raw_fd(), nix::fcntl::FcntlArg::F_SETPIPE_SZ(1 << 20));
     let raw = w.as_raw_fd();
     owned.push(w);
     *read_end = Some(r);
@@ -427,8 +420,10 @@ fn fork_program(p: &ProcessConfig, plan: &ChildPlan) -> Result<i32, SpawnError> 
 /// group from the parent's side too, so that a signal to the group sent
 /// right after we return cannot miss it. Returns the pid or the errno.
 fn fork_and_exec(plan: &ChildPlan) -> Result<i32, i32> {
+    // nix's fork asks the same promise of its caller, so the raw call stays.
     // SAFETY: the child only runs `run_child`, which makes async-signal-safe
-    // calls on memory prepared before the fork and never returns.
+    // calls on memory prepared before the fork and never returns, so no lock
+    // another thread held at the fork is ever needed in the child.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
         return Err(last_errno());
@@ -438,8 +433,8 @@ fn fork_and_exec(plan: &ChildPlan) -> Result<i32, i32> {
     }
     // EACCES (the child already exec'd) and ESRCH (already gone) mean the
     // child did it itself; there is nothing else this call can report.
-    // SAFETY: plain system call.
-    let _ = unsafe { libc::setpgid(pid, pid) };
+    let child = nix::unistd::Pid::from_raw(pid);
+    let _ = nix::unistd::setpgid(child, child);
     Ok(pid)
 }
 
@@ -488,23 +483,17 @@ fn stdin_pipe(name: &str) -> Result<(OwnedFd, OwnedFd), SpawnError> {
 
 /// A close-on-exec pipe: (read end, write end).
 fn cloexec_pipe(name: &str) -> Result<(OwnedFd, OwnedFd), SpawnError> {
-    use std::os::fd::FromRawFd;
-    let mut fds = [0; 2];
-    // SAFETY: `fds` has room for the two descriptors pipe2 writes.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(open_error(name, &std::io::Error::last_os_error()));
-    }
-    // SAFETY: both descriptors were just created and are owned by nobody else.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| open_error(name, &e.into()))
 }
 
 /// rinit's end of a pipe never blocks its loop.
 fn set_nonblocking(fd: &OwnedFd) {
-    // SAFETY: fcntl on a descriptor the caller owns; no memory involved.
-    unsafe {
-        let fl = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
-        libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, fl.max(0) | libc::O_NONBLOCK);
-    }
+    use nix::fcntl::{fcntl, FcntlArg, OFlag};
+    let fl = fcntl(fd.as_raw_fd(), FcntlArg::F_GETFL).unwrap_or(0);
+    let _ = fcntl(
+        fd.as_raw_fd(),
+        FcntlArg::F_SETFL(OFlag::from_bits_retain(fl) | OFlag::O_NONBLOCK),
+    );
 }
 
 /// An event listener's pipes, as rinit holds them: the write end of the
@@ -677,19 +666,15 @@ mod tests {
 
     /// Wait for `pid` and return its exit status (or 128+signal).
     fn wait_status(pid: i32) -> i32 {
-        let mut status = 0;
+        use nix::sys::wait::{waitpid, WaitStatus};
         loop {
-            // SAFETY: waitpid on our own child.
-            let r = unsafe { libc::waitpid(pid, &mut status, 0) };
-            if r == pid {
-                break;
+            match waitpid(nix::unistd::Pid::from_raw(pid), None) {
+                Ok(WaitStatus::Exited(_, code)) => return code,
+                Ok(WaitStatus::Signaled(_, sig, _)) => return 128 + sig as i32,
+                Ok(other) => panic!("unexpected wait status {other:?}"),
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => panic!("waitpid failed: {e}"),
             }
-            assert_eq!(last_errno(), libc::EINTR, "waitpid failed");
-        }
-        if libc::WIFEXITED(status) {
-            libc::WEXITSTATUS(status)
-        } else {
-            128 + libc::WTERMSIG(status)
         }
     }
 
@@ -1005,8 +990,7 @@ mod tests {
 
     #[test]
     fn no_permission_for_unprivileged_caller() {
-        // SAFETY: geteuid cannot fail.
-        if unsafe { libc::geteuid() } != 0 {
+        if !nix::unistd::geteuid().is_root() {
             eprintln!("skipped: needs root");
             return;
         }
@@ -1019,7 +1003,8 @@ mod tests {
         // Kernel credentials are per thread; the raw syscall (unlike libc's
         // setresuid) changes only this short-lived thread's uids.
         let got = std::thread::spawn(move || {
-            // SAFETY: plain system call affecting this thread only.
+            // SAFETY: setresuid passes no memory, and the raw syscall changes
+            // only this thread, which ends right after.
             let r = unsafe { libc::syscall(libc::SYS_setresuid, 65534, 65534, 0) };
             assert_eq!(r, 0);
             resolve_command(&cmd, None, &[], &[])
@@ -1072,38 +1057,36 @@ mod tests {
         // Make this thread's state as dirty as rinit's will be: signals
         // blocked (rinit reads them via signalfd), SIGPIPE/SIGXFSZ ignored
         // (the Rust runtime ignores SIGPIPE), and an fd without CLOEXEC.
-        // SAFETY: signal mask of this thread, process-wide ignore of two
-        // signals no other test relies on, and an fd we close at the end.
-        let (old_mask, leak) = unsafe {
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            for s in [
-                libc::SIGTERM,
-                libc::SIGUSR1,
-                libc::SIGCHLD,
-                libc::SIGHUP,
-                libc::SIGINT,
-            ] {
-                libc::sigaddset(&mut set, s);
-            }
-            let mut old: libc::sigset_t = std::mem::zeroed();
-            assert_eq!(libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old), 0);
-            libc::signal(libc::SIGPIPE, libc::SIG_IGN);
-            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-            let leak = libc::open(c"/dev/zero".as_ptr(), libc::O_RDONLY);
-            assert!(leak > 2);
-            (old, leak)
-        };
+        // The ignores are process-wide, of two signals no other test relies on.
+        use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow, Signal};
+        let mut set = SigSet::empty();
+        for s in [
+            Signal::SIGTERM,
+            Signal::SIGUSR1,
+            Signal::SIGCHLD,
+            Signal::SIGHUP,
+            Signal::SIGINT,
+        ] {
+            set.add(s);
+        }
+        let mut old_mask = SigSet::empty();
+        pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), Some(&mut old_mask)).unwrap();
+        crate::signals::set_disposition(libc::SIGPIPE, libc::SIG_IGN);
+        crate::signals::set_disposition(libc::SIGXFSZ, libc::SIG_IGN);
+        let leak = nix::fcntl::open(
+            c"/dev/zero",
+            nix::fcntl::OFlag::O_RDONLY,
+            nix::sys::stat::Mode::empty(),
+        )
+        .unwrap();
+        assert!(leak > 2);
         let p = pc(
             "hygiene",
             r#"/bin/sh -c 'grep -E "SigBlk|SigIgn" /proc/self/status; ls /proc/self/fd; readlink /proc/self/fd/0'"#,
         );
         let (status, out) = run_capture(p, &sys_env());
-        // SAFETY: restore what we changed.
-        unsafe {
-            libc::pthread_sigmask(libc::SIG_SETMASK, &old_mask, std::ptr::null_mut());
-            libc::close(leak);
-        }
+        pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None).unwrap();
+        nix::unistd::close(leak).unwrap();
         assert_eq!(status, 0, "output: {out}");
         let lines: Vec<&str> = out.lines().collect();
         assert!(lines.contains(&"SigBlk:\t0000000000000000"), "{out}");
@@ -1142,8 +1125,7 @@ mod tests {
 
     #[test]
     fn child_drops_to_nobody_with_all_ids() {
-        // SAFETY: geteuid cannot fail.
-        if unsafe { libc::geteuid() } != 0 {
+        if !nix::unistd::geteuid().is_root() {
             eprintln!("skipped: needs root");
             return;
         }
@@ -1370,24 +1352,15 @@ mod tests {
 
     #[test]
     fn single_mode_makes_child_foreground() {
-        // SAFETY: pty set-up on fds we own.
-        let master = unsafe { libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) };
-        if master < 0 {
+        use nix::fcntl::OFlag;
+        use nix::pty::{grantpt, posix_openpt, ptsname_r, unlockpt};
+        let Ok(master) = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC) else {
             eprintln!("skipped: no pty");
             return;
-        }
-        let mut name = [0 as c_char; 128];
-        // SAFETY: name is large enough and NUL-terminated by ptsname_r.
-        let ok = unsafe {
-            libc::grantpt(master) == 0
-                && libc::unlockpt(master) == 0
-                && libc::ptsname_r(master, name.as_mut_ptr(), name.len()) == 0
         };
-        assert!(ok, "pty set-up");
-        // SAFETY: ptsname_r wrote a C string.
-        let slave = unsafe { std::ffi::CStr::from_ptr(name.as_ptr()) }
-            .to_string_lossy()
-            .into_owned();
+        grantpt(&master).expect("grantpt");
+        unlockpt(&master).expect("unlockpt");
+        let slave = ptsname_r(&master).expect("ptsname_r");
         let d = Dir::new("tty");
         let log = d.path().join("out.log");
         let mut cmd = std::process::Command::new(std::env::current_exe().expect("exe"));
@@ -1395,20 +1368,14 @@ mod tests {
             .env("RINIT_TTY_SLAVE", &slave)
             .env("RINIT_TTY_LOG", &log)
             .stdout(std::process::Stdio::null());
-        // SAFETY: setsid is async-signal-safe.
+        // SAFETY: the hook runs between fork and exec, where it only makes
+        // setsid, which is async-signal-safe and allocates nothing.
         unsafe {
             use std::os::unix::process::CommandExt;
-            cmd.pre_exec(|| {
-                if libc::setsid() < 0 {
-                    Err(std::io::Error::last_os_error())
-                } else {
-                    Ok(())
-                }
-            });
+            cmd.pre_exec(|| Ok(nix::unistd::setsid().map(drop)?));
         }
         let status = cmd.status().expect("helper");
-        // SAFETY: our own fd.
-        unsafe { libc::close(master) };
+        drop(master);
         assert!(status.success(), "helper failed");
         let out = std::fs::read_to_string(&log).expect("log");
         let ids: Vec<&str> = out.split_whitespace().collect();
@@ -1442,18 +1409,20 @@ mod tests {
 
     #[test]
     fn proc_fallback_closes_everything_above_2() {
-        // SAFETY: the child only makes system calls and _exits.
+        use nix::fcntl::{fcntl, open, FcntlArg::F_GETFD, OFlag};
+        // SAFETY: the child only makes system calls that take no lock and
+        // allocate nothing, then _exits.
         let pid = unsafe { libc::fork() };
         assert!(pid >= 0);
         if pid == 0 {
-            unsafe {
-                let a = libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY);
-                let b = libc::dup2(a, 200);
-                let ok = a > 2 && b == 200 && close_via_proc();
-                let gone = libc::fcntl(a, libc::F_GETFD) < 0 && libc::fcntl(200, libc::F_GETFD) < 0;
-                let kept = libc::fcntl(2, libc::F_GETFD) >= 0;
-                libc::_exit(if ok && gone && kept { 0 } else { 1 });
-            }
+            let a = open(c"/dev/null", OFlag::O_RDONLY, nix::sys::stat::Mode::empty()).unwrap_or(-1);
+            let b = nix::unistd::dup2(a, 200);
+            let ok = a > 2 && b == Ok(200) && close_via_proc();
+            let gone = fcntl(a, F_GETFD).is_err() && fcntl(200, F_GETFD).is_err();
+            let kept = fcntl(2, F_GETFD).is_ok();
+            // SAFETY: _exit leaves the test harness's atexit handlers and
+            // buffers, which belong to the parent, alone.
+            unsafe { libc::_exit(if ok && gone && kept { 0 } else { 1 }) };
         }
         assert_eq!(wait_status(pid), 0);
     }

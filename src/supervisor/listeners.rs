@@ -15,9 +15,10 @@ use crate::machine::{Change, Millis, Process, State};
 use crate::output::capture::Channel;
 use crate::pollset::{PollSet, Slot};
 use crate::spawn::ListenerPipes;
+use nix::errno::Errno;
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::rc::Rc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -273,16 +274,11 @@ impl Listeners {
         }
         let fd = pipes.stdout.as_raw_fd();
         let n = loop {
-            // SAFETY: `scratch` is valid for writes of its length; `fd` is a
-            // pipe this process owns.
-            let n = unsafe { libc::read(fd, self.scratch.as_mut_ptr().cast(), self.scratch.len()) };
-            if n >= 0 {
-                break n as usize;
-            }
-            match std::io::Error::last_os_error().raw_os_error() {
-                Some(libc::EINTR) => continue,
-                Some(libc::EAGAIN) => return,
-                _ => break 0,
+            match nix::unistd::read(fd, &mut self.scratch) {
+                Ok(n) => break n,
+                Err(Errno::EINTR) => continue,
+                Err(Errno::EAGAIN) => return,
+                Err(_) => break 0,
             }
         };
         if n == 0 {
@@ -305,7 +301,7 @@ impl Listeners {
         let Some(Some((pipes, pending))) = self.io.get_mut(id) else {
             return;
         };
-        match write_some(pipes.stdin.as_raw_fd(), pending) {
+        match write_some(&pipes.stdin, pending) {
             Some(n) => {
                 pending.drain(..n.min(pending.len()));
             }
@@ -373,7 +369,7 @@ fn send(io: &mut [Option<(ListenerPipes, Vec<u8>)>], id: ListenerId, bytes: &[u8
         pending.extend_from_slice(bytes);
         return true;
     }
-    match write_some(pipes.stdin.as_raw_fd(), bytes) {
+    match write_some(&pipes.stdin, bytes) {
         Some(n) => {
             pending.extend_from_slice(bytes.get(n..).unwrap_or(&[]));
             true
@@ -384,18 +380,13 @@ fn send(io: &mut [Option<(ListenerPipes, Vec<u8>)>], id: ListenerId, bytes: &[u8
 
 /// One non-blocking write: the bytes taken (0 when the pipe is full), or
 /// `None` when the pipe is broken.
-fn write_some(fd: i32, bytes: &[u8]) -> Option<usize> {
+fn write_some(fd: &OwnedFd, bytes: &[u8]) -> Option<usize> {
     loop {
-        // SAFETY: `bytes` is valid for reads of its length; `fd` is a pipe
-        // this process owns.
-        let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
-        if n >= 0 {
-            return Some(n as usize);
-        }
-        match std::io::Error::last_os_error().raw_os_error() {
-            Some(libc::EINTR) => continue,
-            Some(libc::EAGAIN) => return Some(0),
-            _ => return None,
+        match nix::unistd::write(fd, bytes) {
+            Ok(n) => return Some(n),
+            Err(Errno::EINTR) => continue,
+            Err(Errno::EAGAIN) => return Some(0),
+            Err(_) => return None,
         }
     }
 }
