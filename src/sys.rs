@@ -286,6 +286,19 @@ pub fn local_time(t: i64) -> Option<libc::tm> {
     (!r.is_null()).then_some(tm)
 }
 
+/// `%b` of the C locale for `tm` ("Jan" … "Dec"), the month both syslog's
+/// time stamp and supervisorctl's `Sep 01 09:15 AM` columns print.
+pub fn month_abbr(tm: &libc::tm) -> &'static str {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    usize::try_from(tm.tm_mon)
+        .ok()
+        .and_then(|m| MONTHS.get(m))
+        .copied()
+        .unwrap_or("???")
+}
+
 /// Symbolic errno for messages (`ESRCH`, `EPERM` …), from spawn's table.
 pub fn errno_name(e: &io::Error) -> String {
     match e.raw_os_error() {

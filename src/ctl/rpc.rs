@@ -905,10 +905,7 @@ fn local_time_text(t: i64) -> String {
     let Some(tm) = crate::sys::local_time(t) else {
         return String::new();
     };
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let month = MONTHS.get(tm.tm_mon as usize).copied().unwrap_or("???");
+    let month = crate::sys::month_abbr(&tm);
     let hour12 = match tm.tm_hour % 12 {
         0 => 12,
         h => h,

@@ -71,10 +71,7 @@ fn stamp() -> String {
     let Some(tm) = crate::sys::local_time(crate::sys::now_realtime().0) else {
         return String::new();
     };
-    const MON: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let mon = MON.get(tm.tm_mon as usize).copied().unwrap_or("Jan");
+    let mon = crate::sys::month_abbr(&tm);
     format!(
         "{mon} {:>2} {:02}:{:02}:{:02}",
         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec
