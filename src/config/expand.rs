@@ -15,6 +15,104 @@ pub enum Name {
 /// The names available to one expansion; sorted, as the error lists them.
 pub type Names = BTreeMap<String, Name>;
 
+/// A name's value as the formatter reads it, borrowed from where it lives.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum NameRef<'a> {
+    Str(&'a str),
+    Int(i64),
+}
+
+/// Where expansion names come from. The loader looks names up in a few
+/// layers (fixed per-section names, a program's own `ENV_*`, the process
+/// environment) instead of copying them into one map for every value and
+/// every process (docs/config.md, "Load time").
+pub trait Scope {
+    fn lookup(&self, key: &str) -> Option<NameRef<'_>>;
+    /// Every name this layer has: only the `KeyError` message lists them.
+    fn names(&self) -> Vec<String>;
+}
+
+impl Scope for Names {
+    fn lookup(&self, key: &str) -> Option<NameRef<'_>> {
+        self.get(key).map(|v| match v {
+            Name::Str(s) => NameRef::Str(s),
+            Name::Int(n) => NameRef::Int(*n),
+        })
+    }
+
+    fn names(&self) -> Vec<String> {
+        self.keys().cloned().collect()
+    }
+}
+
+/// The names supervisord's loader puts in by itself (`here`,
+/// `program_name`, …), each present only where supervisord has it.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Fixed<'a> {
+    pub here: Option<&'a str>,
+    pub host_node_name: Option<&'a str>,
+    pub program_name: Option<&'a str>,
+    pub group_name: Option<&'a str>,
+    pub process_num: Option<i64>,
+    pub numprocs: Option<i64>,
+}
+
+impl Scope for Fixed<'_> {
+    fn lookup(&self, key: &str) -> Option<NameRef<'_>> {
+        match key {
+            "here" => self.here.map(NameRef::Str),
+            "host_node_name" => self.host_node_name.map(NameRef::Str),
+            "program_name" => self.program_name.map(NameRef::Str),
+            "group_name" => self.group_name.map(NameRef::Str),
+            "process_num" => self.process_num.map(NameRef::Int),
+            "numprocs" => self.numprocs.map(NameRef::Int),
+            _ => None,
+        }
+    }
+
+    fn names(&self) -> Vec<String> {
+        [
+            ("here", self.here.is_some()),
+            ("host_node_name", self.host_node_name.is_some()),
+            ("program_name", self.program_name.is_some()),
+            ("group_name", self.group_name.is_some()),
+            ("process_num", self.process_num.is_some()),
+            ("numprocs", self.numprocs.is_some()),
+        ]
+        .iter()
+        .filter(|(_, present)| *present)
+        .map(|(k, _)| k.to_string())
+        .collect()
+    }
+}
+
+/// `ENV_X` for every `X=…` of some environment lists, read in place: a
+/// later list, and a later entry in a list, wins (Python's `dict.update`).
+#[derive(Debug, Clone, Copy)]
+pub struct Env<'a> {
+    pub lists: [&'a [(String, String)]; 2],
+}
+
+impl Scope for Env<'_> {
+    fn lookup(&self, key: &str) -> Option<NameRef<'_>> {
+        let name = key.strip_prefix("ENV_")?;
+        self.lists.iter().rev().find_map(|list| {
+            list.iter()
+                .rev()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| NameRef::Str(v.as_str()))
+        })
+    }
+
+    fn names(&self) -> Vec<String> {
+        self.lists
+            .iter()
+            .flat_map(|l| l.iter())
+            .map(|(k, _)| format!("ENV_{k}"))
+            .collect()
+    }
+}
+
 /// Why `%`-formatting failed.
 #[derive(Debug, Clone, PartialEq)]
 enum FmtError {
@@ -26,7 +124,7 @@ enum FmtError {
 
 /// supervisord's `expand(s, expansions, name)`: the formatted text, or the
 /// exact `ValueError` message.
-pub fn expand(s: &str, names: &Names, what: &str) -> Result<String, String> {
+pub fn expand(s: &str, names: &dyn Scope, what: &str) -> Result<String, String> {
     expand_in(s, &[names], what)
 }
 
@@ -34,23 +132,29 @@ pub fn expand(s: &str, names: &Names, what: &str) -> Result<String, String> {
 /// winning: the loader's per-section names over the `ENV_*` names, without
 /// copying the environment into every section's map (docs/config.md,
 /// "Load time").
-pub fn expand_in(s: &str, layers: &[&Names], what: &str) -> Result<String, String> {
+pub fn expand_in(s: &str, layers: &[&dyn Scope], what: &str) -> Result<String, String> {
+    expand_named(s, layers, || what.to_string())
+}
+
+/// `expand_in` with the value's name (only the error message needs it)
+/// made only when there is an error.
+pub fn expand_named(s: &str, layers: &[&dyn Scope], what: impl FnOnce() -> String) -> Result<String, String> {
     format(s, layers).map_err(|e| match e {
         FmtError::Key(key) => {
-            let available: std::collections::BTreeSet<&String> =
-                layers.iter().flat_map(|l| l.keys()).collect();
+            let available: std::collections::BTreeSet<String> =
+                layers.iter().flat_map(|l| l.names()).collect();
             format!(
                 "Format string {} for {} contains names ({}) which cannot be expanded. Available names: {}",
                 repr(s),
-                repr(what),
+                repr(&what()),
                 repr(&key),
-                available.into_iter().cloned().collect::<Vec<_>>().join(", ")
+                available.into_iter().collect::<Vec<_>>().join(", ")
             )
         }
         FmtError::Bad(msg) => format!(
             "Format string {} for {} is badly formatted: {}",
             repr(s),
-            repr(what),
+            repr(&what()),
             msg
         ),
     })
@@ -76,7 +180,7 @@ struct Spec {
 /// thousands of expanded values stay bounded.
 pub const PADDING_BUDGET: usize = 1 << 20;
 
-fn format(s: &str, names: &[&Names]) -> Result<String, FmtError> {
+fn format(s: &str, names: &[&dyn Scope]) -> Result<String, FmtError> {
     let chars: Vec<char> = s.chars().collect();
     let mut out = String::with_capacity(s.len());
     let mut budget = PADDING_BUDGET;
@@ -96,7 +200,7 @@ fn format(s: &str, names: &[&Names]) -> Result<String, FmtError> {
         let Some(value) = value else {
             if !"sradiuxXoeEfFgGc".contains(conv) {
                 // Python reports an unknown conversion before using the argument.
-                return convert(&Name::Str(String::new()), &spec, conv, conv_at).map(|_| String::new());
+                return convert(NameRef::Str(""), &spec, conv, conv_at).map(|_| String::new());
             }
             return Err(FmtError::Bad(
                 "rinit does not support a %-conversion without a (name); write %% for a literal %".into(),
@@ -112,7 +216,7 @@ fn format(s: &str, names: &[&Names]) -> Result<String, FmtError> {
         budget = left;
         match value {
             // The common case, `%(name)s` of a string: no copies on the way.
-            Name::Str(v) if conv == 's' && spec.width == 0 && spec.prec.is_none() => out.push_str(v),
+            NameRef::Str(v) if conv == 's' && spec.width == 0 && spec.prec.is_none() => out.push_str(v),
             _ => out.push_str(&convert(value, &spec, conv, conv_at)?),
         }
     }
@@ -138,8 +242,8 @@ impl Spec {
 fn parse_spec<'n>(
     chars: &[char],
     pos: &mut usize,
-    names: &[&'n Names],
-) -> Result<(Option<&'n Name>, Spec, char, usize), FmtError> {
+    names: &[&'n dyn Scope],
+) -> Result<(Option<NameRef<'n>>, Spec, char, usize), FmtError> {
     let mut value = None;
     if chars.get(*pos) == Some(&'(') {
         *pos += 1;
@@ -155,7 +259,7 @@ fn parse_spec<'n>(
             *pos += 1;
         }
         let key: String = chars.get(start..*pos - 1).unwrap_or(&[]).iter().collect();
-        match names.iter().find_map(|layer| layer.get(&key)) {
+        match names.iter().find_map(|layer| layer.lookup(&key)) {
             Some(v) => value = Some(v),
             None => return Err(FmtError::Key(key)),
         }
@@ -214,35 +318,35 @@ fn parse_spec<'n>(
     Ok((value, spec, ch, *pos - 1))
 }
 
-fn convert(value: &Name, spec: &Spec, conv: char, at: usize) -> Result<String, FmtError> {
+fn convert(value: NameRef<'_>, spec: &Spec, conv: char, at: usize) -> Result<String, FmtError> {
     let text = match (conv, value) {
-        ('s', Name::Str(s)) => truncate(s, spec.prec),
-        ('r' | 'a', Name::Str(s)) => truncate(&repr(s), spec.prec),
-        ('s' | 'r' | 'a', Name::Int(n)) => truncate(&n.to_string(), spec.prec),
-        ('d' | 'i' | 'u', Name::Int(n)) => return Ok(int_text(*n, 10, false, spec)),
-        ('x', Name::Int(n)) => return Ok(int_text(*n, 16, false, spec)),
-        ('X', Name::Int(n)) => return Ok(int_text(*n, 16, true, spec)),
-        ('o', Name::Int(n)) => return Ok(int_text(*n, 8, false, spec)),
-        ('d' | 'i' | 'u', Name::Str(_)) => {
+        ('s', NameRef::Str(s)) => truncate(s, spec.prec),
+        ('r' | 'a', NameRef::Str(s)) => truncate(&repr(s), spec.prec),
+        ('s' | 'r' | 'a', NameRef::Int(n)) => truncate(&n.to_string(), spec.prec),
+        ('d' | 'i' | 'u', NameRef::Int(n)) => return Ok(int_text(n, 10, false, spec)),
+        ('x', NameRef::Int(n)) => return Ok(int_text(n, 16, false, spec)),
+        ('X', NameRef::Int(n)) => return Ok(int_text(n, 16, true, spec)),
+        ('o', NameRef::Int(n)) => return Ok(int_text(n, 8, false, spec)),
+        ('d' | 'i' | 'u', NameRef::Str(_)) => {
             return Err(FmtError::Bad(format!(
                 "%{conv} format: a real number is required, not str"
             )))
         }
-        ('x' | 'X' | 'o', Name::Str(_)) => {
+        ('x' | 'X' | 'o', NameRef::Str(_)) => {
             return Err(FmtError::Bad(format!(
                 "%{conv} format: an integer is required, not str"
             )))
         }
-        ('e' | 'E' | 'f' | 'F' | 'g' | 'G', Name::Str(_)) => {
+        ('e' | 'E' | 'f' | 'F' | 'g' | 'G', NameRef::Str(_)) => {
             return Err(FmtError::Bad("must be real number, not str".into()))
         }
-        ('e' | 'E' | 'f' | 'F' | 'g' | 'G', Name::Int(n)) => float_text(*n, conv, spec),
-        ('c', Name::Int(n)) => match u32::try_from(*n).ok().and_then(char::from_u32) {
+        ('e' | 'E' | 'f' | 'F' | 'g' | 'G', NameRef::Int(n)) => float_text(n, conv, spec),
+        ('c', NameRef::Int(n)) => match u32::try_from(n).ok().and_then(char::from_u32) {
             Some(c) => c.to_string(),
             None => return Err(FmtError::Bad("%c arg not in range(0x110000)".into())),
         },
-        ('c', Name::Str(s)) if s.chars().count() == 1 => s.clone(),
-        ('c', Name::Str(_)) => return Err(FmtError::Bad("%c requires int or char".into())),
+        ('c', NameRef::Str(s)) if s.chars().count() == 1 => s.to_string(),
+        ('c', NameRef::Str(_)) => return Err(FmtError::Bad("%c requires int or char".into())),
         _ => {
             let shown = if (' '..='~').contains(&conv) { conv } else { '?' };
             return Err(FmtError::Bad(format!(

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use super::expand::{Name, Names};
+use super::expand::{Fixed, Scope};
 use super::load::{after_colon, fail, normalize_path, Loader};
 use super::model::*;
 use super::values;
@@ -43,12 +43,6 @@ pub const EVENT_TYPES: &[&str] = &[
 type Groups = (Vec<GroupConfig>, Vec<FcgiGroupConfig>);
 
 impl Loader<'_> {
-    fn here_names(&self) -> Names {
-        let mut n = Names::new();
-        n.insert("here".into(), Name::Str(self.here.clone()));
-        n
-    }
-
     fn header_error(&self, section: &str, message: String) -> ConfigError {
         let mut e = fail(message, None);
         if let Some(s) = self.ini.section(section) {
@@ -71,7 +65,7 @@ impl Loader<'_> {
         {
             let name = values::process_or_group_name(after_colon(section))
                 .map_err(|m| self.header_error(section, m))?;
-            let priority = self.typed(section, "priority", "999", &self.here_names(), |v| {
+            let priority = self.typed(section, "priority", 999, &[&self.here_scope()], |v| {
                 values::integer_in::<i32>(v, "priority")
             })?;
             let processes = self.processes_from_section(section, &name)?;
@@ -106,13 +100,14 @@ impl Loader<'_> {
     ) -> Result<GroupConfig, ConfigError> {
         let name =
             values::process_or_group_name(after_colon(section)).map_err(|m| self.header_error(section, m))?;
-        let here = self.here_names();
-        let programs = self.get(section, "programs", &here)?;
+        let here = self.here_scope();
+        let here: &[&dyn Scope] = &[&here];
+        let programs = self.get(section, "programs", here)?;
         let programs_at = programs.as_ref().map(|(_, v)| v.clone());
         let programs = programs
             .map(|(v, _)| values::list_of_strings(&v))
             .unwrap_or_default();
-        let priority = self.typed(section, "priority", "999", &here, |v| {
+        let priority = self.typed(section, "priority", 999, here, |v| {
             values::integer_in::<i32>(v, "priority")
         })?;
         let mut processes = Vec::new();
@@ -157,11 +152,12 @@ impl Loader<'_> {
 
     fn listener_pool(&mut self, section: &str) -> Result<GroupConfig, ConfigError> {
         let pool = after_colon(section).to_string();
-        let here = self.here_names();
-        let priority = self.typed(section, "priority", "-1", &here, |v| {
+        let here = self.here_scope();
+        let here: &[&dyn Scope] = &[&here];
+        let priority = self.typed(section, "priority", -1, here, |v| {
             values::integer_in::<i32>(v, "priority")
         })?;
-        let buffer_size = self.typed(section, "buffer_size", "10", &here, values::integer)?;
+        let buffer_size = self.typed(section, "buffer_size", 10, here, values::integer)?;
         if buffer_size < 1 {
             return Err(fail(
                 format!("[{section}] section sets invalid buffer_size ({buffer_size})"),
@@ -174,7 +170,7 @@ impl Loader<'_> {
                 self.ini.get(section, "buffer_size"),
             )
         })?;
-        let result_handler = match self.get(section, "result_handler", &here)? {
+        let result_handler = match self.get(section, "result_handler", here)? {
             Some((v, at)) => {
                 values::entry_point(&v).map_err(|m| fail(m, Some(&at)))?;
                 v
@@ -183,7 +179,7 @@ impl Loader<'_> {
         };
         let events_at = self.ini.get(section, "events").cloned();
         let events_text = self
-            .get(section, "events", &here)?
+            .get(section, "events", here)?
             .map(|(v, _)| v)
             .unwrap_or_default();
         let mut events: Vec<String> = values::list_of_strings(&events_text)
@@ -204,7 +200,7 @@ impl Loader<'_> {
                 events_at.as_ref(),
             ));
         }
-        if self.typed(section, "redirect_stderr", "false", &here, values::boolean)? {
+        if self.typed(section, "redirect_stderr", false, here, values::boolean)? {
             return Err(fail(
                 format!(
                     "[{section}] section sets redirect_stderr=true but this is not allowed because it will interfere with the eventlistener protocol"
@@ -231,14 +227,15 @@ impl Loader<'_> {
     fn fcgi_group(&mut self, section: &str) -> Result<FcgiGroupConfig, ConfigError> {
         let name =
             values::process_or_group_name(after_colon(section)).map_err(|m| self.header_error(section, m))?;
-        let here = self.here_names();
-        let priority = self.typed(section, "priority", "999", &here, |v| {
+        let here = self.here_scope();
+        let here: &[&dyn Scope] = &[&here];
+        let priority = self.typed(section, "priority", 999, here, |v| {
             values::integer_in::<i32>(v, "priority")
         })?;
-        if let Some((user, at)) = self.get(section, "user", &here)? {
+        if let Some((user, at)) = self.get(section, "user", here)? {
             self.check_user(&user).map_err(|m| fail(m, Some(&at)))?;
         }
-        let socket_backlog = match self.get(section, "socket_backlog", &here)? {
+        let socket_backlog = match self.get(section, "socket_backlog", here)? {
             Some((v, at)) => {
                 let n = values::integer(&v).map_err(|m| fail(m, Some(&at)))?;
                 if !(1..=65535).contains(&n) {
@@ -248,16 +245,18 @@ impl Loader<'_> {
             }
             None => None,
         };
-        let socket_owner = self.get(section, "socket_owner", &here)?.map(|(v, _)| v);
-        let socket_mode = match self.get(section, "socket_mode", &here)? {
+        let socket_owner = self.get(section, "socket_owner", here)?.map(|(v, _)| v);
+        let socket_mode = match self.get(section, "socket_mode", here)? {
             Some((v, at)) => Some(
                 values::octal(&v).map_err(|_| fail(format!("Invalid socket_mode value {v}"), Some(&at)))?,
             ),
             None => None,
         };
-        let mut names = here.clone();
-        names.insert("program_name".into(), Name::Str(name.clone()));
-        let (socket, at) = match self.get(section, "socket", &names)? {
+        let names = Fixed {
+            program_name: Some(&name),
+            ..self.here_scope()
+        };
+        let (socket, at) = match self.get(section, "socket", &[&names])? {
             Some((v, at)) if !v.is_empty() => (v, at),
             _ => {
                 return Err(

@@ -53,6 +53,10 @@ pub struct Section {
     /// Read-only outside this module: `set` keeps `index` in step with it.
     pub keys: Vec<(String, Value)>,
     index: Index,
+    /// One bit per `key_bit` of the keys stored: the loader asks each
+    /// section for some 40 keys and finds few, and an unset bit answers
+    /// "absent" without comparing any name.
+    mask: u64,
     /// Where the header was first seen (for messages about the section).
     pub file: Rc<Path>,
     pub line: usize,
@@ -64,6 +68,7 @@ impl Default for Section {
             name: String::new(),
             keys: Vec::new(),
             index: Index::default(),
+            mask: 0,
             file: Rc::from(Path::new("")),
             line: 0,
         }
@@ -92,8 +97,25 @@ fn same(a: &str, b: &str) -> bool {
 /// hashing, and most sections are that small.
 const INDEX_FROM: usize = 8;
 
+/// A key's bit in `Section::mask`, from its length and end bytes (the
+/// known keys mostly differ there).
+#[inline]
+fn key_bit(key: &str) -> u64 {
+    let b = key.as_bytes();
+    let (first, last) = (b.first().copied().unwrap_or(0), b.last().copied().unwrap_or(0));
+    let h = b
+        .len()
+        .wrapping_mul(5)
+        .wrapping_add(usize::from(first))
+        .wrapping_add(usize::from(last).wrapping_mul(3));
+    1u64 << (h & 63)
+}
+
 impl Section {
     pub fn get(&self, key: &str) -> Option<&Value> {
+        if self.mask & key_bit(key) == 0 {
+            return None;
+        }
         let i = self.position(key)?;
         self.keys.get(i).map(|(_, v)| v)
     }
@@ -108,7 +130,8 @@ impl Section {
 
     /// Store `value`; returns the key's position.
     fn set(&mut self, key: String, value: Value) -> usize {
-        if let Some(i) = self.position(&key) {
+        let maybe_present = self.mask & key_bit(&key) != 0;
+        if let Some(i) = maybe_present.then(|| self.position(&key)).flatten() {
             if let Some(slot) = self.keys.get_mut(i) {
                 slot.1 = value;
                 return i;
@@ -126,6 +149,7 @@ impl Section {
         if i >= INDEX_FROM {
             self.index.insert(key.clone(), i);
         }
+        self.mask |= key_bit(&key);
         self.keys.push((key, value));
         i
     }
@@ -466,6 +490,10 @@ impl<'a> Reader<'a> {
 /// per round) and only count at column 0 or after whitespace; a line whose
 /// stripped text starts with a prefix is a comment as a whole.
 fn comment_start(line: &str) -> Option<usize> {
+    // Most lines have neither prefix: one scan, no search state.
+    if !line.bytes().any(|b| b == b';' || b == b'#') {
+        return None;
+    }
     if py_strip(line).starts_with(';') || py_strip(line).starts_with('#') {
         return Some(0);
     }
@@ -742,6 +770,26 @@ mod tests {
         assert_eq!(val(&ini, "s", "k19").as_deref(), Some("19"));
         assert_eq!(val(&ini, "s", "k20"), None);
         assert_eq!(ini.options("s").len(), 20);
+    }
+
+    /// The key mask only rules keys out: every stored key is found, in a
+    /// small section (searched in order) and a large one (indexed).
+    #[test]
+    fn key_mask_never_hides_a_stored_key() {
+        for n in [5, 300] {
+            let mut text = String::from("[s]\n");
+            for i in 0..n {
+                text.push_str(&format!("key_{i}_{}={i}\n", "x".repeat(i % 13)));
+            }
+            let ini = parse(&text);
+            for i in 0..n {
+                let key = format!("key_{i}_{}", "x".repeat(i % 13));
+                assert_eq!(val(&ini, "s", &key), Some(i.to_string()), "{key}");
+            }
+            for i in n..n + 300 {
+                assert_eq!(val(&ini, "s", &format!("key_{i}_")), None);
+            }
+        }
     }
 
     #[test]

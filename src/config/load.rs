@@ -6,8 +6,9 @@ use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
-use super::expand::{expand, expand_in, Name, Names};
+use super::expand::{expand_named, Env, Fixed, Scope};
 use super::lexer::{py_strip, Ini, Value};
 use super::model::*;
 use super::paths;
@@ -54,10 +55,12 @@ pub(crate) struct Loader<'a> {
     pub(crate) ini: Ini,
     /// The main file as given: supervisord names it in section errors.
     pub(crate) configfile: String,
-    /// `%(here)s` of the main file.
-    pub(crate) here: String,
-    /// `ENV_*` names: the process environment, then `[supervisord] environment`.
-    pub(crate) environ: Names,
+    /// `%(here)s` of the main file (shared: a section's names borrow it
+    /// while the loader is borrowed mutably).
+    pub(crate) here: Rc<str>,
+    /// `[supervisord] environment`, whose keys become `ENV_*` names over
+    /// the process environment's (see `environ`).
+    pub(crate) env_overrides: Vec<(String, String)>,
     pub(crate) section_to_file: HashMap<String, String>,
     pub(crate) warnings: Vec<String>,
     pub(crate) infos: Vec<String>,
@@ -76,17 +79,12 @@ pub(crate) fn fail(message: impl Into<String>, at: Option<&Value>) -> ConfigErro
 
 impl<'a> Loader<'a> {
     fn new(opts: &'a LoadOptions) -> Self {
-        let environ = opts
-            .env
-            .iter()
-            .map(|(k, v)| (format!("ENV_{k}"), Name::Str(v.clone())))
-            .collect();
         Loader {
             opts,
             ini: Ini::default(),
             configfile: String::new(),
-            here: String::new(),
-            environ,
+            here: Rc::from(""),
+            env_overrides: Vec::new(),
             section_to_file: HashMap::new(),
             warnings: Vec::new(),
             infos: Vec::new(),
@@ -103,8 +101,49 @@ impl<'a> Loader<'a> {
             .map(|(_, v)| v.as_str())
     }
 
-    pub(crate) fn host_node_name(&self) -> Name {
-        Name::Str(self.opts.host_node_name.clone())
+    /// `ENV_*` names: the process environment, then `[supervisord] environment`.
+    pub(crate) fn environ(&self) -> Env<'_> {
+        Env {
+            lists: [&self.opts.env, &self.env_overrides],
+        }
+    }
+
+    /// `here` alone, what most sections expand with.
+    pub(crate) fn here_scope(&self) -> Fixed<'_> {
+        Fixed {
+            here: Some(&self.here),
+            ..Fixed::default()
+        }
+    }
+
+    /// `here` and `host_node_name`.
+    pub(crate) fn host_scope(&self) -> Fixed<'_> {
+        Fixed {
+            here: Some(&self.here),
+            host_node_name: Some(&self.opts.host_node_name),
+            ..Fixed::default()
+        }
+    }
+
+    /// supervisord's `expand(text, names)` with `names` = the `extra`
+    /// layers over the `ENV_*` names; `what` names the value in errors.
+    pub(crate) fn expand(
+        &self,
+        text: &str,
+        extra: &[&dyn Scope],
+        what: impl FnOnce() -> String,
+    ) -> Result<String, String> {
+        let env = self.environ();
+        match extra {
+            [] => expand_named(text, &[&env], what),
+            [a] => expand_named(text, &[*a, &env], what),
+            [a, b] => expand_named(text, &[*a, *b, &env], what),
+            _ => {
+                let mut layers: Vec<&dyn Scope> = extra.to_vec();
+                layers.push(&env);
+                expand_named(text, &layers, what)
+            }
+        }
     }
 
     fn run(&mut self, source: &MainSource) -> Result<Config, ConfigError> {
@@ -153,19 +192,15 @@ impl<'a> Loader<'a> {
                 let text = read_text(path, &shown)?
                     .ok_or_else(|| fail(format!("could not read config file {shown}"), None))?;
                 self.configfile = shown.clone();
-                self.here = paths::dirname(&paths::abspath(&shown));
-                self.here = if self.here.is_empty() {
-                    "/".into()
-                } else {
-                    self.here.clone()
-                };
+                let here = paths::dirname(&paths::abspath(&shown));
+                self.here = Rc::from(if here.is_empty() { "/" } else { &here });
                 self.parse_into(&text, path)
             }
             MainSource::Fragment(piece) => {
                 let dir = std::env::temp_dir().join("rinit-fragment-main");
                 let main = dir.join("supervisord.conf");
                 self.configfile = main.to_string_lossy().into_owned();
-                self.here = dir.to_string_lossy().into_owned();
+                self.here = Rc::from(dir.to_string_lossy().as_ref());
                 let text = format!(
                     "[supervisord]\n\n[include]\nfiles = {}\n",
                     piece.to_string_lossy()
@@ -189,7 +224,7 @@ impl<'a> Loader<'a> {
         if !self.ini.has_section("include") {
             return Ok(());
         }
-        let here = self.here.clone();
+        let here = self.here.to_string();
         self.ini.expand_here(&here);
         let Some(value) = self.ini.get("include", "files").cloned() else {
             return Err(fail(
@@ -197,10 +232,9 @@ impl<'a> Loader<'a> {
                 None,
             ));
         };
-        let mut names = self.environ.clone();
-        names.insert("here".into(), Name::Str(here.clone()));
-        names.insert("host_node_name".into(), self.host_node_name());
-        let files = expand(&value.text, &names, "include.files").map_err(|m| fail(m, Some(&value)))?;
+        let files = self
+            .expand(&value.text, &[&self.host_scope()], || "include.files".into())
+            .map_err(|m| fail(m, Some(&value)))?;
         for pattern in files.split(super::lexer::py_isspace).filter(|p| !p.is_empty()) {
             let pattern = paths::join(&here, pattern);
             let mut matches = paths::glob(&pattern);
@@ -256,7 +290,7 @@ impl<'a> Loader<'a> {
         &self,
         section: &str,
         key: &str,
-        extra: &Names,
+        extra: &[&dyn Scope],
     ) -> Result<Option<(String, Value)>, ConfigError> {
         Ok(self
             .get_ref(section, key, extra)?
@@ -268,7 +302,7 @@ impl<'a> Loader<'a> {
         &self,
         section: &str,
         key: &str,
-        extra: &Names,
+        extra: &[&dyn Scope],
     ) -> Result<Option<(Cow<'_, str>, &Value)>, ConfigError> {
         let Some(value) = self.ini.get(section, key) else {
             return Ok(None);
@@ -279,18 +313,37 @@ impl<'a> Loader<'a> {
             return Ok(Some((Cow::Borrowed(&value.text), value)));
         }
         // `saneget`'s names: the caller's over `ENV_*`.
-        let text = expand_in(&value.text, &[extra, &self.environ], &format!("{section}.{key}"))
+        let text = self
+            .expand(&value.text, extra, || format!("{section}.{key}"))
             .map_err(|m| fail(m, Some(value)))?;
         Ok(Some((Cow::Owned(text), value)))
     }
 
-    /// A typed option with a default, the error pointing at the value.
+    /// A typed option, the error pointing at the value; `default` is what
+    /// `parse` gives for supervisord's default text, so that a missing key
+    /// (most keys of most sections) costs no parsing.
     pub(crate) fn typed<T>(
         &self,
         section: &str,
         key: &str,
+        default: T,
+        extra: &[&dyn Scope],
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<T, ConfigError> {
+        match self.get_ref(section, key, extra)? {
+            Some((text, value)) => parse(&text).map_err(|m| fail(m, Some(value))),
+            None => Ok(default),
+        }
+    }
+
+    /// `typed` for a default that depends on the host (a path that must
+    /// exist): the default text goes through `parse` too.
+    pub(crate) fn typed_text<T>(
+        &self,
+        section: &str,
+        key: &str,
         default: &str,
-        extra: &Names,
+        extra: &[&dyn Scope],
         parse: impl Fn(&str) -> Result<T, String>,
     ) -> Result<T, ConfigError> {
         match self.get_ref(section, key, extra)? {
@@ -334,43 +387,44 @@ impl<'a> Loader<'a> {
     }
 
     fn supervisord_section(&mut self) -> Result<SupervisordConfig, ConfigError> {
-        let mut here = Names::new();
-        here.insert("here".into(), Name::Str(self.here.clone()));
+        let here = self.here_scope();
+        let here: &[&dyn Scope] = &[&here];
         let s = "supervisord";
-        let minfds = self.typed(s, "minfds", "1024", &here, |v| {
+        let minfds = self.typed(s, "minfds", 1024, here, |v| {
             values::integer_in::<u64>(v, "minfds")
         })?;
-        let minprocs = self.typed(s, "minprocs", "200", &here, |v| {
+        let minprocs = self.typed(s, "minprocs", 200, here, |v| {
             values::integer_in::<u64>(v, "minprocs")
         })?;
-        let directory = match self.get(s, "directory", &here)? {
+        let directory = match self.get(s, "directory", here)? {
             Some((v, at)) => Some(self.existing_directory(&v).map_err(|m| fail(m, Some(&at)))?),
             None => None,
         };
-        let user = self.get(s, "user", &here)?.map(|(v, _)| v);
-        let umask = self.typed(s, "umask", "022", &here, values::octal)?;
-        let logfile = self.typed(s, "logfile", "supervisord.log", &here, |v| {
+        let user = self.get(s, "user", here)?.map(|(v, _)| v);
+        let umask = self.typed(s, "umask", 0o022, here, values::octal)?;
+        let logfile = self.typed_text(s, "logfile", "supervisord.log", here, |v| {
             self.existing_dirpath(v)
         })?;
-        let logfile_maxbytes = self.typed(s, "logfile_maxbytes", "50MB", &here, values::byte_size)?;
-        let logfile_backups = self.typed(s, "logfile_backups", "10", &here, |v| {
+        let logfile_maxbytes = self.typed(s, "logfile_maxbytes", 50 << 20, here, values::byte_size)?;
+        let logfile_backups = self.typed(s, "logfile_backups", 10, here, |v| {
             values::integer_in::<u32>(v, "logfile_backups")
         })?;
-        let loglevel = self.typed(s, "loglevel", "info", &here, values::logging_level)?;
-        let pidfile = self.typed(s, "pidfile", "supervisord.pid", &here, |v| {
+        let loglevel = self.typed(s, "loglevel", "info".into(), here, values::logging_level)?;
+        let pidfile = self.typed_text(s, "pidfile", "supervisord.pid", here, |v| {
             self.existing_dirpath(v)
         })?;
         let identifier = self
-            .get(s, "identifier", &here)?
+            .get(s, "identifier", here)?
             .map(|(v, _)| v)
             .unwrap_or_else(|| "supervisor".into());
-        let nodaemon = self.typed(s, "nodaemon", "false", &here, values::boolean)?;
-        let silent = self.typed(s, "silent", "false", &here, values::boolean)?;
+        let nodaemon = self.typed(s, "nodaemon", false, here, values::boolean)?;
+        let silent = self.typed(s, "silent", false, here, values::boolean)?;
         let tempdir = self.tempdir();
-        let childlogdir = self.typed(s, "childlogdir", &tempdir, &here, |v| self.existing_directory(v))?;
-        let nocleanup = self.typed(s, "nocleanup", "false", &here, values::boolean)?;
-        let strip_ansi = self.typed(s, "strip_ansi", "false", &here, values::boolean)?;
-        let environment = self.supervisord_environment(&here)?;
+        let childlogdir =
+            self.typed_text(s, "childlogdir", &tempdir, here, |v| self.existing_directory(v))?;
+        let nocleanup = self.typed(s, "nocleanup", false, here, values::boolean)?;
+        let strip_ansi = self.typed(s, "strip_ansi", false, here, values::boolean)?;
+        let environment = self.supervisord_environment()?;
         Ok(SupervisordConfig {
             nodaemon,
             silent,
@@ -412,31 +466,27 @@ impl<'a> Loader<'a> {
 
     /// `[supervisord] environment`: expanded twice (the second time with
     /// `host_node_name`), then its keys become `ENV_*` names for later sections.
-    fn supervisord_environment(&mut self, here: &Names) -> Result<Vec<(String, String)>, ConfigError> {
-        let (text, at) = match self.get("supervisord", "environment", here)? {
+    fn supervisord_environment(&mut self) -> Result<Vec<(String, String)>, ConfigError> {
+        let (text, at) = match self.get("supervisord", "environment", &[&self.here_scope()])? {
             Some((t, v)) => (t, Some(v)),
-            None => (String::new(), None),
+            None => return Ok(Vec::new()),
         };
-        let mut names = self.environ.clone();
-        names.insert("here".into(), Name::Str(self.here.clone()));
-        names.insert("host_node_name".into(), self.host_node_name());
-        let text = expand(&text, &names, "environment").map_err(|m| fail(m, at.as_ref()))?;
+        let text = self
+            .expand(&text, &[&self.host_scope()], || "environment".into())
+            .map_err(|m| fail(m, at.as_ref()))?;
         let env = values::environment(&text).map_err(|m| fail(m, at.as_ref()))?;
-        for (k, v) in &env {
-            self.environ.insert(format!("ENV_{k}"), Name::Str(v.clone()));
-        }
+        self.env_overrides = env.clone();
         Ok(env)
     }
 
     fn rpcinterfaces(&self) -> Result<Vec<RpcInterfaceConfig>, ConfigError> {
         const FACTORY: &str = "supervisor.rpcinterface_factory";
         let mut out = Vec::new();
-        let none = Names::new();
         for section in self.ini.section_names() {
             let Some(name) = section.strip_prefix("rpcinterface:") else {
                 continue;
             };
-            let Some((factory, at)) = self.get(&section, FACTORY, &none)? else {
+            let Some((factory, at)) = self.get(&section, FACTORY, &[])? else {
                 return Err(fail(
                     format!("section [{section}] does not specify a {FACTORY}"),
                     None,
@@ -446,7 +496,7 @@ impl<'a> Loader<'a> {
             let mut extras = Vec::new();
             for key in self.ini.options(&section) {
                 if key != FACTORY {
-                    if let Some((v, _)) = self.get(&section, &key, &none)? {
+                    if let Some((v, _)) = self.get(&section, &key, &[])? {
                         extras.push((key, v));
                     }
                 }

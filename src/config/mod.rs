@@ -77,9 +77,13 @@ impl LoadOptions {
 
 /// The process environment as `(name, value)` pairs (lossy for non-UTF-8).
 pub fn process_env() -> Vec<(String, String)> {
-    std::env::vars_os()
-        .map(|(k, v)| (k.to_string_lossy().into_owned(), v.to_string_lossy().into_owned()))
-        .collect()
+    // `into_string` keeps the buffer of a valid name or value (nearly all);
+    // only the others are copied lossily.
+    let text = |s: std::ffi::OsString| {
+        s.into_string()
+            .unwrap_or_else(|s| s.to_string_lossy().into_owned())
+    };
+    std::env::vars_os().map(|(k, v)| (text(k), text(v))).collect()
 }
 
 /// `uname -n`, what supervisord's `platform.node()` returns.

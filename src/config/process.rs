@@ -1,7 +1,7 @@
 //! `[program:x]`-like sections into process instances
 //! (supervisord's `_processes_from_section`, in its evaluation order).
 
-use super::expand::{expand_in, Name, Names};
+use super::expand::{Fixed, Name, Names, Scope};
 use super::lexer::Value;
 use super::load::{after_colon, fail, Loader};
 use super::model::*;
@@ -39,8 +39,11 @@ struct Common {
     output_prefix: bool,
 }
 
-/// An instance's names, and the `ENV_*` names its program environment added.
-struct Scope<'a> {
+/// An instance's names: supervisord's own, the `ENV_*` names program
+/// environments added (see `processes_inner`), and which of those the
+/// current instance's environment added.
+struct Instance<'a, 'f> {
+    fixed: Fixed<'f>,
     names: &'a mut Names,
     program_env: &'a mut Vec<String>,
 }
@@ -76,12 +79,18 @@ impl Loader<'_> {
             })
             .unwrap_or_default();
         let program_name = values::process_or_group_name(after_colon(section)).map_err(|m| fail(m, None))?;
+        // Borrowed from copies, not from `self`, which `instance` mutates.
+        let (here, opts) = (std::rc::Rc::clone(&self.here), self.opts);
+        let fixed = Fixed {
+            here: Some(&here),
+            host_node_name: Some(&opts.host_node_name),
+            program_name: Some(&program_name),
+            group_name: Some(group),
+            ..Fixed::default()
+        };
+        let common = self.common_options(section, &fixed)?;
+        // Shares no name with `fixed`: only `ENV_*` names go in.
         let mut names = Names::new();
-        names.insert("here".into(), Name::Str(self.here.clone()));
-        names.insert("program_name".into(), Name::Str(program_name.clone()));
-        names.insert("host_node_name".into(), self.host_node_name());
-        names.insert("group_name".into(), Name::Str(group.to_string()));
-        let common = self.common_options(section, &names)?;
         let mut program_env: Vec<String> = Vec::new();
         let numprocs = common.numprocs;
         if numprocs > MAX_NUMPROCS {
@@ -109,14 +118,17 @@ impl Loader<'_> {
                     self.ini.get(section, "numprocs_start"),
                 ));
             };
-            names.insert("process_num".into(), Name::Int(process_num));
-            names.insert("numprocs".into(), Name::Int(numprocs));
             for key in std::mem::take(&mut program_env) {
-                if self.environ.contains_key(&key) {
+                if self.environ().lookup(&key).is_some() {
                     names.remove(&key);
                 }
             }
-            let scope = Scope {
+            let scope = Instance {
+                fixed: Fixed {
+                    process_num: Some(process_num),
+                    numprocs: Some(numprocs),
+                    ..fixed
+                },
                 names: &mut names,
                 program_env: &mut program_env,
             };
@@ -126,39 +138,45 @@ impl Loader<'_> {
         Ok(out)
     }
 
-    fn common_options(&self, section: &str, names: &Names) -> Result<Common, ConfigError> {
+    fn common_options(&self, section: &str, fixed: &Fixed) -> Result<Common, ConfigError> {
         let s = section;
-        let priority = self.typed(s, "priority", "999", names, |v| {
+        let names: &[&dyn Scope] = &[fixed];
+        // Each default is supervisord's default text as its parser reads it
+        // (`tests::typed_defaults_are_the_default_texts`).
+        let priority = self.typed(s, "priority", 999, names, |v| {
             values::integer_in::<i32>(v, "priority")
         })?;
-        let autostart = self.typed(s, "autostart", "true", names, values::boolean)?;
-        let autorestart = self.typed(s, "autorestart", "unexpected", names, values::auto_restart)?;
-        let startsecs = self.typed(s, "startsecs", "1", names, |v| {
+        let autostart = self.typed(s, "autostart", true, names, values::boolean)?;
+        let autorestart = self.typed(
+            s,
+            "autorestart",
+            AutoRestart::Unexpected,
+            names,
+            values::auto_restart,
+        )?;
+        let startsecs = self.typed(s, "startsecs", 1, names, |v| {
             values::integer_in::<u64>(v, "startsecs")
         })?;
-        let startretries = self.typed(s, "startretries", "3", names, |v| {
+        let startretries = self.typed(s, "startretries", 3, names, |v| {
             values::integer_in::<u32>(v, "startretries")
         })?;
-        let stopsignal = self.typed(s, "stopsignal", "TERM", names, values::signal_number)?;
-        let stopwaitsecs = self.typed(s, "stopwaitsecs", "10", names, |v| {
+        let stopsignal = self.typed(s, "stopsignal", libc::SIGTERM, names, values::signal_number)?;
+        let stopwaitsecs = self.typed(s, "stopwaitsecs", 10, names, |v| {
             values::integer_in::<u64>(v, "stopwaitsecs")
         })?;
-        let stopasgroup = self.typed(s, "stopasgroup", "false", names, values::boolean)?;
-        let default_kill = if stopasgroup { "true" } else { "false" };
-        let killasgroup = self.typed(s, "killasgroup", default_kill, names, values::boolean)?;
-        let exitcodes = self.typed(s, "exitcodes", "0", names, values::exit_codes)?;
-        let redirect_stderr = self.typed(s, "redirect_stderr", "false", names, values::boolean)?;
-        let numprocs = self.typed(s, "numprocs", "1", names, values::integer)?;
-        let numprocs_start = self.typed(s, "numprocs_start", "0", names, values::integer)?;
+        let stopasgroup = self.typed(s, "stopasgroup", false, names, values::boolean)?;
+        let killasgroup = self.typed(s, "killasgroup", stopasgroup, names, values::boolean)?;
+        let exitcodes = self.typed(s, "exitcodes", vec![0], names, values::exit_codes)?;
+        let redirect_stderr = self.typed(s, "redirect_stderr", false, names, values::boolean)?;
+        let numprocs = self.typed(s, "numprocs", 1, names, values::integer)?;
+        let numprocs_start = self.typed(s, "numprocs_start", 0, names, values::integer)?;
         let environment = self.raw(section, "environment", "");
         let stdout_capture_maxbytes =
-            self.typed(s, "stdout_capture_maxbytes", "0", names, values::byte_size)?;
-        let stdout_events_enabled =
-            self.typed(s, "stdout_events_enabled", "false", names, values::boolean)?;
+            self.typed(s, "stdout_capture_maxbytes", 0, names, values::byte_size)?;
+        let stdout_events_enabled = self.typed(s, "stdout_events_enabled", false, names, values::boolean)?;
         let stderr_capture_maxbytes =
-            self.typed(s, "stderr_capture_maxbytes", "0", names, values::byte_size)?;
-        let stderr_events_enabled =
-            self.typed(s, "stderr_events_enabled", "false", names, values::boolean)?;
+            self.typed(s, "stderr_capture_maxbytes", 0, names, values::byte_size)?;
+        let stderr_events_enabled = self.typed(s, "stderr_events_enabled", false, names, values::boolean)?;
         let serverurl = self.get(s, "serverurl", names)?.map(|(v, _)| v);
         let serverurl = serverurl.filter(|v| !super::load::strip(v).eq_ignore_ascii_case("auto"));
         let user = match self.get(s, "user", names)? {
@@ -186,12 +204,11 @@ impl Loader<'_> {
                 self.ini.get(section, "killasgroup"),
             ));
         }
-        let shutdown_on = self.typed(s, "shutdown_on", "never", names, values::shutdown_on)?;
+        let shutdown_on = self.typed(s, "shutdown_on", ShutdownOn::Never, names, values::shutdown_on)?;
         // rinit's extension (docs/output.md): `[supervisord] output_prefix`
         // is the default of every program's.
-        let prefix_all = self.typed("supervisord", "output_prefix", "false", names, values::boolean)?;
-        let prefix_default = if prefix_all { "true" } else { "false" };
-        let output_prefix = self.typed(s, "output_prefix", prefix_default, names, values::boolean)?;
+        let prefix_all = self.typed("supervisord", "output_prefix", false, names, values::boolean)?;
+        let output_prefix = self.typed(s, "output_prefix", prefix_all, names, values::boolean)?;
         Ok(Common {
             priority,
             autostart,
@@ -234,19 +251,30 @@ impl Loader<'_> {
         group: &str,
         header: &Origin,
         c: &Common,
-        scope: Scope,
+        scope: Instance,
         process_num: i64,
     ) -> Result<ProcessConfig, ConfigError> {
-        let Scope { names, program_env } = scope;
+        let Instance {
+            fixed,
+            names,
+            program_env,
+        } = scope;
         let (env_text, env_at) = &c.environment;
-        let env_text = expand_in(env_text, &[names, &self.environ], "environment")
-            .map_err(|m| fail(m, env_at.as_ref()))?;
-        let environment = values::environment(&env_text).map_err(|m| fail(m, env_at.as_ref()))?;
+        // No `environment` (most programs): nothing to expand or parse.
+        let environment = if env_text.is_empty() {
+            Vec::new()
+        } else {
+            let env_text = self
+                .expand(env_text, &[&*names, &fixed], || "environment".into())
+                .map_err(|m| fail(m, env_at.as_ref()))?;
+            values::environment(&env_text).map_err(|m| fail(m, env_at.as_ref()))?
+        };
         for (k, v) in &environment {
             let key = format!("ENV_{k}");
             names.insert(key.clone(), Name::Str(v.clone()));
             program_env.push(key);
         }
+        let names: &[&dyn Scope] = &[&*names, &fixed];
         let directory = self.get(section, "directory", names)?.map(|(v, _)| v);
         let stdout = self.stream(section, "stdout", names)?;
         let mut stderr = self.stream(section, "stderr", names)?;
@@ -268,9 +296,13 @@ impl Loader<'_> {
                 None,
             ));
         };
-        let (template, template_at) = &c.process_name;
-        let name = expand_in(template, &[names, &self.environ], "process_name")
-            .map_err(|m| fail(m, template_at.as_ref()))?;
+        let name = match (&c.process_name, fixed.program_name) {
+            // The default `%(program_name)s` expands to the name itself.
+            ((_, None), Some(program_name)) => program_name.to_string(),
+            ((template, template_at), _) => self
+                .expand(template, names, || "process_name".into())
+                .map_err(|m| fail(m, template_at.as_ref()))?,
+        };
         let to_u32 = |n: i64, key: &str| {
             u32::try_from(n).map_err(|_| {
                 fail(
@@ -343,7 +375,7 @@ impl Loader<'_> {
 
     /// `{k}_logfile` (expanded twice), `_backups`, `_maxbytes`, `_syslog`,
     /// and supervisord's warnings about them.
-    fn stream(&mut self, section: &str, k: &str, names: &Names) -> Result<Stream, ConfigError> {
+    fn stream(&mut self, section: &str, k: &str, names: &[&dyn Scope]) -> Result<Stream, ConfigError> {
         // The key names, spelled out rather than formatted for every instance.
         let (lf_key, backups_key, maxbytes_key, sy_key) = if k == "stdout" {
             (
@@ -362,8 +394,9 @@ impl Loader<'_> {
         };
         let name = match self.get(section, lf_key, names)? {
             Some((once, at)) => {
-                let twice =
-                    expand_in(&once, &[names, &self.environ], lf_key).map_err(|m| fail(m, Some(&at)))?;
+                let twice = self
+                    .expand(&once, names, || lf_key.into())
+                    .map_err(|m| fail(m, Some(&at)))?;
                 match values::log_name(&twice) {
                     LogName::Path(p) => LogName::Path(match self.existing_dirpath(&p) {
                         Ok(nv) => nv,
@@ -375,11 +408,11 @@ impl Loader<'_> {
             }
             None => LogName::Auto,
         };
-        let backups = self.typed(section, backups_key, "10", names, |v| {
+        let backups = self.typed(section, backups_key, 10, names, |v| {
             values::integer_in::<u32>(v, "logfile_backups")
         })?;
-        let maxbytes = self.typed(section, maxbytes_key, "50MB", names, values::byte_size)?;
-        let mut syslog = self.typed(section, sy_key, "false", names, values::boolean)?;
+        let maxbytes = self.typed(section, maxbytes_key, 50 << 20, names, values::byte_size)?;
+        let mut syslog = self.typed(section, sy_key, false, names, values::boolean)?;
         if name == LogName::Syslog {
             self.warnings.push(format!(
                 "For [{section}], {lf_key}=syslog but this is deprecated and will be removed.  Use {sy_key}=true to enable syslog instead."
@@ -410,5 +443,37 @@ impl Loader<'_> {
             maxbytes,
             syslog,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The typed defaults in `common_options` and `stream` are supervisord's
+    /// default texts as rinit's parsers read them.
+    #[test]
+    fn typed_defaults_are_the_default_texts() {
+        assert_eq!(values::integer_in::<i32>("999", "priority"), Ok(999));
+        assert_eq!(values::integer_in::<i32>("-1", "priority"), Ok(-1));
+        assert_eq!(values::boolean("true"), Ok(true));
+        assert_eq!(values::boolean("false"), Ok(false));
+        assert_eq!(values::auto_restart("unexpected"), Ok(AutoRestart::Unexpected));
+        assert_eq!(values::integer_in::<u64>("1", "startsecs"), Ok(1));
+        assert_eq!(values::integer_in::<u32>("3", "startretries"), Ok(3));
+        assert_eq!(values::signal_number("TERM"), Ok(libc::SIGTERM));
+        assert_eq!(values::integer_in::<u64>("10", "stopwaitsecs"), Ok(10));
+        assert_eq!(values::exit_codes("0"), Ok(vec![0]));
+        assert_eq!(values::integer("1"), Ok(1));
+        assert_eq!(values::integer("0"), Ok(0));
+        assert_eq!(values::integer("10"), Ok(10));
+        assert_eq!(values::byte_size("0"), Ok(0));
+        assert_eq!(values::byte_size("50MB"), Ok(50 << 20));
+        assert_eq!(values::integer_in::<u32>("10", "logfile_backups"), Ok(10));
+        assert_eq!(values::shutdown_on("never"), Ok(ShutdownOn::Never));
+        assert_eq!(values::integer_in::<u64>("1024", "minfds"), Ok(1024));
+        assert_eq!(values::integer_in::<u64>("200", "minprocs"), Ok(200));
+        assert_eq!(values::octal("022"), Ok(0o022));
+        assert_eq!(values::logging_level("info"), Ok("info".to_string()));
     }
 }

@@ -1,7 +1,7 @@
 //! `[inet_http_server]` / `[unix_http_server]`: parsed and validated like
 //! supervisord's `server_configs_from_parser`, not served by rinit.
 
-use super::expand::{Name, Names};
+use super::expand::Scope;
 use super::load::{fail, normalize_path, strip, Loader};
 use super::model::ServerConfig;
 use super::{paths, values, ConfigError};
@@ -20,9 +20,8 @@ impl Loader<'_> {
     }
 
     fn credentials(&self, section: &str) -> Result<(Option<String>, Option<String>), ConfigError> {
-        let none = Names::new();
-        let username = self.get(section, "username", &none)?.map(|(v, _)| v);
-        let password = self.get(section, "password", &none)?.map(|(v, _)| v);
+        let username = self.get(section, "username", &[])?.map(|(v, _)| v);
+        let password = self.get(section, "password", &[])?.map(|(v, _)| v);
         if username.is_some() != password.is_some() {
             return Err(fail(
                 format!(
@@ -36,7 +35,7 @@ impl Loader<'_> {
 
     fn inet_server(&self, section: &str) -> Result<ServerConfig, ConfigError> {
         let (username, password) = self.credentials(section)?;
-        let Some((port, at)) = self.get(section, "port", &Names::new())? else {
+        let Some((port, at)) = self.get(section, "port", &[])? else {
             return Err(fail(format!("section [{section}] has no port value"), None));
         };
         let (host, port) = values::inet_address(&port).map_err(|m| fail(m, Some(&at)))?;
@@ -54,15 +53,14 @@ impl Loader<'_> {
     }
 
     fn unix_server(&self, section: &str) -> Result<ServerConfig, ConfigError> {
-        let mut here = Names::new();
-        here.insert("here".into(), Name::Str(self.here.clone()));
-        let Some((file, _)) = self.get(section, "file", &here)? else {
+        let here = self.here_scope();
+        let here: &[&dyn Scope] = &[&here];
+        let Some((file, _)) = self.get(section, "file", here)? else {
             return Err(fail(format!("section [{section}] has no file value"), None));
         };
         let file = normalize_path(strip(&file), self.home());
         let (username, password) = self.credentials(section)?;
-        let none = Names::new();
-        let chown = match self.get(section, "chown", &none)? {
+        let chown = match self.get(section, "chown", &[])? {
             Some((v, at)) => {
                 if self.opts.host_checks {
                     let ok = match v.split_once(':') {
@@ -77,7 +75,7 @@ impl Loader<'_> {
             }
             None => None,
         };
-        let chmod = match self.get(section, "chmod", &none)? {
+        let chmod = match self.get(section, "chmod", &[])? {
             Some((v, at)) => {
                 values::octal(&v).map_err(|_| fail(format!("Invalid chmod value {v}"), Some(&at)))?
             }

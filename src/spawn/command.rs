@@ -225,31 +225,107 @@ pub fn resolve_command(
 // Environment.
 // ---------------------------------------------------------------------------
 
-/// Set `key` in an ordered environment, replacing in place (Python dict
-/// semantics: a key keeps its first position, the last value wins).
-pub(super) fn env_set(env: &mut Vec<(String, String)>, key: &str, value: &str) {
-    match env.iter_mut().find(|(k, _)| k == key) {
-        Some(slot) => slot.1 = value.to_string(),
-        None => env.push((key.to_string(), value.to_string())),
+/// An ordered environment being built with Python dict semantics: a key
+/// keeps its first position, the last value wins.
+struct EnvBuilder<'a> {
+    env: Vec<(&'a str, &'a str)>,
+    /// One bit per `bucket` of the keys stored: a key whose bucket is empty
+    /// is new, so the search for it (which made building the environment
+    /// quadratic in its size) is skipped.
+    seen: [u64; 4],
+}
+
+impl<'a> EnvBuilder<'a> {
+    fn bucket(key: &str) -> usize {
+        let b = key.as_bytes();
+        let (first, last) = (b.first().copied().unwrap_or(0), b.last().copied().unwrap_or(0));
+        (b.len()
+            .wrapping_mul(31)
+            .wrapping_add(usize::from(first))
+            .wrapping_add(usize::from(last).wrapping_mul(7)))
+            & 255
+    }
+
+    fn set(&mut self, key: &'a str, value: &'a str) {
+        let i = Self::bucket(key);
+        let (word, bit) = (i / 64, 1u64 << (i % 64));
+        let Some(w) = self.seen.get_mut(word) else {
+            return;
+        };
+        if *w & bit != 0 {
+            if let Some(slot) = self.env.iter_mut().find(|(k, _)| *k == key) {
+                slot.1 = value;
+                return;
+            }
+        }
+        *w |= bit;
+        self.env.push((key, value));
     }
 }
 
 /// The child's environment (docs/design.md): rinit's own, the
 /// `SUPERVISOR_*` variables scripts test for, then the configured
 /// `environment` on top so it can override them. No key appears twice.
-pub fn child_environment(p: &ProcessConfig, base_env: &[(String, String)]) -> Vec<(String, String)> {
-    let mut env = Vec::with_capacity(base_env.len() + p.environment.len() + 4);
+/// Borrowed from its sources: a spawn copies each string once, into the
+/// `envp` block (`spawn::envp_array`).
+pub(super) fn child_env<'a>(
+    p: &'a ProcessConfig,
+    base_env: &'a [(String, String)],
+) -> Vec<(&'a str, &'a str)> {
+    let mut b = EnvBuilder {
+        env: Vec::with_capacity(base_env.len() + p.environment.len() + 4),
+        seen: [0; 4],
+    };
     for (k, v) in base_env {
-        env_set(&mut env, k, v);
+        b.set(k, v);
     }
-    env_set(&mut env, "SUPERVISOR_ENABLED", "1");
+    b.set("SUPERVISOR_ENABLED", "1");
     if let Some(url) = &p.serverurl {
-        env_set(&mut env, "SUPERVISOR_SERVER_URL", url);
+        b.set("SUPERVISOR_SERVER_URL", url);
     }
-    env_set(&mut env, "SUPERVISOR_PROCESS_NAME", &p.name);
-    env_set(&mut env, "SUPERVISOR_GROUP_NAME", &p.group);
+    b.set("SUPERVISOR_PROCESS_NAME", &p.name);
+    b.set("SUPERVISOR_GROUP_NAME", &p.group);
     for (k, v) in &p.environment {
-        env_set(&mut env, k, v);
+        b.set(k, v);
     }
-    env
+    b.env
+}
+
+/// [`child_env`] as owned pairs.
+pub fn child_environment(p: &ProcessConfig, base_env: &[(String, String)]) -> Vec<(String, String)> {
+    child_env(p, base_env)
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bucket bits only skip searches: with many keys (every bucket
+    /// taken, keys repeated) the result is the plain quadratic one.
+    #[test]
+    fn environment_with_many_keys_keeps_first_position_and_last_value() {
+        let base: Vec<(String, String)> = (0..2000)
+            .map(|i| (format!("K{}", i % 700), format!("v{i}")))
+            .collect();
+        let mut p = ProcessConfig::for_test("p", "x");
+        p.environment = vec![("K5".into(), "mine".into()), ("NEW".into(), "n".into())];
+        let mut want: Vec<(String, String)> = Vec::new();
+        let mut set = |k: &str, v: &str| match want.iter_mut().find(|(key, _)| key == k) {
+            Some(slot) => slot.1 = v.to_string(),
+            None => want.push((k.to_string(), v.to_string())),
+        };
+        for (k, v) in &base {
+            set(k, v);
+        }
+        set("SUPERVISOR_ENABLED", "1");
+        set("SUPERVISOR_PROCESS_NAME", "p");
+        set("SUPERVISOR_GROUP_NAME", &p.group);
+        set("K5", "mine");
+        set("NEW", "n");
+        assert_eq!(child_environment(&p, &base), want);
+        assert_eq!(want.len(), 700 + 4);
+    }
 }

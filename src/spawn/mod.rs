@@ -97,10 +97,11 @@ pub use command::{child_environment, resolve_command, split_command, ResolvedCom
 // ---------------------------------------------------------------------------
 
 /// NUL-terminated strings plus the NULL-terminated pointer array `execve`
-/// wants. The pointers point into `strings`' heap buffers, which do not move
-/// when the struct does.
+/// wants. The pointers point into `strings`' heap buffers, or into `block`'s
+/// one buffer, which do not move when the struct does.
 struct CArray {
     _strings: Vec<CString>,
+    _block: Vec<u8>,
     ptrs: Vec<*const c_char>,
 }
 
@@ -110,6 +111,21 @@ impl CArray {
         ptrs.push(std::ptr::null());
         CArray {
             _strings: strings,
+            _block: Vec::new(),
+            ptrs,
+        }
+    }
+
+    /// The strings laid end to end in one buffer (each with its NUL), and
+    /// where each starts: two allocations for any number of strings.
+    fn packed(block: Vec<u8>, starts: &[usize]) -> CArray {
+        let base = block.as_ptr();
+        let mut ptrs: Vec<*const c_char> = Vec::with_capacity(starts.len() + 1);
+        ptrs.extend(starts.iter().map(|&i| base.wrapping_add(i).cast::<c_char>()));
+        ptrs.push(std::ptr::null());
+        CArray {
+            _strings: Vec::new(),
+            _block: block,
             ptrs,
         }
     }
@@ -232,13 +248,24 @@ fn cstring(s: &str) -> Option<CString> {
 }
 
 /// `K=V` strings for `execve`; an entry with a NUL byte cannot be passed to
-/// the kernel at all and is left out.
-fn envp_array(env: &[(String, String)]) -> CArray {
-    CArray::new(
-        env.iter()
-            .filter_map(|(k, v)| CString::new(format!("{k}={v}")).ok())
-            .collect(),
-    )
+/// the kernel at all and is left out. One buffer for all of them: a spawn
+/// copies rinit's whole environment, and one allocation per variable was
+/// most of a spawn's cost (issue 10).
+fn envp_array(env: &[(&str, &str)]) -> CArray {
+    let size = env.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
+    let mut block = Vec::with_capacity(size);
+    let mut starts = Vec::with_capacity(env.len());
+    for (k, v) in env {
+        if k.contains('\0') || v.contains('\0') {
+            continue;
+        }
+        starts.push(block.len());
+        block.extend_from_slice(k.as_bytes());
+        block.push(b'=');
+        block.extend_from_slice(v.as_bytes());
+        block.push(0);
+    }
+    CArray::packed(block, &starts)
 }
 
 /// Resolve `user=` in the parent. A user that no longer exists (the config
@@ -393,7 +420,7 @@ fn plan_program(
         voice: Voice::Supervisor,
         exec: ExecPlan::Program { file, argv0 },
         argv: CArray::new(argv),
-        envp: envp_array(&child_environment(p, base_env)),
+        envp: envp_array(&command::child_env(p, base_env)),
         stdio: [devnull, out, err],
         devnull,
         _owned: owned,
