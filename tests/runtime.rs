@@ -435,6 +435,15 @@ fn child_has_empty_signal_mask_and_no_ignored_signals() {
     term_and_expect_0(&mut r);
 }
 
+/// Whether `pid` is blocked in nanosleep or clock_nanosleep (x86_64 numbers
+/// 35 and 230), from /proc/PID/syscall.
+fn in_sleep_syscall(pid: i32) -> bool {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
+    matches!(text.split_whitespace().next(), Some("35" | "230"))
+}
+
+/// Regression: the test read the child's fds as soon as its name was
+/// "sleep", and caught the dynamic loader's fd 3 (2 of 4 runs under load).
 #[test]
 fn child_has_only_fds_0_1_2_when_rinit_inherited_more() {
     require!(Need::PidNamespaces, Need::Cmd("python3"));
@@ -454,8 +463,10 @@ fn child_has_only_fds_0_1_2_when_rinit_inherited_more() {
     let (_d, mut r) = start_dirty("fds", &["--extra-fds"], "[program:plain]\ncommand=sleep 1000\n");
     r.wait_rec("INFO spawned: 'plain' {*}", WAIT);
     let h = r.host_pid_of("plain");
-    poll(WAIT, "the child to exec sleep", || {
-        read_proc(h).filter(|p| p.comm == "sleep")
+    // Settled in its sleep, not merely exec'd: while the dynamic loader runs
+    // (comm is already "sleep") it holds the library it maps as fd 3.
+    poll(WAIT, "the child to sleep in sleep(1)", || {
+        read_proc(h).filter(|p| p.comm == "sleep" && in_sleep_syscall(h))
     });
     let got = fds(h);
     assert_eq!(
