@@ -9,10 +9,11 @@ the machine's load:
   3. time and peak RSS of `rinit check -c` on a config of N `[program:x]`
      sections (default 100,000), with `/usr/bin/time -v`.
 
-    sudo python3 bench/startup_cost.py [--rinit PATH] [--sections N] [--annotate N]
+    sudo python3 bench/startup_cost.py [--rinit PATH] [--sections N] [--annotate N] [--keep DIR]
 
 `--rinit` wants an unstripped build for `--annotate` (the top N functions of
-each profile by `callgrind_annotate`), e.g.
+each profile by `callgrind_annotate`; `--keep DIR` keeps the profiles for
+`callgrind_annotate --inclusive=yes`), e.g.
 `CARGO_PROFILE_RELEASE_STRIP=false CARGO_PROFILE_RELEASE_DEBUG=1 cargo build
 --release --target-dir target-prof`.  Needs root (unshare --pid) and valgrind.
 """
@@ -123,6 +124,8 @@ def main():
     ap.add_argument("--sections", type=int, default=100_000, help="0: skip the large config")
     ap.add_argument("--annotate", type=int, default=0, metavar="N",
                     help="print the top N functions of each profile")
+    ap.add_argument("--keep", metavar="DIR",
+                    help="copy the callgrind profiles (run.callgrind, check.callgrind) to DIR")
     args = ap.parse_args()
     rinit = os.path.abspath(args.rinit)
     print(f"{rinit}: {os.path.getsize(rinit):,} bytes")
@@ -130,6 +133,10 @@ def main():
         conf = two_programs(wd)
         run_init(rinit, conf, wd, args.annotate)
         run_check(rinit, conf, wd, args.annotate)
+        if args.keep:
+            os.makedirs(args.keep, exist_ok=True)
+            for name in ("run.callgrind", "check.callgrind"):
+                shutil.copy(os.path.join(wd, name), args.keep)
         if args.sections > 0:
             run_many(rinit, wd, args.sections)
 
