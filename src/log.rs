@@ -182,10 +182,10 @@ impl Logger {
             return;
         }
         if let Some(held) = self.held.as_mut() {
-            held.push(format!("{} {} {}\n", timestamp(), level.code(), msg));
+            held.push(record(level, msg));
             return;
         }
-        self.write_record(&format!("{} {} {}\n", timestamp(), level.code(), msg));
+        self.write_record(&record(level, msg));
     }
 
     /// rinit's own fd 1 or 2 (any other number means 2), for whole lines
@@ -249,21 +249,95 @@ impl Logger {
 /// Local time as `YYYY-MM-DD HH:MM:SS,mmm` (TZ and /etc/localtime honoured
 /// by the C library's `localtime_r`).
 pub fn timestamp() -> String {
+    let mut s = String::with_capacity(23);
+    push_timestamp(&mut s);
+    s
+}
+
+/// One record, `STAMP LEVEL message\n`, built in one allocation.
+fn record(level: Level, msg: &str) -> String {
+    let mut r = String::with_capacity(23 + 6 + msg.len() + 1);
+    push_timestamp(&mut r);
+    r.push(' ');
+    r.push_str(level.code());
+    r.push(' ');
+    r.push_str(msg);
+    r.push('\n');
+    r
+}
+
+thread_local! {
+    /// The last second stamped, as `YYYY-MM-DD HH:MM:SS`: `localtime_r`
+    /// (which reads TZ again each call) and the digits once a second, not
+    /// once a record. Formatting them with `format!` was a tenth of
+    /// rinit's start-up.
+    static SECOND: std::cell::Cell<(i64, [u8; 19])> = const { std::cell::Cell::new((i64::MIN, [0; 19])) };
+}
+
+/// Append [`timestamp`] to `out`.
+fn push_timestamp(out: &mut String) {
     let (secs, nanos) = crate::sys::now_realtime();
     let millis = nanos / 1_000_000;
-    let Some(tm) = crate::sys::local_time(secs) else {
-        return format!("{secs},{millis:03}");
-    };
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02},{:03}",
-        tm.tm_year + 1900,
-        tm.tm_mon + 1,
-        tm.tm_mday,
-        tm.tm_hour,
-        tm.tm_min,
-        tm.tm_sec,
-        millis
-    )
+    let (cached, mut text) = SECOND.get();
+    if cached != secs {
+        let Some(tm) = crate::sys::local_time(secs) else {
+            out.push_str(&format!("{secs},{millis:03}"));
+            return;
+        };
+        let Some(t) = date_time(&tm) else {
+            // A year past 9999: as wide as it is, never cached.
+            out.push_str(&format!(
+                "{:04}-{:02}-{:02} {:02}:{:02}:{:02},{millis:03}",
+                i64::from(tm.tm_year) + 1900,
+                tm.tm_mon + 1,
+                tm.tm_mday,
+                tm.tm_hour,
+                tm.tm_min,
+                tm.tm_sec,
+            ));
+            return;
+        };
+        text = t;
+        SECOND.set((secs, text));
+    }
+    out.push_str(std::str::from_utf8(&text).unwrap_or_default());
+    out.push(',');
+    let mut ms = [0u8; 3];
+    put_digits(&mut ms, i64::from(millis));
+    out.push_str(std::str::from_utf8(&ms).unwrap_or_default());
+}
+
+/// `YYYY-MM-DD HH:MM:SS`; None when a field does not fit its width (a
+/// year past 9999), which `push_timestamp` then formats as it comes.
+fn date_time(tm: &libc::tm) -> Option<[u8; 19]> {
+    let mut b = *b"0000-00-00 00:00:00";
+    let fields: [(std::ops::Range<usize>, i64); 6] = [
+        (0..4, i64::from(tm.tm_year) + 1900),
+        (5..7, i64::from(tm.tm_mon) + 1),
+        (8..10, i64::from(tm.tm_mday)),
+        (11..13, i64::from(tm.tm_hour)),
+        (14..16, i64::from(tm.tm_min)),
+        (17..19, i64::from(tm.tm_sec)),
+    ];
+    for (at, v) in fields {
+        if !put_digits(b.get_mut(at)?, v) {
+            return None;
+        }
+    }
+    Some(b)
+}
+
+/// `v` as exactly `buf.len()` decimal digits, zero-padded; false when it
+/// is negative or has more digits.
+fn put_digits(buf: &mut [u8], mut v: i64) -> bool {
+    if v < 0 {
+        return false;
+    }
+    for d in buf.iter_mut().rev() {
+        *d = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    v == 0
 }
 
 #[cfg(test)]
@@ -278,6 +352,24 @@ mod tests {
         assert_eq!(b[4], b'-');
         assert_eq!(b[10], b' ');
         assert_eq!(b[19], b',');
+    }
+
+    #[test]
+    fn timestamp_digits_are_supervisords() {
+        // The hand-made digits say what `format!("{:04}-{:02}…")` said.
+        // SAFETY: libc::tm is integers and one pointer, all valid as zeroes.
+        let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+        (tm.tm_year, tm.tm_mon, tm.tm_mday) = (126, 10, 3);
+        (tm.tm_hour, tm.tm_min, tm.tm_sec) = (4, 8, 9);
+        assert_eq!(&date_time(&tm).unwrap(), b"2026-11-03 04:08:09");
+        tm.tm_year = 10_000;
+        assert_eq!(date_time(&tm), None);
+        let mut ms = [0u8; 3];
+        assert!(put_digits(&mut ms, 7));
+        assert_eq!(&ms, b"007");
+        assert!(!put_digits(&mut ms, 1000));
+        let r = record(Level::Warn, "x");
+        assert_eq!(&r[23..], " WARN x\n");
     }
 
     #[test]

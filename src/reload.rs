@@ -138,7 +138,14 @@ fn hash_process(p: &ProcessConfig, h: &mut impl std::hash::Hasher) {
     } = p;
     (name, group, section, command).hash(h);
     (numprocs, numprocs_start, process_num, priority).hash(h);
-    (autostart, startsecs, startretries, discriminant(autorestart), exitcodes).hash(h);
+    (
+        autostart,
+        startsecs,
+        startretries,
+        discriminant(autorestart),
+        exitcodes,
+    )
+        .hash(h);
     (stopsignal, stopwaitsecs, stopasgroup, killasgroup).hash(h);
     (user, directory, umask, redirect_stderr).hash(h);
     (stdout_logfile, stderr_logfile).hash(h);
@@ -148,9 +155,19 @@ fn hash_process(p: &ProcessConfig, h: &mut impl std::hash::Hasher) {
             path.hash(h);
         }
     }
-    (stdout_logfile_maxbytes, stdout_logfile_backups, stdout_capture_maxbytes).hash(h);
+    (
+        stdout_logfile_maxbytes,
+        stdout_logfile_backups,
+        stdout_capture_maxbytes,
+    )
+        .hash(h);
     (stdout_events_enabled, stdout_syslog).hash(h);
-    (stderr_logfile_maxbytes, stderr_logfile_backups, stderr_capture_maxbytes).hash(h);
+    (
+        stderr_logfile_maxbytes,
+        stderr_logfile_backups,
+        stderr_capture_maxbytes,
+    )
+        .hash(h);
     (stderr_events_enabled, stderr_syslog).hash(h);
     (environment, serverurl, discriminant(shutdown_on), output_prefix).hash(h);
 }
