@@ -27,7 +27,7 @@ pub fn supervise(argv0: &str, opts: &Opts) -> i32 {
     } else {
         None
     };
-    let mut cfg = match load_config(argv0, opts) {
+    let (mut cfg, env) = match load_config(argv0, opts) {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -98,13 +98,15 @@ pub fn supervise(argv0: &str, opts: &Opts) -> i32 {
     };
     let pidfile = write_pidfile(&cfg.supervisord.pidfile, pid, &mut logger);
     logger.log(Level::Info, &format!("rinit started with pid {pid}"));
-    Supervisor::new(cfg, logger, sig, pidfile)
+    Supervisor::new(cfg, env, logger, sig, pidfile)
         .with_control(control, facts)
         .with_reload(reloader(argv0, opts))
         .run()
 }
 
-fn load_config(argv0: &str, opts: &Opts) -> Result<Config, i32> {
+/// The config, and the environment it was read with: the one the programs
+/// start from (read once: a second read cost as much as the INI parse).
+fn load_config(argv0: &str, opts: &Opts) -> Result<(Config, Vec<(String, String)>), i32> {
     // supervisord's two lines, with the place of the error in front of
     // its text (`Error: FILE:LINE: message`).
     let fail = |e: &config::ConfigError| {
@@ -116,7 +118,9 @@ fn load_config(argv0: &str, opts: &Opts) -> Result<Config, i32> {
         Some(c) => PathBuf::from(c),
         None => config::locate(Path::new(argv0)).map_err(|e| fail(&e))?,
     };
-    config::load(&path, &LoadOptions::from_host()).map_err(|e| fail(&e))
+    let host = LoadOptions::from_host();
+    let cfg = config::load(&path, &host).map_err(|e| fail(&e))?;
+    Ok((cfg, host.env))
 }
 
 /// SIGHUP's reading of the config: the same file, found the same way, with

@@ -79,8 +79,15 @@ pub struct Supervisor {
 
 impl Supervisor {
     /// Takes the config by value: with `numprocs=1000` a second copy of
-    /// every process's settings would double rinit's memory.
-    pub fn new(config: Config, mut logger: Logger, sig: SignalFd, pidfile: Option<String>) -> Supervisor {
+    /// every process's settings would double rinit's memory. `env` is
+    /// rinit's own environment, the base of every child's.
+    pub fn new(
+        config: Config,
+        env: Vec<(String, String)>,
+        mut logger: Logger,
+        sig: SignalFd,
+        pidfile: Option<String>,
+    ) -> Supervisor {
         let listeners = Listeners::new(&config.groups, &config.supervisord.identifier, &mut logger);
         let reloads = reload::Reloads::new(&config);
         let mut procs = Vec::new();
@@ -107,7 +114,7 @@ impl Supervisor {
             logger,
             sig,
             epoch: Instant::now(),
-            base_env: crate::config::process_env(),
+            base_env: env,
             shutdown: None,
             pidfile,
             no_children: false,
