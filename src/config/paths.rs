@@ -46,6 +46,13 @@ pub fn normpath(p: &str) -> String {
     if p.is_empty() {
         return ".".into();
     }
+    // Most paths are normal already (absolute, no empty, `.` or `..`
+    // component): one scan and one copy instead of a split and a join.
+    if let Some(rest) = p.strip_prefix('/') {
+        if rest.is_empty() || rest.split('/').all(|c| !matches!(c, "" | "." | "..")) {
+            return p.to_string();
+        }
+    }
     let initial = if p.starts_with("//") && !p.starts_with("///") {
         "//"
     } else if p.starts_with('/') {
@@ -371,6 +378,25 @@ mod tests {
         assert_eq!(normpath("/a/./b/../c//d"), "/a/c/d");
         assert_eq!(normpath("//a"), "//a");
         assert_eq!(normpath("/.."), "/");
+        // The normal-already quick way gives what the split and join give.
+        for p in [
+            "/",
+            "/a",
+            "/a/b.conf",
+            "/a/",
+            "/a/.",
+            "/a/..",
+            "///a",
+            "/a//b",
+            "/.x/..y",
+        ] {
+            let slow = if p == "/" {
+                "/".to_string()
+            } else {
+                normpath(&format!("/.{p}"))
+            };
+            assert_eq!(normpath(p), slow, "{p}");
+        }
         assert_eq!(dirname("/a/b"), "/a");
         assert_eq!(dirname("/a"), "/");
         assert_eq!(dirname("a"), "");
