@@ -312,6 +312,10 @@ fn free_port() -> u16 {
 /// superlance's fatalmailbatch, with a fake SMTP server run as a program of
 /// the same config: on the first TICK_5 after a program goes FATAL, one
 /// mail that names it.
+///
+/// `startsecs=5`: with the default 1 s, a loaded machine once let supervisord
+/// see `false` as up for a second (its exit is noticed a loop pass late),
+/// RUNNING instead of FATAL (fatalmailbatch_…_supervisord failed 1 of 2).
 fn fatalmailbatch(init: Init) {
     if superlance_missing("fatalmailbatch") {
         return;
@@ -329,7 +333,7 @@ fn fatalmailbatch(init: Init) {
              command={VENV_BIN}/fatalmailbatch --toEmail=ops@example.com --fromEmail=rinit@example.com \
              --smtpHost=127.0.0.1:{port} --tickEvent=TICK_5 --interval=0.08\n\
              events=PROCESS_STATE,TICK_5\nstderr_logfile={err}\n\n\
-             [program:broken]\ncommand=false\nstartretries=1\n",
+             [program:broken]\ncommand=false\nstartretries=1\nstartsecs=5\n",
             ctl = control_sections(&dir),
             smtp = fx("fake_smtp.py"),
             err = dir.join("listener.err").display(),
