@@ -61,29 +61,34 @@ impl Lines {
         (self.backlog() > 0).then(|| self.last_data.saturating_add(IDLE_FLUSH_MS))
     }
 
-    /// Hand out every ready piece to `sink` until it returns false (no room
-    /// now: the piece stays for the next call). With `force`, a partial line
-    /// is ready at once (the program exited).
-    pub fn drain(&mut self, now: Millis, force: bool, mut sink: impl FnMut(&[u8], Piece) -> bool) {
-        loop {
-            let rest = &self.buf[self.start..];
-            if rest.is_empty() {
-                break;
-            }
-            let window = &rest[..rest.len().min(MAX_LINE + 1)];
-            let (len, skip, piece) = match find_newline(window) {
-                Some(n) if n <= MAX_LINE => (n, n + 1, Piece::Line),
-                _ if rest.len() > MAX_LINE => (MAX_LINE, MAX_LINE, Piece::Split),
-                _ if force || now >= self.last_data.saturating_add(IDLE_FLUSH_MS) => {
-                    (rest.len(), rest.len(), Piece::Partial)
-                }
-                _ => break,
-            };
-            if !sink(&rest[..len], piece) {
-                return;
-            }
-            self.start += skip;
+    /// The bytes waiting, from the first one not handed out yet.
+    pub fn pending(&self) -> &[u8] {
+        self.buf.get(self.start..).unwrap_or(&[])
+    }
+
+    /// The piece ready at offset `at` of [`Lines::pending`]: its length,
+    /// the bytes it uses up (its `\n` included) and its kind; `None` when
+    /// what is there is not ready (a partial line still within its idle
+    /// time, or nothing). With `force`, a partial line is ready at once.
+    pub fn piece_at(&self, at: usize, now: Millis, force: bool) -> Option<(usize, usize, Piece)> {
+        let rest = self.pending().get(at..)?;
+        if rest.is_empty() {
+            return None;
         }
+        let window = &rest[..rest.len().min(MAX_LINE + 1)];
+        match find_newline(window) {
+            Some(n) if n <= MAX_LINE => Some((n, n + 1, Piece::Line)),
+            _ if rest.len() > MAX_LINE => Some((MAX_LINE, MAX_LINE, Piece::Split)),
+            _ if force || now >= self.last_data.saturating_add(IDLE_FLUSH_MS) => {
+                Some((rest.len(), rest.len(), Piece::Partial))
+            }
+            _ => None,
+        }
+    }
+
+    /// `n` bytes of [`Lines::pending`] were handed out.
+    pub fn consume(&mut self, n: usize) {
+        self.start = self.start.saturating_add(n).min(self.buf.len());
         if self.start >= self.buf.len() {
             self.buf.clear();
             self.start = 0;
@@ -91,6 +96,20 @@ impl Lines {
                 self.buf.shrink_to(MAX_LINE);
             }
         }
+    }
+
+    /// Hand out every ready piece to `sink` until it returns false (no room
+    /// now: the piece stays for the next call). With `force`, a partial line
+    /// is ready at once (the program exited).
+    pub fn drain(&mut self, now: Millis, force: bool, mut sink: impl FnMut(&[u8], Piece) -> bool) {
+        let mut at = 0;
+        while let Some((len, skip, piece)) = self.piece_at(at, now, force) {
+            if !sink(&self.pending()[at..at + len], piece) {
+                break;
+            }
+            at += skip;
+        }
+        self.consume(at);
     }
 }
 
