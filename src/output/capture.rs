@@ -11,15 +11,17 @@
 //! pipe and PID 1 never waits.
 
 use super::fallback::{self, Failing};
-use super::prefix::{prefix_for, render, rendered_len, Lines, Piece};
+use super::prefix::{prefix_for, render, rendered_len, Lines, Piece, SPLIT_MARKER};
 use super::rotate::RotatingFile;
 use super::syslog::Syslog;
+use super::writer::{Writer, IOV_MAX, PIPE_BUF};
 use crate::config::{LogDest, ProcessConfig};
 use crate::log::{Level, Logger};
 use crate::machine::Millis;
 use crate::pollset::{PollSet, Slot};
 use crate::spawn::{self, SpawnError};
 use crate::users::UserDb;
+use std::io::IoSlice;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
@@ -438,6 +440,85 @@ impl Output {
     }
 }
 
+/// The copy-free way to rinit's stream, while it has nothing queued: each
+/// ready piece goes out as the prefix and the piece's own bytes in the
+/// line buffer (a whole line with its own `\n`), many pieces per `writev`
+/// (line-aligned and at most `PIPE_BUF` bytes on a pipe, as queued writes
+/// are). When the consumer takes only part of a piece, the rest of that
+/// piece is queued, so that no other line can land inside it; what is left
+/// after a short write goes the queued way.
+fn drain_direct(lines: &mut Lines, prefix: &[u8], w: &mut Writer, now: Millis, force: bool) {
+    let limit = if w.atomic() { PIPE_BUF } else { BATCH };
+    let mut cut_piece = Vec::new();
+    while w.direct() {
+        let data = lines.pending();
+        let mut iov = [IoSlice::new(&[]); IOV_MAX];
+        let mut k = 0;
+        // (bytes written, bytes of `data` used up) at the end of each piece.
+        let mut ends = [(0usize, 0usize); IOV_MAX / 2];
+        let (mut pieces, mut at, mut total) = (0, 0, 0);
+        while k + 4 <= IOV_MAX {
+            let Some((len, skip, kind)) = lines.piece_at(at, now, force) else {
+                break;
+            };
+            let size = rendered_len(prefix, len, kind);
+            if pieces > 0 && total + size > limit {
+                break;
+            }
+            if !prefix.is_empty() {
+                iov[k] = IoSlice::new(prefix);
+                k += 1;
+            }
+            let body = data.get(at..at + len).unwrap_or(&[]);
+            match kind {
+                // The line's own newline follows it in the buffer.
+                Piece::Line => iov[k] = IoSlice::new(data.get(at..at + skip).unwrap_or(body)),
+                Piece::Split | Piece::Partial => iov[k] = IoSlice::new(body),
+            }
+            k += 1;
+            if kind == Piece::Split {
+                iov[k] = IoSlice::new(SPLIT_MARKER);
+                k += 1;
+            }
+            if kind != Piece::Line {
+                iov[k] = IoSlice::new(b"\n");
+                k += 1;
+            }
+            total += size;
+            at += skip;
+            ends[pieces] = (total, at);
+            pieces += 1;
+        }
+        if pieces == 0 {
+            return;
+        }
+        let n = w.write_vectored(&iov[..k]);
+        let whole = ends[..pieces].iter().take_while(|e| e.0 <= n).count();
+        let (written, mut used) = whole.checked_sub(1).map_or((0, 0), |i| ends[i]);
+        let mut cut_at = 0;
+        if n > written && whole < pieces {
+            if let Some((len, skip, kind)) = lines.piece_at(used, now, force) {
+                render(
+                    &mut cut_piece,
+                    prefix,
+                    data.get(used..used + len).unwrap_or(&[]),
+                    kind,
+                );
+                cut_at = n - written;
+                used += skip;
+            }
+        }
+        lines.consume(used);
+        if let Some(rest) = cut_piece.get(cut_at..).filter(|r| !r.is_empty()) {
+            // The queue is empty: this always fits.
+            w.push_if_room(rest);
+        }
+        if n < total {
+            return;
+        }
+    }
+}
+
 /// Hand pipe `p`'s assembled lines to rinit's stream and syslog as far as
 /// they take them; `force`: a partial line goes out now. `batch` is scratch.
 fn drain_pipe(
@@ -450,6 +531,13 @@ fn drain_pipe(
 ) {
     if p.lines.backlog() == 0 {
         return;
+    }
+    if let (Some(fd), None) = (p.console, &p.syslog) {
+        drain_direct(&mut p.lines, &p.prefix, logger.stream(fd), now, force);
+        if p.lines.backlog() == 0 {
+            p.blocked = false;
+            return;
+        }
     }
     let (console, prefix, syslog) = (p.console, &p.prefix, &p.syslog);
     // Whole lines are gathered into one write of at most BATCH bytes
@@ -492,5 +580,89 @@ fn drain_pipe(
         if !progressed || p.lines.backlog() == 0 || batch.is_empty() {
             break;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nix::fcntl::{fcntl, FcntlArg, OFlag};
+
+    /// Everything the pipe holds now (non-blocking).
+    fn read_now(fd: &OwnedFd) -> Vec<u8> {
+        let fl = OFlag::from_bits_retain(fcntl(fd.as_raw_fd(), FcntlArg::F_GETFL).unwrap());
+        fcntl(fd.as_raw_fd(), FcntlArg::F_SETFL(fl | OFlag::O_NONBLOCK)).unwrap();
+        let mut out = Vec::new();
+        let mut buf = [0u8; 65536];
+        while let Ok(n @ 1..) = nix::unistd::read(fd.as_raw_fd(), &mut buf) {
+            out.extend_from_slice(&buf[..n]);
+        }
+        out
+    }
+
+    /// What the queued way writes for `data` (whole lines, a cut line, a
+    /// partial line at exit).
+    fn rendered(prefix: &[u8], data: &[u8]) -> Vec<u8> {
+        let mut l = Lines::default();
+        l.feed(data, 0);
+        let mut out = Vec::new();
+        l.drain(0, true, |piece, kind| {
+            render(&mut out, prefix, piece, kind);
+            true
+        });
+        out
+    }
+
+    fn sample() -> Vec<u8> {
+        let mut data = Vec::new();
+        for i in 0..3000 {
+            data.extend_from_slice(format!("line {i} {}\n", "x".repeat(i % 150)).as_bytes());
+        }
+        data.extend_from_slice(&vec![b'L'; super::super::prefix::MAX_LINE + 10_000]);
+        data.extend_from_slice(b"\nno newline at exit");
+        data
+    }
+
+    #[test]
+    fn the_copy_free_way_writes_what_the_queued_way_writes() {
+        let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).unwrap();
+        let _ = fcntl(w.as_raw_fd(), FcntlArg::F_SETPIPE_SZ(1 << 20));
+        let mut wr = Writer::for_fd(w.as_raw_fd(), 1 << 20, "stdout");
+        assert!(wr.direct() && wr.atomic());
+        let data = sample();
+        let mut lines = Lines::default();
+        lines.feed(&data, 0);
+        drain_direct(&mut lines, b"web | ", &mut wr, 0, true);
+        assert_eq!(lines.backlog(), 0);
+        assert!(!wr.wants_pollout());
+        let got = read_now(&r);
+        assert!(got == rendered(b"web | ", &data), "output differs");
+    }
+
+    /// A consumer that takes part of a long line: the rest of that line is
+    /// queued before anything else, so no other line lands inside it and
+    /// no byte is lost or repeated.
+    #[test]
+    fn a_short_write_queues_the_rest_of_the_line_it_cut() {
+        let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).unwrap();
+        let _ = fcntl(w.as_raw_fd(), FcntlArg::F_SETPIPE_SZ(4096));
+        let mut wr = Writer::for_fd(w.as_raw_fd(), 1 << 20, "stdout");
+        let data = sample();
+        let mut lines = Lines::default();
+        lines.feed(&data, 0);
+        let (mut got, mut cut) = (Vec::new(), false);
+        for _ in 0..100_000 {
+            if lines.backlog() == 0 && !wr.wants_pollout() {
+                break;
+            }
+            wr.flush();
+            drain_direct(&mut lines, b"a | ", &mut wr, 0, true);
+            cut |= wr.pending() > 0;
+            got.extend(read_now(&r));
+        }
+        got.extend(read_now(&r));
+        assert!(cut, "the long line was never cut");
+        assert_eq!(lines.backlog(), 0);
+        assert!(got == rendered(b"a | ", &data), "output differs");
     }
 }

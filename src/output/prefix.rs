@@ -61,29 +61,34 @@ impl Lines {
         (self.backlog() > 0).then(|| self.last_data.saturating_add(IDLE_FLUSH_MS))
     }
 
-    /// Hand out every ready piece to `sink` until it returns false (no room
-    /// now: the piece stays for the next call). With `force`, a partial line
-    /// is ready at once (the program exited).
-    pub fn drain(&mut self, now: Millis, force: bool, mut sink: impl FnMut(&[u8], Piece) -> bool) {
-        loop {
-            let rest = &self.buf[self.start..];
-            if rest.is_empty() {
-                break;
-            }
-            let window = &rest[..rest.len().min(MAX_LINE + 1)];
-            let (len, skip, piece) = match find_newline(window) {
-                Some(n) if n <= MAX_LINE => (n, n + 1, Piece::Line),
-                _ if rest.len() > MAX_LINE => (MAX_LINE, MAX_LINE, Piece::Split),
-                _ if force || now >= self.last_data.saturating_add(IDLE_FLUSH_MS) => {
-                    (rest.len(), rest.len(), Piece::Partial)
-                }
-                _ => break,
-            };
-            if !sink(&rest[..len], piece) {
-                return;
-            }
-            self.start += skip;
+    /// The bytes waiting, from the first one not handed out yet.
+    pub fn pending(&self) -> &[u8] {
+        self.buf.get(self.start..).unwrap_or(&[])
+    }
+
+    /// The piece ready at offset `at` of [`Lines::pending`]: its length,
+    /// the bytes it uses up (its `\n` included) and its kind; `None` when
+    /// what is there is not ready (a partial line still within its idle
+    /// time, or nothing). With `force`, a partial line is ready at once.
+    pub fn piece_at(&self, at: usize, now: Millis, force: bool) -> Option<(usize, usize, Piece)> {
+        let rest = self.pending().get(at..)?;
+        if rest.is_empty() {
+            return None;
         }
+        let window = &rest[..rest.len().min(MAX_LINE + 1)];
+        match find_newline(window) {
+            Some(n) if n <= MAX_LINE => Some((n, n + 1, Piece::Line)),
+            _ if rest.len() > MAX_LINE => Some((MAX_LINE, MAX_LINE, Piece::Split)),
+            _ if force || now >= self.last_data.saturating_add(IDLE_FLUSH_MS) => {
+                Some((rest.len(), rest.len(), Piece::Partial))
+            }
+            _ => None,
+        }
+    }
+
+    /// `n` bytes of [`Lines::pending`] were handed out.
+    pub fn consume(&mut self, n: usize) {
+        self.start = self.start.saturating_add(n).min(self.buf.len());
         if self.start >= self.buf.len() {
             self.buf.clear();
             self.start = 0;
@@ -92,11 +97,59 @@ impl Lines {
             }
         }
     }
+
+    /// Hand out every ready piece to `sink` until it returns false (no room
+    /// now: the piece stays for the next call). With `force`, a partial line
+    /// is ready at once (the program exited).
+    pub fn drain(&mut self, now: Millis, force: bool, mut sink: impl FnMut(&[u8], Piece) -> bool) {
+        let mut at = 0;
+        while let Some((len, skip, piece)) = self.piece_at(at, now, force) {
+            if !sink(&self.pending()[at..at + len], piece) {
+                break;
+            }
+            at += skip;
+        }
+        self.consume(at);
+    }
 }
 
-/// The first `\n` in `s`, eight bytes at a time (the hot loop of prefixed
-/// output: a byte-by-byte search cost more than the copy itself).
+/// The first `\n` in `s`, sixteen bytes at a time with SSE2 (part of
+/// every x86_64): the hot loop of prefixed output, a fifth of rinit's time
+/// at full rate with the eight-byte search below.
+#[cfg(target_arch = "x86_64")]
 pub fn find_newline(s: &[u8]) -> Option<usize> {
+    // SAFETY: SSE2 is part of the x86_64 baseline: every x86_64 CPU has it.
+    unsafe { find_newline_sse2(s) }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse2")]
+fn find_newline_sse2(s: &[u8]) -> Option<usize> {
+    use std::arch::x86_64::{_mm_cmpeq_epi8, _mm_movemask_epi8, _mm_set1_epi8, _mm_set_epi64x};
+    let nl = _mm_set1_epi8(b'\n' as i8);
+    let mut blocks = s.chunks_exact(16);
+    for (i, c) in blocks.by_ref().enumerate() {
+        let (mut lo, mut hi) = ([0u8; 8], [0u8; 8]);
+        lo.copy_from_slice(&c[..8]);
+        hi.copy_from_slice(&c[8..]);
+        let v = _mm_set_epi64x(i64::from_le_bytes(hi), i64::from_le_bytes(lo));
+        let hits = _mm_movemask_epi8(_mm_cmpeq_epi8(v, nl));
+        if hits != 0 {
+            return Some(i * 16 + hits.trailing_zeros() as usize);
+        }
+    }
+    let tail = s.len() - blocks.remainder().len();
+    find_newline_words(blocks.remainder()).map(|p| p + tail)
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+pub fn find_newline(s: &[u8]) -> Option<usize> {
+    find_newline_words(s)
+}
+
+/// The first `\n` in `s`, eight bytes at a time (a byte-by-byte search
+/// cost more than the copy itself).
+fn find_newline_words(s: &[u8]) -> Option<usize> {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
     const NL: u64 = LO * b'\n' as u64;
@@ -193,13 +246,15 @@ mod tests {
     #[test]
     fn newline_search_matches_the_simple_one() {
         let mut data = [b'x'; 100];
-        for at in [0usize, 1, 7, 8, 9, 63, 64, 99] {
+        for at in [0usize, 1, 7, 8, 9, 15, 16, 17, 31, 63, 64, 99] {
             data.fill(b'x');
             data[at] = b'\n';
             for end in [at + 1, 100] {
                 assert_eq!(find_newline(&data[..end]), Some(at), "at {at} end {end}");
+                assert_eq!(find_newline_words(&data[..end]), Some(at), "at {at} end {end}");
             }
             assert_eq!(find_newline(&data[..at]), None);
+            assert_eq!(find_newline_words(&data[..at]), None);
         }
         assert_eq!(find_newline(b""), None);
         assert_eq!(find_newline(b"\x8a\x0a"), Some(1));

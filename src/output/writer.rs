@@ -23,7 +23,9 @@ use std::collections::VecDeque;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 /// Bytes a pipe that polls writable takes without blocking (POSIX PIPE_BUF).
-const PIPE_BUF: usize = 4096;
+pub const PIPE_BUF: usize = 4096;
+/// Most buffers one `writev` takes (Linux's IOV_MAX).
+pub const IOV_MAX: usize = 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
@@ -177,6 +179,50 @@ impl Writer {
         self.queue.extend(line);
         self.flush();
         true
+    }
+
+    /// Whether [`Writer::write_vectored`] may be used now: nothing queued
+    /// (which must go first) and no drop notice owed, on a descriptor
+    /// that is non-blocking or a regular file.
+    pub fn direct(&self) -> bool {
+        !self.dead
+            && self.queue.is_empty()
+            && self.dropped_lines == 0
+            && matches!(self.method, Method::Private | Method::Plain)
+    }
+
+    /// A pipe or FIFO: writes must be line-aligned and at most `PIPE_BUF`
+    /// bytes to stay whole (see the module comment).
+    pub fn atomic(&self) -> bool {
+        self.atomic
+    }
+
+    /// One non-blocking `writev` of `iov` (at most [`IOV_MAX`] buffers;
+    /// [`Writer::direct`] must hold): the bytes taken, 0 when the consumer
+    /// is full. A consumer gone for good takes everything (as
+    /// [`Writer::push`] does: the output is dropped, PID 1 goes on).
+    pub fn write_vectored(&mut self, iov: &[std::io::IoSlice]) -> usize {
+        let total: usize = iov.iter().map(|b| b.len()).sum();
+        if self.dead {
+            return total;
+        }
+        let iov = iov.get(..IOV_MAX).unwrap_or(iov);
+        let count = iov.len() as libc::c_int;
+        loop {
+            // SAFETY: IoSlice is ABI-compatible with `struct iovec` (std's
+            // guarantee on Unix); `iov` holds `count` live slices the
+            // kernel only reads.
+            let r = unsafe { libc::writev(self.fd, iov.as_ptr().cast(), count) };
+            match nix::errno::Errno::result(r) {
+                Ok(n) => return n as usize,
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(nix::errno::Errno::EAGAIN) => return 0,
+                Err(_) => {
+                    self.give_up();
+                    return total;
+                }
+            }
+        }
     }
 
     /// Whether the loop should wait for POLLOUT on [`Writer::raw_fd`].
