@@ -113,60 +113,11 @@ impl Lines {
     }
 }
 
-/// The first `\n` in `s`, sixteen bytes at a time with SSE2 (part of
-/// every x86_64): the hot loop of prefixed output, a fifth of rinit's time
-/// at full rate with the eight-byte search below.
-#[cfg(target_arch = "x86_64")]
+/// The first `\n` in `s`: the hot loop of prefixed output (a byte-by-byte
+/// search cost more than the copy itself). `memchr` (already linked for
+/// serde_json) picks SSE2/AVX2 at run time.
 pub fn find_newline(s: &[u8]) -> Option<usize> {
-    // SAFETY: SSE2 is part of the x86_64 baseline: every x86_64 CPU has it.
-    unsafe { find_newline_sse2(s) }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "sse2")]
-fn find_newline_sse2(s: &[u8]) -> Option<usize> {
-    use std::arch::x86_64::{_mm_cmpeq_epi8, _mm_movemask_epi8, _mm_set1_epi8, _mm_set_epi64x};
-    let nl = _mm_set1_epi8(b'\n' as i8);
-    let mut blocks = s.chunks_exact(16);
-    for (i, c) in blocks.by_ref().enumerate() {
-        let (mut lo, mut hi) = ([0u8; 8], [0u8; 8]);
-        lo.copy_from_slice(&c[..8]);
-        hi.copy_from_slice(&c[8..]);
-        let v = _mm_set_epi64x(i64::from_le_bytes(hi), i64::from_le_bytes(lo));
-        let hits = _mm_movemask_epi8(_mm_cmpeq_epi8(v, nl));
-        if hits != 0 {
-            return Some(i * 16 + hits.trailing_zeros() as usize);
-        }
-    }
-    let tail = s.len() - blocks.remainder().len();
-    find_newline_words(blocks.remainder()).map(|p| p + tail)
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-pub fn find_newline(s: &[u8]) -> Option<usize> {
-    find_newline_words(s)
-}
-
-/// The first `\n` in `s`, eight bytes at a time (a byte-by-byte search
-/// cost more than the copy itself).
-fn find_newline_words(s: &[u8]) -> Option<usize> {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    const NL: u64 = LO * b'\n' as u64;
-    let mut skipped = 0;
-    for c in s.chunks_exact(8) {
-        let mut a = [0u8; 8];
-        a.copy_from_slice(c);
-        let w = u64::from_le_bytes(a) ^ NL;
-        if w.wrapping_sub(LO) & !w & HI != 0 {
-            break;
-        }
-        skipped += 8;
-    }
-    s.get(skipped..)?
-        .iter()
-        .position(|&b| b == b'\n')
-        .map(|p| p + skipped)
+    memchr::memchr(b'\n', s)
 }
 
 /// Bytes [`render`] appends for a piece of `len` bytes.
@@ -251,10 +202,8 @@ mod tests {
             data[at] = b'\n';
             for end in [at + 1, 100] {
                 assert_eq!(find_newline(&data[..end]), Some(at), "at {at} end {end}");
-                assert_eq!(find_newline_words(&data[..end]), Some(at), "at {at} end {end}");
             }
             assert_eq!(find_newline(&data[..at]), None);
-            assert_eq!(find_newline_words(&data[..at]), None);
         }
         assert_eq!(find_newline(b""), None);
         assert_eq!(find_newline(b"\x8a\x0a"), Some(1));
