@@ -160,10 +160,11 @@ def render(res, out_dir):
     report.write_json(os.path.join(out_dir, "results.json"), res)
     with open(os.path.join(out_dir, "results.md"), "w") as f:
         f.write(markdown(res, names, rinit, table))
+    drawn = False
     if any(r["chart"] and r["ratios"] for r in res["rows"]):
-        chart.draw(os.path.join(out_dir, "chart.png"), res,
-                   "rinit vs peers" + (" (--quick: 1 repetition)" if res["quick"] else ""))
-    return names
+        drawn = chart.draw(os.path.join(out_dir, "chart.png"), res,
+                           "rinit vs peers" + (" (--quick: 1 repetition)" if res["quick"] else ""))
+    return names, drawn
 
 
 def markdown(res, names, rinit, table):
@@ -363,13 +364,14 @@ def main():
         "cpu_pressure_pct": {k: report.summarize(v) for k, v in run.pressure.items()},
         "errors": run.errors,
     }
-    names = render(res, args.out)
+    names, drawn = render(res, args.out)
     print(report.text_table(res, names))
     if res["goals"]:
         print(report.goals_text(res))
     for e in run.errors:
         print(f"ERROR {e['metric']} / {e['init']}: {e['error']}")
-    log(f"wrote {args.out}/results.json, results.md, chart.png in {res['elapsed_s']:.0f} s")
+    log(f"wrote {args.out}/results.json, results.md{', chart.png' if drawn else ''}"
+        f" in {res['elapsed_s']:.0f} s")
     # a broken rinit (or harness) fails the run; slow numbers never do
     return 1 if any(e["init"].startswith("rinit") for e in run.errors) else 0
 
