@@ -368,13 +368,20 @@ fn group_members(c: &dyn Control, g: &str) -> Vec<usize> {
     live(c).filter(|&i| c.group(i) == g).collect()
 }
 
+/// The live members of group `g`; `BAD_NAME` (naming `shown`) when it has
+/// none, as supervisord answers for an unknown group.
+fn known_group(c: &dyn Control, g: &str, shown: &str) -> Result<Vec<usize>, Fault> {
+    let members = group_members(c, g);
+    if members.is_empty() {
+        return fault(faults::BAD_NAME, shown);
+    }
+    Ok(members)
+}
+
 /// `_getGroupAndProcess`: `Ok(None)` for a whole group.
 fn lookup(c: &dyn Control, name: &str) -> Result<(String, Option<usize>), Fault> {
     let (g, p) = split_namespec(name);
-    let members = group_members(c, g);
-    if members.is_empty() {
-        return fault(faults::BAD_NAME, name);
-    }
+    let members = known_group(c, g, name)?;
     match p {
         None => Ok((g.to_string(), None)),
         Some(p) => match members.into_iter().find(|&i| c.name(i) == p) {
@@ -583,10 +590,7 @@ fn dispatch(c: &mut dyn Control, method: &str, params: &[Value], now: Millis) ->
         "supervisor.startProcessGroup" => {
             p.count(1, 2)?;
             let g = p.str(0)?;
-            let members = group_members(c, &g);
-            if members.is_empty() {
-                return fault(faults::BAD_NAME, &g);
-            }
+            let members = known_group(c, &g, &g)?;
             return Ok(start_many(c, members, p.flag(1, true)));
         }
         "supervisor.startAllProcesses" => {
@@ -601,10 +605,7 @@ fn dispatch(c: &mut dyn Control, method: &str, params: &[Value], now: Millis) ->
         "supervisor.stopProcessGroup" => {
             p.count(1, 2)?;
             let g = p.str(0)?;
-            let members = group_members(c, &g);
-            if members.is_empty() {
-                return fault(faults::BAD_NAME, &g);
-            }
+            let members = known_group(c, &g, &g)?;
             return Ok(stop_many(c, members, p.flag(1, true)));
         }
         "supervisor.stopAllProcesses" => {
@@ -619,10 +620,7 @@ fn dispatch(c: &mut dyn Control, method: &str, params: &[Value], now: Millis) ->
         "supervisor.signalProcessGroup" => {
             p.count(2, 2)?;
             let g = p.str(0)?;
-            let members = group_members(c, &g);
-            if members.is_empty() {
-                return fault(faults::BAD_NAME, &g);
-            }
+            let members = known_group(c, &g, &g)?;
             signal_many(c, members, &p.str(1)?)?
         }
         "supervisor.signalAllProcesses" => {
