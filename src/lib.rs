@@ -17,6 +17,7 @@ pub mod config;
 pub mod ctl;
 pub mod errno;
 pub mod events;
+pub mod heap;
 pub mod log;
 pub mod machine;
 pub mod output;

@@ -15,6 +15,11 @@ use std::io::Write as _;
 use rinit::cli::{self, Mode};
 use rinit::{config, single, startup};
 
+/// Small blocks from size-class free lists: a third of start-up was musl's
+/// malloc and free (docs/design.md, "Memory").
+#[global_allocator]
+static HEAP: rinit::heap::Heap = rinit::heap::Heap::new();
+
 fn main() {
     let argv: Vec<String> = std::env::args_os()
         .map(|a| a.to_string_lossy().into_owned())
