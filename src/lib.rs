@@ -15,6 +15,7 @@
 pub mod cli;
 pub mod config;
 pub mod ctl;
+pub mod environ;
 pub mod errno;
 pub mod events;
 pub mod heap;

@@ -106,7 +106,7 @@ pub fn supervise(argv0: &str, opts: &Opts) -> i32 {
 
 /// The config, and the environment it was read with: the one the programs
 /// start from (read once: a second read cost as much as the INI parse).
-fn load_config(argv0: &str, opts: &Opts) -> Result<(Config, Vec<(String, String)>), i32> {
+fn load_config(argv0: &str, opts: &Opts) -> Result<(Config, crate::environ::Environ), i32> {
     // supervisord's two lines, with the place of the error in front of
     // its text (`Error: FILE:LINE: message`).
     let fail = |e: &config::ConfigError| {

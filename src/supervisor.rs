@@ -9,6 +9,7 @@
 //! `run` (its descriptors in the `PollSet`, and its dispatch after `wait`).
 
 use crate::config::Config;
+use crate::environ::Environ;
 use crate::events::Event;
 use crate::log::{Level, Logger};
 use crate::machine::{signal_name, Action, Millis, Process};
@@ -45,7 +46,8 @@ pub struct Supervisor {
     logger: Logger,
     sig: SignalFd,
     epoch: Instant,
-    base_env: Vec<(String, String)>,
+    /// rinit's own environment, the base of every child's.
+    base_env: Environ,
     shutdown: Option<Shutdown>,
     pidfile: Option<String>,
     /// The last reap found that rinit has no child at all.
@@ -83,7 +85,7 @@ impl Supervisor {
     /// rinit's own environment, the base of every child's.
     pub fn new(
         config: Config,
-        env: Vec<(String, String)>,
+        env: Environ,
         mut logger: Logger,
         sig: SignalFd,
         pidfile: Option<String>,

@@ -1285,6 +1285,32 @@ fn child_setup_group_env_directory_umask_stdin() {
     term_and_expect_0(&mut r);
 }
 
+/// rinit passes its own environment on as it got it, as supervisord passes
+/// `os.environ` on: a value that is not UTF-8 reaches the child byte for
+/// byte (rinit once handed children a lossy copy, U+FFFD for the byte).
+#[test]
+fn a_value_that_is_not_utf8_reaches_the_child_unchanged() {
+    require!(Need::PidNamespaces);
+    let dir = TempDir::new("envbytes");
+    let conf = config(
+        &dir,
+        "",
+        "[program:bytes]\ncommand=sh -c 'printf \"bytes:%%s:\" \"$RAW\" | od -An -c | tr -s \" \"; exec sleep 1000'\n",
+    );
+    let mut r = Rinit::launch(Launch {
+        inner_prefix: vec![
+            "sh".into(),
+            "-c".into(),
+            r#"RAW="$(printf 'a\377b')" exec "$0" "$@""#.into(),
+        ],
+        rinit_args: Rinit::conf_args(&dir, &conf),
+        ..Launch::default()
+    });
+    let line = r.wait_output(|l| l.contains("b y t e s"), "the program's report", WAIT);
+    assert_eq!(line.trim(), "b y t e s : a 377 b :", "{:?}", r.lines());
+    term_and_expect_0(&mut r);
+}
+
 #[test]
 fn second_term_during_the_final_phase_kills_leftovers_at_once() {
     require!(Need::PidNamespaces);

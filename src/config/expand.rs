@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::environ::Environ;
 use crate::pyrepr::repr;
 
 /// A value an expansion name stands for (`process_num` and `numprocs` are ints).
@@ -86,28 +87,30 @@ impl Scope for Fixed<'_> {
     }
 }
 
-/// `ENV_X` for every `X=…` of some environment lists, read in place: a
-/// later list, and a later entry in a list, wins (Python's `dict.update`).
+/// `ENV_X` for every `X=…` of rinit's environment updated by a list, read
+/// in place: the list wins, and a later entry in it (Python's `dict.update`).
 #[derive(Debug, Clone, Copy)]
 pub struct Env<'a> {
-    pub lists: [&'a [(String, String)]; 2],
+    pub host: &'a Environ,
+    pub overrides: &'a [(String, String)],
 }
 
 impl Scope for Env<'_> {
     fn lookup(&self, key: &str) -> Option<NameRef<'_>> {
         let name = key.strip_prefix("ENV_")?;
-        self.lists.iter().rev().find_map(|list| {
-            list.iter()
-                .rev()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| NameRef::Str(v.as_str()))
-        })
+        self.overrides
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .or_else(|| self.host.get(name))
+            .map(NameRef::Str)
     }
 
     fn names(&self) -> Vec<String> {
-        self.lists
+        self.host
             .iter()
-            .flat_map(|l| l.iter())
+            .chain(self.overrides.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .map(|(k, _)| format!("ENV_{k}"))
             .collect()
     }

@@ -94,17 +94,14 @@ impl<'a> Loader<'a> {
     }
 
     pub(crate) fn home(&self) -> Option<&str> {
-        self.opts
-            .env
-            .iter()
-            .find(|(k, _)| k == "HOME")
-            .map(|(_, v)| v.as_str())
+        self.opts.env.get("HOME")
     }
 
     /// `ENV_*` names: the process environment, then `[supervisord] environment`.
     pub(crate) fn environ(&self) -> Env<'_> {
         Env {
-            lists: [&self.opts.env, &self.env_overrides],
+            host: &self.opts.env,
+            overrides: &self.env_overrides,
         }
     }
 
@@ -454,13 +451,7 @@ impl<'a> Loader<'a> {
     fn tempdir(&self) -> String {
         ["TMPDIR", "TEMP", "TMP"]
             .iter()
-            .find_map(|k| {
-                self.opts
-                    .env
-                    .iter()
-                    .find(|(n, v)| n == k && !v.is_empty())
-                    .map(|(_, v)| v.clone())
-            })
+            .find_map(|k| self.opts.env.get(k).filter(|v| !v.is_empty()).map(str::to_string))
             .unwrap_or_else(|| "/tmp".into())
     }
 

@@ -24,13 +24,14 @@ pub use load::MainSource;
 pub use model::*;
 pub use values::signal_number;
 
+use crate::environ::Environ;
 use std::path::{Path, PathBuf};
 
 /// How to read a config: the environment `%(ENV_X)s` sees, and the host facts.
 #[derive(Debug, Clone)]
 pub struct LoadOptions {
     /// supervisord's own environment at start-up (becomes `ENV_*`).
-    pub env: Vec<(String, String)>,
+    pub env: Environ,
     /// `%(host_node_name)s`.
     pub host_node_name: String,
     /// Look users up in /etc/passwd and require directories to exist
@@ -67,23 +68,12 @@ impl LoadOptions {
     /// the runtime and `rinit check` use.
     pub fn from_host() -> Self {
         LoadOptions {
-            env: process_env(),
+            env: Environ::host(),
             host_node_name: host_node_name(),
             host_checks: true,
             refuse_missing_log_dirs: false,
         }
     }
-}
-
-/// The process environment as `(name, value)` pairs (lossy for non-UTF-8).
-pub fn process_env() -> Vec<(String, String)> {
-    // `into_string` keeps the buffer of a valid name or value (nearly all);
-    // only the others are copied lossily.
-    let text = |s: std::ffi::OsString| {
-        s.into_string()
-            .unwrap_or_else(|s| s.to_string_lossy().into_owned())
-    };
-    std::env::vars_os().map(|(k, v)| (text(k), text(v))).collect()
 }
 
 /// `uname -n`, what supervisord's `platform.node()` returns.

@@ -168,7 +168,7 @@ impl Output {
         &mut self,
         i: usize,
         p: &ProcessConfig,
-        base_env: &[(String, String)],
+        base_env: &crate::environ::Environ,
         logger: &mut Logger,
     ) -> Result<i32, SpawnError> {
         let out = needs_capture(p, Channel::Stdout);

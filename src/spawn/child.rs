@@ -303,7 +303,7 @@ pub(super) fn exec(plan: &ChildPlan) -> ! {
             // SAFETY: `file` is a C string, and argv and envp are
             // NULL-terminated arrays of pointers to C strings, all owned by
             // `plan`, which outlives the call.
-            unsafe { libc::execve(file.as_ptr(), plan.argv.ptrs.as_ptr(), plan.envp.ptrs.as_ptr()) };
+            unsafe { libc::execve(file.as_ptr(), plan.argv.ptrs.as_ptr(), plan.envp.as_ptr()) };
             child_fail_errno(plan, b"couldn't exec ", argv0)
         }
         ExecPlan::Search { candidates, argv0 } => {
@@ -328,7 +328,7 @@ pub(super) fn exec_search(plan: &ChildPlan, candidates: &[CString]) -> i32 {
     for c in candidates {
         // SAFETY: as in `exec`: `c`, argv and envp are C strings and
         // NULL-terminated pointer arrays owned by `plan`.
-        unsafe { libc::execve(c.as_ptr(), plan.argv.ptrs.as_ptr(), plan.envp.ptrs.as_ptr()) };
+        unsafe { libc::execve(c.as_ptr(), plan.argv.ptrs.as_ptr(), plan.envp.as_ptr()) };
         last = last_errno();
         match last {
             libc::EACCES => saw_eacces = true,

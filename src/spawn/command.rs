@@ -4,6 +4,7 @@
 
 use super::SpawnError;
 use crate::config::ProcessConfig;
+use crate::environ::Environ;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -123,14 +124,11 @@ pub(super) fn env_get<'a>(env: &'a [(String, String)], key: &str) -> Option<&'a 
 
 /// The program's PATH if its `environment` defines one (even empty, as
 /// Python's `env.get` would), else rinit's own if non-empty, else the default.
-pub(super) fn search_path<'a>(
-    program_env: &'a [(String, String)],
-    base_env: &'a [(String, String)],
-) -> &'a str {
+pub(super) fn search_path<'a>(program_env: &'a [(String, String)], base_env: &'a Environ) -> &'a str {
     if let Some(p) = env_get(program_env, "PATH") {
         return p;
     }
-    match env_get(base_env, "PATH") {
+    match base_env.get("PATH") {
         Some(p) if !p.is_empty() => p,
         _ => DEFAULT_SEARCH_PATH,
     }
@@ -181,7 +179,7 @@ pub fn resolve_command(
     command: &str,
     directory: Option<&str>,
     program_env: &[(String, String)],
-    base_env: &[(String, String)],
+    base_env: &Environ,
 ) -> Result<ResolvedCommand, SpawnError> {
     let argv = split_command(command).map_err(|e| SpawnError::Parse {
         command: command.to_string(),
@@ -225,107 +223,22 @@ pub fn resolve_command(
 // Environment.
 // ---------------------------------------------------------------------------
 
-/// An ordered environment being built with Python dict semantics: a key
-/// keeps its first position, the last value wins.
-struct EnvBuilder<'a> {
-    env: Vec<(&'a str, &'a str)>,
-    /// One bit per `bucket` of the keys stored: a key whose bucket is empty
-    /// is new, so the search for it (which made building the environment
-    /// quadratic in its size) is skipped.
-    seen: [u64; 4],
-}
-
-impl<'a> EnvBuilder<'a> {
-    fn bucket(key: &str) -> usize {
-        let b = key.as_bytes();
-        let (first, last) = (b.first().copied().unwrap_or(0), b.last().copied().unwrap_or(0));
-        (b.len()
-            .wrapping_mul(31)
-            .wrapping_add(usize::from(first))
-            .wrapping_add(usize::from(last).wrapping_mul(7)))
-            & 255
-    }
-
-    fn set(&mut self, key: &'a str, value: &'a str) {
-        let i = Self::bucket(key);
-        let (word, bit) = (i / 64, 1u64 << (i % 64));
-        let Some(w) = self.seen.get_mut(word) else {
-            return;
-        };
-        if *w & bit != 0 {
-            if let Some(slot) = self.env.iter_mut().find(|(k, _)| *k == key) {
-                slot.1 = value;
-                return;
-            }
-        }
-        *w |= bit;
-        self.env.push((key, value));
-    }
-}
-
-/// The child's environment (docs/design.md): rinit's own, the
+/// What a child gets on top of rinit's environment (docs/design.md): the
 /// `SUPERVISOR_*` variables scripts test for, then the configured
-/// `environment` on top so it can override them. No key appears twice.
-/// Borrowed from its sources: a spawn copies each string once, into the
-/// `envp` block (`spawn::envp_array`).
-pub(super) fn child_env<'a>(
-    p: &'a ProcessConfig,
-    base_env: &'a [(String, String)],
-) -> Vec<(&'a str, &'a str)> {
-    let mut b = EnvBuilder {
-        env: Vec::with_capacity(base_env.len() + p.environment.len() + 4),
-        seen: [0; 4],
-    };
-    for (k, v) in base_env {
-        b.set(k, v);
-    }
-    b.set("SUPERVISOR_ENABLED", "1");
+/// `environment`, which can override them and rinit's own.
+pub(super) fn child_extra(p: &ProcessConfig) -> Vec<(&str, &str)> {
+    let mut extra = Vec::with_capacity(p.environment.len() + 4);
+    extra.push(("SUPERVISOR_ENABLED", "1"));
     if let Some(url) = &p.serverurl {
-        b.set("SUPERVISOR_SERVER_URL", url);
+        extra.push(("SUPERVISOR_SERVER_URL", url.as_str()));
     }
-    b.set("SUPERVISOR_PROCESS_NAME", &p.name);
-    b.set("SUPERVISOR_GROUP_NAME", &p.group);
-    for (k, v) in &p.environment {
-        b.set(k, v);
-    }
-    b.env
+    extra.push(("SUPERVISOR_PROCESS_NAME", p.name.as_str()));
+    extra.push(("SUPERVISOR_GROUP_NAME", p.group.as_str()));
+    extra.extend(p.environment.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    extra
 }
 
-/// [`child_env`] as owned pairs.
-pub fn child_environment(p: &ProcessConfig, base_env: &[(String, String)]) -> Vec<(String, String)> {
-    child_env(p, base_env)
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The bucket bits only skip searches: with many keys (every bucket
-    /// taken, keys repeated) the result is the plain quadratic one.
-    #[test]
-    fn environment_with_many_keys_keeps_first_position_and_last_value() {
-        let base: Vec<(String, String)> = (0..2000)
-            .map(|i| (format!("K{}", i % 700), format!("v{i}")))
-            .collect();
-        let mut p = ProcessConfig::for_test("p", "x");
-        p.environment = vec![("K5".into(), "mine".into()), ("NEW".into(), "n".into())];
-        let mut want: Vec<(String, String)> = Vec::new();
-        let mut set = |k: &str, v: &str| match want.iter_mut().find(|(key, _)| key == k) {
-            Some(slot) => slot.1 = v.to_string(),
-            None => want.push((k.to_string(), v.to_string())),
-        };
-        for (k, v) in &base {
-            set(k, v);
-        }
-        set("SUPERVISOR_ENABLED", "1");
-        set("SUPERVISOR_PROCESS_NAME", "p");
-        set("SUPERVISOR_GROUP_NAME", &p.group);
-        set("K5", "mine");
-        set("NEW", "n");
-        assert_eq!(child_environment(&p, &base), want);
-        assert_eq!(want.len(), 700 + 4);
-    }
+/// The child's environment as owned pairs, in order, no name twice.
+pub fn child_environment(p: &ProcessConfig, base: &Environ) -> Vec<(String, String)> {
+    base.with(&child_extra(p))
 }

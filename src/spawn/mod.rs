@@ -18,6 +18,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use crate::config::{LogDest, ProcessConfig};
+use crate::environ::{Environ, Envp};
 use crate::pyrepr::repr as py_repr;
 use crate::users::UserDb;
 
@@ -97,11 +98,10 @@ pub use command::{child_environment, resolve_command, split_command, ResolvedCom
 // ---------------------------------------------------------------------------
 
 /// NUL-terminated strings plus the NULL-terminated pointer array `execve`
-/// wants. The pointers point into `strings`' heap buffers, or into `block`'s
-/// one buffer, which do not move when the struct does.
+/// wants. The pointers point into `strings`' heap buffers, which do not move
+/// when the struct does.
 struct CArray {
     _strings: Vec<CString>,
-    _block: Vec<u8>,
     ptrs: Vec<*const c_char>,
 }
 
@@ -111,21 +111,6 @@ impl CArray {
         ptrs.push(std::ptr::null());
         CArray {
             _strings: strings,
-            _block: Vec::new(),
-            ptrs,
-        }
-    }
-
-    /// The strings laid end to end in one buffer (each with its NUL), and
-    /// where each starts: two allocations for any number of strings.
-    fn packed(block: Vec<u8>, starts: &[usize]) -> CArray {
-        let base = block.as_ptr();
-        let mut ptrs: Vec<*const c_char> = Vec::with_capacity(starts.len() + 1);
-        ptrs.extend(starts.iter().map(|&i| base.wrapping_add(i).cast::<c_char>()));
-        ptrs.push(std::ptr::null());
-        CArray {
-            _strings: Vec::new(),
-            _block: block,
             ptrs,
         }
     }
@@ -168,11 +153,11 @@ enum Voice {
 }
 
 /// Everything the child needs, prepared before `fork`.
-struct ChildPlan {
+struct ChildPlan<'a> {
     voice: Voice,
     exec: ExecPlan,
     argv: CArray,
-    envp: CArray,
+    envp: Envp<'a>,
     /// The fds that become the child's 0, 1, 2.
     stdio: [RawFd; 3],
     /// Used instead of a `stdio` source that turns out to be closed.
@@ -245,27 +230,6 @@ fn fd_close_limit() -> libc::c_int {
 
 fn cstring(s: &str) -> Option<CString> {
     CString::new(s).ok()
-}
-
-/// `K=V` strings for `execve`; an entry with a NUL byte cannot be passed to
-/// the kernel at all and is left out. One buffer for all of them: a spawn
-/// copies rinit's whole environment, and one allocation per variable was
-/// most of a spawn's cost (issue 10).
-fn envp_array(env: &[(&str, &str)]) -> CArray {
-    let size = env.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
-    let mut block = Vec::with_capacity(size);
-    let mut starts = Vec::with_capacity(env.len());
-    for (k, v) in env {
-        if k.contains('\0') || v.contains('\0') {
-            continue;
-        }
-        starts.push(block.len());
-        block.extend_from_slice(k.as_bytes());
-        block.push(b'=');
-        block.extend_from_slice(v.as_bytes());
-        block.push(0);
-    }
-    CArray::packed(block, &starts)
 }
 
 /// Resolve `user=` in the parent. A user that no longer exists (the config
@@ -364,14 +328,14 @@ fn capture_pipe(
 }
 
 /// Build the whole child plan for a program; every fallible step happens here.
-fn plan_program(
-    p: &ProcessConfig,
-    base_env: &[(String, String)],
+fn plan_program<'a>(
+    p: &'a ProcessConfig,
+    base_env: &'a Environ,
     db: &UserDb,
     capture: [bool; 2],
     pipes: &mut [Option<OwnedFd>; 2],
     fallbacks: &mut Vec<LogFallback>,
-) -> Result<ChildPlan, SpawnError> {
+) -> Result<ChildPlan<'a>, SpawnError> {
     let cmd = resolve_command(&p.command, p.directory.as_deref(), &p.environment, base_env)?;
     let nul_error = || SpawnError::Parse {
         command: p.command.clone(),
@@ -420,7 +384,7 @@ fn plan_program(
         voice: Voice::Supervisor,
         exec: ExecPlan::Program { file, argv0 },
         argv: CArray::new(argv),
-        envp: envp_array(&command::child_env(p, base_env)),
+        envp: base_env.envp(&command::child_extra(p)),
         stdio: [devnull, out, err],
         devnull,
         _owned: owned,
@@ -467,17 +431,13 @@ fn fork_and_exec(plan: &ChildPlan) -> Result<i32, i32> {
 
 /// Spawn one process of a program. `base_env` is rinit's own environment.
 /// Returns the child's pid (which is also its process group id).
-pub fn spawn_program(p: &ProcessConfig, base_env: &[(String, String)]) -> Result<i32, SpawnError> {
+pub fn spawn_program(p: &ProcessConfig, base_env: &Environ) -> Result<i32, SpawnError> {
     spawn_program_with(p, base_env, &UserDb::default())
 }
 
 /// [`spawn_program`] with an explicit user database (tests, or an
 /// alternative root).
-pub fn spawn_program_with(
-    p: &ProcessConfig,
-    base_env: &[(String, String)],
-    users: &UserDb,
-) -> Result<i32, SpawnError> {
+pub fn spawn_program_with(p: &ProcessConfig, base_env: &Environ, users: &UserDb) -> Result<i32, SpawnError> {
     spawn_captured(p, base_env, users, [false, false], &mut Vec::new()).map(|(pid, _)| pid)
 }
 
@@ -486,7 +446,7 @@ pub fn spawn_program_with(
 /// A pass-through log file that cannot be opened is added to `fallbacks`.
 pub fn spawn_captured(
     p: &ProcessConfig,
-    base_env: &[(String, String)],
+    base_env: &Environ,
     users: &UserDb,
     capture: [bool; 2],
     fallbacks: &mut Vec<LogFallback>,
@@ -535,7 +495,7 @@ pub struct ListenerPipes {
 /// pipe on its stdin for the events. Its stderr goes where its config says.
 pub fn spawn_listener(
     p: &ProcessConfig,
-    base_env: &[(String, String)],
+    base_env: &Environ,
     users: &UserDb,
 ) -> Result<(i32, ListenerPipes), SpawnError> {
     let mut pipes = [None, None];
@@ -632,7 +592,7 @@ fn spawn_single_with(
         .map(|a| cstring(a))
         .collect::<Option<_>>()
         .ok_or_else(|| fail(libc::EINVAL))?;
-    let envp = CArray::new(env.into_iter().filter_map(|kv| CString::new(kv).ok()).collect());
+    let envp = Envp::owned(env.into_iter().filter_map(|kv| CString::new(kv).ok()).collect());
     let devnull_fd = open_for_child(Path::new("/dev/null"), true)
         .map_err(|e| fail(e.raw_os_error().unwrap_or(libc::EIO)))?;
     let plan = ChildPlan {
@@ -681,14 +641,14 @@ mod tests {
             .collect()
     }
 
-    fn sys_env() -> Vec<(String, String)> {
-        env(&[
+    fn sys_env() -> Environ {
+        Environ::from_pairs(env(&[
             (
                 "PATH",
                 "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
             ),
             ("HOME", "/root"),
-        ])
+        ]))
     }
 
     /// Wait for `pid` and return its exit status (or 128+signal).
@@ -712,7 +672,7 @@ mod tests {
 
     /// Run a program whose stdout and stderr go to one file; return
     /// (exit status, output).
-    fn run_capture(mut p: ProcessConfig, base_env: &[(String, String)]) -> (i32, String) {
+    fn run_capture(mut p: ProcessConfig, base_env: &Environ) -> (i32, String) {
         let d = Dir::new("spawn-out");
         let out = d.path().join("out.log");
         p.stdout = LogDest::File(out.clone());
@@ -900,20 +860,26 @@ mod tests {
         let d = lookup_tree();
         let a = d.path().join("a");
         let run = a.join("run");
-        let r = resolve_command(&format!("{} x 'y z'", run.display()), None, &[], &[]).expect("found");
+        let r = resolve_command(
+            &format!("{} x 'y z'", run.display()),
+            None,
+            &[],
+            &Environ::default(),
+        )
+        .expect("found");
         assert_eq!(r.file, run);
         assert_eq!(r.argv, vec![run.display().to_string(), "x".into(), "y z".into()]);
 
-        let e = resolve_command("/nonexistent/cmd", None, &[], &[]).unwrap_err();
+        let e = resolve_command("/nonexistent/cmd", None, &[], &Environ::default()).unwrap_err();
         assert_eq!(e.to_string(), "can't find command '/nonexistent/cmd'");
-        let e = resolve_command("/tmp", None, &[], &[]).unwrap_err();
+        let e = resolve_command("/tmp", None, &[], &Environ::default()).unwrap_err();
         assert_eq!(e.to_string(), "command at '/tmp' is a directory");
         let plain = a.join("plain");
-        let e = resolve_command(&plain.display().to_string(), None, &[], &[]).unwrap_err();
+        let e = resolve_command(&plain.display().to_string(), None, &[], &Environ::default()).unwrap_err();
         assert_eq!(e, SpawnError::NotExecutable(plain.display().to_string()));
         let link = a.join("link");
         assert!(
-            resolve_command(&link.display().to_string(), None, &[], &[]).is_ok(),
+            resolve_command(&link.display().to_string(), None, &[], &Environ::default()).is_ok(),
             "symlinks are followed"
         );
     }
@@ -922,16 +888,17 @@ mod tests {
     fn lookup_relative_with_slash_uses_directory() {
         let d = lookup_tree();
         let dir = d.path().display().to_string();
-        let r = resolve_command("./a/run arg", Some(&dir), &[], &[]).expect("found in directory");
+        let r =
+            resolve_command("./a/run arg", Some(&dir), &[], &Environ::default()).expect("found in directory");
         assert_eq!(r.file, d.path().join("./a/run"));
         assert_eq!(r.argv, vec!["./a/run".to_string(), "arg".into()]);
         assert_eq!(r.shown, "./a/run");
-        let e = resolve_command("./a/missing", Some(&dir), &[], &[]).unwrap_err();
+        let e = resolve_command("./a/missing", Some(&dir), &[], &Environ::default()).unwrap_err();
         assert_eq!(e.to_string(), "can't find command './a/missing'");
-        let e = resolve_command("a/plain", Some(&dir), &[], &[]).unwrap_err();
+        let e = resolve_command("a/plain", Some(&dir), &[], &Environ::default()).unwrap_err();
         assert_eq!(e.to_string(), "command at 'a/plain' is not executable");
         // Without a directory it is rinit's cwd (the test runs in the crate root).
-        let e = resolve_command("./a/run", None, &[], &[]).unwrap_err();
+        let e = resolve_command("./a/run", None, &[], &Environ::default()).unwrap_err();
         assert_eq!(e.to_string(), "can't find command './a/run'");
     }
 
@@ -948,40 +915,61 @@ mod tests {
             "tool",
             None,
             &env(&[("PATH", &ab)]),
-            &env(&[("PATH", "/nonexistent")]),
+            &Environ::from_pairs(env(&[("PATH", "/nonexistent")])),
         )
         .expect("tool");
         assert_eq!(r.file, PathBuf::from(format!("{b}/tool")));
         assert_eq!(r.argv[0], "tool");
         // rinit's PATH when the program has none.
-        let r = resolve_command("tool", None, &[], &env(&[("PATH", &ab)])).expect("tool");
+        let r =
+            resolve_command("tool", None, &[], &Environ::from_pairs(env(&[("PATH", &ab)]))).expect("tool");
         assert_eq!(r.shown, format!("{b}/tool"));
         // The last PATH= in the program's environment wins.
         let prog = env(&[("PATH", "/nonexistent"), ("PATH", &ab)]);
-        assert!(resolve_command("tool", None, &prog, &[]).is_ok());
+        assert!(resolve_command("tool", None, &prog, &Environ::default()).is_ok());
 
         // Unlike execvp, a non-executable or a directory earlier in PATH wins.
-        let e = resolve_command("plain", None, &env(&[("PATH", &ab)]), &[]).unwrap_err();
+        let e = resolve_command("plain", None, &env(&[("PATH", &ab)]), &Environ::default()).unwrap_err();
         assert_eq!(e, SpawnError::NotExecutable(format!("{a}/plain")));
-        assert!(resolve_command("plain", None, &env(&[("PATH", &ba)]), &[]).is_ok());
-        let e = resolve_command("isdir", None, &env(&[("PATH", &ab)]), &[]).unwrap_err();
+        assert!(resolve_command("plain", None, &env(&[("PATH", &ba)]), &Environ::default()).is_ok());
+        let e = resolve_command("isdir", None, &env(&[("PATH", &ab)]), &Environ::default()).unwrap_err();
         assert_eq!(e, SpawnError::IsDirectory(format!("{a}/isdir")));
 
         // Not found names the word.
-        let e = resolve_command("nonexistentcmd", None, &env(&[("PATH", &ab)]), &[]).unwrap_err();
+        let e = resolve_command(
+            "nonexistentcmd",
+            None,
+            &env(&[("PATH", &ab)]),
+            &Environ::default(),
+        )
+        .unwrap_err();
         assert_eq!(e.to_string(), "can't find command 'nonexistentcmd'");
         // A trailing slash in a PATH entry does not double it.
-        let r = resolve_command("tool", None, &env(&[("PATH", &format!("{b}/"))]), &[]).expect("tool");
+        let r = resolve_command(
+            "tool",
+            None,
+            &env(&[("PATH", &format!("{b}/"))]),
+            &Environ::default(),
+        )
+        .expect("tool");
         assert_eq!(r.shown, format!("{b}/tool"));
     }
 
     #[test]
     fn lookup_default_path_and_relative_entries() {
         // rinit's PATH empty → /bin:/usr/bin:/usr/local/bin.
-        let r = resolve_command("sh -c true", None, &[], &env(&[("PATH", "")])).expect("sh");
+        let r = resolve_command(
+            "sh -c true",
+            None,
+            &[],
+            &Environ::from_pairs(env(&[("PATH", "")])),
+        )
+        .expect("sh");
         assert_eq!(r.shown, "/bin/sh");
         assert_eq!(
-            resolve_command("sh", None, &[], &[]).expect("sh").shown,
+            resolve_command("sh", None, &[], &Environ::default())
+                .expect("sh")
+                .shown,
             "/bin/sh"
         );
         // An empty program PATH is still "defined": only "" (relative) is searched.
@@ -990,7 +978,8 @@ mod tests {
         // A relative PATH entry is looked up in the program's directory.
         let d = lookup_tree();
         let dir = d.path().display().to_string();
-        let r = resolve_command("tool", Some(&dir), &env(&[("PATH", "b")]), &[]).expect("tool");
+        let r =
+            resolve_command("tool", Some(&dir), &env(&[("PATH", "b")]), &Environ::default()).expect("tool");
         assert_eq!(r.shown, "b/tool");
         assert_eq!(r.file, d.path().join("b/tool"));
     }
@@ -998,20 +987,21 @@ mod tests {
     #[test]
     fn lookup_parse_and_empty() {
         assert_eq!(
-            resolve_command("   ", None, &[], &[]).unwrap_err(),
+            resolve_command("   ", None, &[], &Environ::default()).unwrap_err(),
             SpawnError::Empty
         );
         // As in Python, os.path.join("/bin", "") is "/bin/", which exists.
-        let e = resolve_command("''", None, &[], &[]).unwrap_err();
+        let e = resolve_command("''", None, &[], &Environ::default()).unwrap_err();
         assert_eq!(e.to_string(), "command at '/bin/' is a directory");
-        let e = resolve_command("''", None, &env(&[("PATH", "/nonexistent")]), &[]).unwrap_err();
+        let e =
+            resolve_command("''", None, &env(&[("PATH", "/nonexistent")]), &Environ::default()).unwrap_err();
         assert_eq!(e.to_string(), "can't find command ''");
-        let e = resolve_command("sh -c 'echo C#D", None, &[], &[]).unwrap_err();
+        let e = resolve_command("sh -c 'echo C#D", None, &[], &Environ::default()).unwrap_err();
         assert_eq!(
             e.to_string(),
             "can't parse command \"sh -c 'echo C#D\": No closing quotation"
         );
-        let e = resolve_command("a\0b", None, &[], &[]).unwrap_err();
+        let e = resolve_command("a\0b", None, &[], &Environ::default()).unwrap_err();
         assert_eq!(e.to_string(), "can't parse command 'a\\x00b': embedded null byte");
     }
 
@@ -1034,7 +1024,7 @@ mod tests {
             // only this thread, which ends right after.
             let r = unsafe { libc::syscall(libc::SYS_setresuid, 65534, 65534, 0) };
             assert_eq!(r, 0);
-            resolve_command(&cmd, None, &[], &[])
+            resolve_command(&cmd, None, &[], &Environ::default())
         })
         .join()
         .expect("thread");
@@ -1057,7 +1047,7 @@ mod tests {
             ("SUPERVISOR_GROUP_NAME", "g1"),
             ("FOO", "baz"),
         ]);
-        let base = env(&[("HOME", "/root"), ("PATH", "/bin"), ("HOME", "/root2")]);
+        let base = Environ::from_pairs(env(&[("HOME", "/root"), ("PATH", "/bin"), ("HOME", "/root2")]));
         let got = child_environment(&p, &base);
         assert_eq!(
             got,

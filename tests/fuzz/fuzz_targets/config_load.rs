@@ -37,7 +37,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let opts = LoadOptions {
-        env: vec![("HOME".into(), "home".into()), ("X".into(), "1".into())],
+        env: rinit::environ::Environ::from_pairs([("HOME", "home"), ("X", "1")]),
         host_node_name: "fuzzhost".into(),
         host_checks: false,
         refuse_missing_log_dirs: false,
