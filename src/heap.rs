@@ -33,15 +33,22 @@ const CLASSES: usize = FINE_MAX / GRAIN + 4 * 4;
 const REGION: usize = 64 * 1024;
 
 /// The class index and block size for a request, or `None` for one that
-/// goes to the system allocator.
+/// goes to the system allocator. The common case, a small block, is inline
+/// in each allocator entry (out of line it was a third of their cost).
+#[inline(always)]
 fn class_of(layout: Layout) -> Option<(usize, usize)> {
+    let size = layout.size();
+    if size <= FINE_MAX && layout.align() <= GRAIN {
+        let i = size.saturating_sub(1) / GRAIN;
+        return Some((i, (i + 1) * GRAIN));
+    }
+    coarse_class_of(layout)
+}
+
+fn coarse_class_of(layout: Layout) -> Option<(usize, usize)> {
     let size = layout.size();
     if layout.align() > GRAIN || size > LARGEST {
         return None;
-    }
-    if size <= FINE_MAX {
-        let i = size.saturating_sub(1) / GRAIN;
-        return Some((i, (i + 1) * GRAIN));
     }
     // size in (2^s, 2^(s+1)], 8 <= s <= 11: blocks of 5, 6, 7 or 8 quarters
     // of 2^s (at most 25 % unused).
