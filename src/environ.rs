@@ -58,14 +58,8 @@ fn set_bucket(bits: &mut [u64; 4], b: usize) {
     }
 }
 
-/// `bytes` as text, lossy where they are not UTF-8. Environments are
-/// nearly always ASCII, which is checked a word at a time; the general
-/// UTF-8 check costs about eight instructions a byte on short strings.
+/// `bytes` as text, lossy where they are not UTF-8.
 fn text(bytes: &'static [u8]) -> Cow<'static, str> {
-    if bytes.is_ascii() {
-        // SAFETY: ASCII is valid UTF-8.
-        return Cow::Borrowed(unsafe { std::str::from_utf8_unchecked(bytes) });
-    }
     match std::str::from_utf8(bytes) {
         Ok(s) => Cow::Borrowed(s),
         Err(_) => Cow::Owned(String::from_utf8_lossy(bytes).into_owned()),
@@ -97,19 +91,36 @@ impl Environ {
             vars: Vec::with_capacity(count),
             buckets: [0; 4],
         };
+        // Environments are nearly always ASCII, checked a word at a time
+        // for a whole entry; the general UTF-8 check costs about eight
+        // instructions a byte on short strings.
         for k in 0..count {
             // SAFETY: as above: `k` is before the null, and the string is
             // NUL-terminated and never freed.
             let entry: &'static CStr = unsafe { CStr::from_ptr(*array.add(k)) };
             let bytes = entry.to_bytes();
-            if let Some(eq) = bytes.get(1..).and_then(|rest| memchr::memchr(b'=', rest)) {
-                let (name, value) = bytes.split_at(eq + 1);
-                env.set_var(Var {
-                    name: text(name),
-                    value: text(value.get(1..).unwrap_or_default()),
-                    entry: Some(Cow::Borrowed(entry)),
-                });
-            }
+            let Some(eq) = bytes.get(1..).and_then(|rest| memchr::memchr(b'=', rest)) else {
+                continue;
+            };
+            let (name, value) = bytes.split_at(eq + 1);
+            let value = value.get(1..).unwrap_or_default();
+            let (name, value) = if bytes.is_ascii() {
+                // SAFETY: ASCII is valid UTF-8; `name` and `value` are
+                // parts of `bytes` cut at an ASCII byte.
+                unsafe {
+                    (
+                        Cow::Borrowed(std::str::from_utf8_unchecked(name)),
+                        Cow::Borrowed(std::str::from_utf8_unchecked(value)),
+                    )
+                }
+            } else {
+                (text(name), text(value))
+            };
+            env.set_var(Var {
+                name,
+                value,
+                entry: Some(Cow::Borrowed(entry)),
+            });
         }
         env
     }
