@@ -300,11 +300,17 @@ fn push_timestamp(out: &mut String) {
         text = t;
         SECOND.set((secs, text));
     }
-    out.push_str(std::str::from_utf8(&text).unwrap_or_default());
-    out.push(',');
-    let mut ms = [0u8; 3];
-    put_digits(&mut ms, i64::from(millis));
-    out.push_str(std::str::from_utf8(&ms).unwrap_or_default());
+    let mut stamp = [0u8; 23];
+    let (date, frac) = stamp.split_at_mut(19);
+    date.copy_from_slice(&text);
+    if let Some((comma, ms)) = frac.split_first_mut() {
+        *comma = b',';
+        put_digits(ms, i64::from(millis));
+    }
+    // SAFETY: every byte of `stamp` is ASCII: the digits and separators of
+    // `date_time` and `put_digits`, a comma, or the zeroes it starts with.
+    // (Checking it again as UTF-8 cost as much as building it.)
+    out.push_str(unsafe { std::str::from_utf8_unchecked(&stamp) });
 }
 
 /// `YYYY-MM-DD HH:MM:SS`; None when a field does not fit its width (a
