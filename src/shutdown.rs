@@ -7,7 +7,7 @@
 //! system call: [`Shutdown::advance`] takes `now`, the processes and what the
 //! last reap found, and returns the [`Step`]s for the event loop to perform.
 
-use crate::log::Level;
+use crate::log::{Level, Line};
 use crate::machine::{Millis, Process};
 
 /// supervisord repeats `waiting for … to die` at most this often.
@@ -233,18 +233,19 @@ impl Shutdown {
         if !due {
             return;
         }
-        let names: Vec<&str> = (0..procs.len())
-            .filter(|&i| unstopped(procs, i))
-            .filter_map(|i| procs.get(i).map(Process::name))
-            .collect();
-        if names.is_empty() {
-            return;
+        // Built as it goes, without a list of the names first.
+        let mut line: Option<Line> = None;
+        for p in procs.iter().filter(|p| !p.state().is_stopped_class()) {
+            line = Some(match line {
+                None => Line::new().s("waiting for ").s(p.name()),
+                Some(l) => l.s(", ").s(p.name()),
+            });
         }
+        let Some(line) = line else {
+            return;
+        };
         self.last_waiting_log = Some(now);
-        out.push(Step::Log(
-            Level::Info,
-            format!("waiting for {} to die", names.join(", ")),
-        ));
+        out.push(Step::Log(Level::Info, line.s(" to die").done()));
     }
 }
 

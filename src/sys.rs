@@ -18,14 +18,15 @@ pub enum Exit {
 impl Exit {
     /// supervisord's `{status}` text in `exited:` and `stopped:` lines.
     pub fn describe(self) -> String {
+        self.describe_into(crate::log::Line::new()).done()
+    }
+
+    /// [`Exit::describe`] appended to a line being built.
+    pub fn describe_into(self, line: crate::log::Line) -> crate::log::Line {
         match self {
-            Exit::Code(c) => format!("exit status {c}"),
-            Exit::Signal { sig, core: false } => {
-                format!("terminated by {}", crate::signame::signal_name(sig))
-            }
-            Exit::Signal { sig, core: true } => {
-                format!("terminated by {} (core dumped)", crate::signame::signal_name(sig))
-            }
+            Exit::Code(c) => line.s("exit status ").n(c),
+            Exit::Signal { sig, core: false } => line.s("terminated by ").sig(sig),
+            Exit::Signal { sig, core: true } => line.s("terminated by ").sig(sig).s(" (core dumped)"),
         }
     }
 
