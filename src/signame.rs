@@ -56,11 +56,29 @@ const ALIAS: Kind = false;
 
 /// The canonical `SIG…` name of `sig`, if it has one.
 pub fn canonical(sig: i32) -> Option<&'static str> {
-    SIGNALS
-        .iter()
-        .find(|(_, n, kind)| *n == sig && *kind == NAME)
-        .map(|(name, _, _)| *name)
+    usize::try_from(sig)
+        .ok()
+        .and_then(|i| CANONICAL.get(i))
+        .copied()
+        .flatten()
 }
+
+/// `canonical` by number, drawn from `SIGNALS` when compiling (the first
+/// name of each number that is not an alias): every stop and exit line
+/// names a signal, and scanning the table for it cost more than the rest
+/// of the name's part of the line.
+const CANONICAL: [Option<&str>; 65] = {
+    let mut by_number: [Option<&str>; 65] = [None; 65];
+    let mut k = 0;
+    while k < SIGNALS.len() {
+        let (name, n, kind) = SIGNALS[k];
+        if kind == NAME && n >= 0 && (n as usize) < by_number.len() && by_number[n as usize].is_none() {
+            by_number[n as usize] = Some(name);
+        }
+        k += 1;
+    }
+    by_number
+};
 
 /// The name supervisord prints in its log lines: `SIGTERM`, or `signal 40`
 /// for a number without a name.
@@ -101,6 +119,17 @@ mod tests {
         assert_eq!(by_name("SIGIOT"), Some(6));
         assert_eq!(by_name("SIG_SETMASK"), Some(2));
         assert_eq!(by_name("SIGFOO"), None);
+    }
+
+    #[test]
+    fn canonical_by_number_is_the_tables_first_name() {
+        for sig in -2..=70 {
+            let scanned = SIGNALS
+                .iter()
+                .find(|(_, n, kind)| *n == sig && *kind == NAME)
+                .map(|(name, _, _)| *name);
+            assert_eq!(canonical(sig), scanned, "signal {sig}");
+        }
     }
 
     /// Every number 1–31 has exactly one canonical name.
