@@ -56,24 +56,25 @@ const ALIAS: Kind = false;
 
 /// The canonical `SIG…` name of `sig`, if it has one.
 pub fn canonical(sig: i32) -> Option<&'static str> {
-    usize::try_from(sig)
-        .ok()
-        .and_then(|i| CANONICAL.get(i))
-        .copied()
-        .flatten()
+    let at = usize::try_from(sig).ok().and_then(|i| CANONICAL.get(i))?;
+    let (name, _, _) = SIGNALS.get(usize::from(at.checked_sub(1)?))?;
+    Some(name)
 }
 
-/// `canonical` by number, drawn from `SIGNALS` when compiling (the first
-/// name of each number that is not an alias): every stop and exit line
-/// names a signal, and scanning the table for it cost more than the rest
-/// of the name's part of the line.
-const CANONICAL: [Option<&str>; 65] = {
-    let mut by_number: [Option<&str>; 65] = [None; 65];
+/// `canonical` by number, drawn from `SIGNALS` when compiling: one more
+/// than the place in `SIGNALS` of the first name of each number that is
+/// not an alias (0: none). Every stop and exit line names a signal, and
+/// scanning the table for it cost more than the rest of the name's part of
+/// the line. Places, not names: a table of pointers would cost a relocation
+/// each at every start of the binary.
+const CANONICAL: [u8; 65] = {
+    assert!(SIGNALS.len() < 256, "places must fit a u8");
+    let mut by_number = [0u8; 65];
     let mut k = 0;
     while k < SIGNALS.len() {
-        let (name, n, kind) = SIGNALS[k];
-        if kind == NAME && n >= 0 && (n as usize) < by_number.len() && by_number[n as usize].is_none() {
-            by_number[n as usize] = Some(name);
+        let (_, n, kind) = SIGNALS[k];
+        if kind == NAME && n >= 0 && (n as usize) < by_number.len() && by_number[n as usize] == 0 {
+            by_number[n as usize] = (k + 1) as u8;
         }
         k += 1;
     }
