@@ -12,7 +12,7 @@
 //! transition testable with a fake clock.
 
 use crate::config::{AutoRestart, ProcessConfig, ShutdownOn};
-use crate::log::Level;
+use crate::log::{Level, Line};
 
 /// Monotonic time in milliseconds.
 pub type Millis = u64;
@@ -464,7 +464,12 @@ impl Process {
         log(
             out,
             Level::Info,
-            format!("spawned: '{}' with pid {}", self.cfg.name, pid),
+            Line::new()
+                .s("spawned: '")
+                .s(&self.cfg.name)
+                .s("' with pid ")
+                .n(pid)
+                .done(),
         );
         if self.cfg.startsecs == 0 {
             // supervisord promotes on its next iteration, before it reaps:
@@ -501,10 +506,13 @@ impl Process {
         log(
             out,
             Level::Info,
-            format!(
-                "success: {} entered RUNNING state, process has stayed up for > than {} seconds (startsecs)",
-                self.cfg.name, self.cfg.startsecs
-            ),
+            Line::new()
+                .s("success: ")
+                .s(&self.cfg.name)
+                .s(" entered RUNNING state, process has stayed up for > than ")
+                .u(self.cfg.startsecs)
+                .s(" seconds (startsecs)")
+                .done(),
         );
     }
 
@@ -566,26 +574,26 @@ impl Process {
         leftovers: usize,
         out: &mut Vec<Action>,
     ) {
-        let name = self.cfg.name.clone();
+        // Each line is built before the state changes (it is pushed after
+        // the change all the same): the name is borrowed, not copied.
+        let name = |head: &str| Line::new().s(head).s(&self.cfg.name).s(" (");
         match self.state() {
             State::Stopping => {
                 // Any death while stopping is a `stopped:`.
+                let line = exit.describe_into(name("stopped: ")).s(")").done();
                 self.enter(Phase::Stopped, out);
                 let level = if expected { Level::Info } else { Level::Warn };
-                log(out, level, format!("stopped: {} ({})", name, exit.describe()));
+                log(out, level, line);
                 self.outcome = Outcome::Exited { exit, expected: true };
             }
             State::Starting => {
                 // Died before startsecs, whatever the code. The state
                 // changes before the line is written, as in supervisord.
+                let line = exit.describe_into(name("exited: ")).s("; not expected)").done();
                 self.outcome = Outcome::Exited { exit, expected };
                 self.spawnerr = Some("Exited too quickly (process log may have details)".into());
                 let exhausted = self.enter_backoff(now, out);
-                log(
-                    out,
-                    Level::Warn,
-                    format!("exited: {} ({}; not expected)", name, exit.describe()),
-                );
+                log(out, Level::Warn, line);
                 self.policy_on_exit(exit, expected, out);
                 if exhausted {
                     self.give_up(out);
@@ -600,6 +608,7 @@ impl Process {
                 } else {
                     (Level::Warn, "not expected")
                 };
+                let line = exit.describe_into(name("exited: ")).s("; ").s(word).s(")").done();
                 self.backoff = 0;
                 self.outcome = Outcome::Exited { exit, expected };
                 let restart = match self.cfg.autorestart {
@@ -612,11 +621,7 @@ impl Process {
                 // The state changes before the line is written, as in
                 // supervisord.
                 self.enter(Phase::Exited { restart_at }, out);
-                log(
-                    out,
-                    level,
-                    format!("exited: {} ({}; {})", name, exit.describe(), word),
-                );
+                log(out, level, line);
                 self.policy_on_exit(exit, expected, out);
                 if restart {
                     self.plan_cleanup(now, old_pid, leftovers, out);
@@ -744,13 +749,16 @@ impl Process {
                 log(
                     out,
                     Level::Debg,
-                    format!(
-                        "killing {} (pid {}){} with signal {}",
-                        self.cfg.name,
-                        pid,
-                        how,
-                        signal_name(self.cfg.stopsignal)
-                    ),
+                    Line::new()
+                        .s("killing ")
+                        .s(&self.cfg.name)
+                        .s(" (pid ")
+                        .n(pid)
+                        .s(")")
+                        .s(how)
+                        .s(" with signal ")
+                        .sig(self.cfg.stopsignal)
+                        .done(),
                 );
                 out.push(Action::Kill {
                     pid,

@@ -7,7 +7,7 @@
 //! system call: [`Shutdown::advance`] takes `now`, the processes and what the
 //! last reap found, and returns the [`Step`]s for the event loop to perform.
 
-use crate::log::Level;
+use crate::log::{Level, Line};
 use crate::machine::{Millis, Process};
 
 /// supervisord repeats `waiting for … to die` at most this often.
@@ -61,8 +61,10 @@ pub enum Phase {
 }
 
 pub struct Shutdown {
-    /// Process indexes grouped by priority, highest priority number first.
-    batches: Vec<Vec<usize>>,
+    /// Process indexes in stop order: by priority, highest number first.
+    order: Vec<usize>,
+    /// Where each batch (one priority) ends in `order`.
+    batch_ends: Vec<usize>,
     phase: Phase,
     status: i32,
     last_waiting_log: Option<Millis>,
@@ -83,15 +85,22 @@ impl Shutdown {
         let mut order: Vec<usize> = (0..priorities.len()).collect();
         let prio = |i: usize| priorities.get(i).copied().unwrap_or(0);
         order.sort_by(|a, b| prio(*b).cmp(&prio(*a)).then(b.cmp(a)));
-        let mut batches: Vec<Vec<usize>> = Vec::new();
-        for i in order {
-            match batches.last_mut() {
-                Some(last) if last.first().map(|f| prio(*f)) == Some(prio(i)) => last.push(i),
-                _ => batches.push(vec![i]),
+        // One list cut into batches, not a list per batch: each of those
+        // was an allocation and a reallocation per process added.
+        let mut batch_ends = Vec::new();
+        for (k, pair) in order.windows(2).enumerate() {
+            if let [a, b] = pair {
+                if prio(*a) != prio(*b) {
+                    batch_ends.push(k + 1);
+                }
             }
         }
+        if !order.is_empty() {
+            batch_ends.push(order.len());
+        }
         Shutdown {
-            batches,
+            order,
+            batch_ends,
             phase: Phase::Batches { next: 0 },
             status,
             last_waiting_log: None,
@@ -125,15 +134,13 @@ impl Shutdown {
                     self.log_waiting(now, procs, &mut out);
                 }
                 let busy = next > 0
-                    && self
-                        .batches
-                        .get(next - 1)
+                    && batch(&self.order, &self.batch_ends, next - 1)
                         .is_some_and(|b| b.iter().any(|&i| unstopped(procs, i)));
                 if busy {
                     self.log_waiting(now, procs, &mut out);
                     return out;
                 }
-                match self.batches.get(next) {
+                match batch(&self.order, &self.batch_ends, next) {
                     Some(batch) => {
                         if !self.hurry && batch.iter().any(|&i| draining(i)) {
                             let until = *self.drain_until.get_or_insert(now.saturating_add(DRAIN_AT_MOST));
@@ -233,19 +240,31 @@ impl Shutdown {
         if !due {
             return;
         }
-        let names: Vec<&str> = (0..procs.len())
-            .filter(|&i| unstopped(procs, i))
-            .filter_map(|i| procs.get(i).map(Process::name))
-            .collect();
-        if names.is_empty() {
-            return;
+        // Built as it goes, without a list of the names first.
+        let mut line: Option<Line> = None;
+        for p in procs.iter().filter(|p| !p.state().is_stopped_class()) {
+            line = Some(match line {
+                None => Line::new().s("waiting for ").s(p.name()),
+                Some(l) => l.s(", ").s(p.name()),
+            });
         }
+        let Some(line) = line else {
+            return;
+        };
         self.last_waiting_log = Some(now);
-        out.push(Step::Log(
-            Level::Info,
-            format!("waiting for {} to die", names.join(", ")),
-        ));
+        out.push(Step::Log(Level::Info, line.s(" to die").done()));
     }
+}
+
+/// The process indexes of batch `k` (the `k`-th priority to stop) of
+/// `order`, cut at `ends`.
+fn batch<'a>(order: &'a [usize], ends: &[usize], k: usize) -> Option<&'a [usize]> {
+    let end = *ends.get(k)?;
+    let start = match k.checked_sub(1) {
+        Some(before) => *ends.get(before)?,
+        None => 0,
+    };
+    order.get(start..end)
 }
 
 fn unstopped(procs: &[Process], i: usize) -> bool {

@@ -56,11 +56,30 @@ const ALIAS: Kind = false;
 
 /// The canonical `SIG…` name of `sig`, if it has one.
 pub fn canonical(sig: i32) -> Option<&'static str> {
-    SIGNALS
-        .iter()
-        .find(|(_, n, kind)| *n == sig && *kind == NAME)
-        .map(|(name, _, _)| *name)
+    let at = usize::try_from(sig).ok().and_then(|i| CANONICAL.get(i))?;
+    let (name, _, _) = SIGNALS.get(usize::from(at.checked_sub(1)?))?;
+    Some(name)
 }
+
+/// `canonical` by number, drawn from `SIGNALS` when compiling: one more
+/// than the place in `SIGNALS` of the first name of each number that is
+/// not an alias (0: none). Every stop and exit line names a signal, and
+/// scanning the table for it cost more than the rest of the name's part of
+/// the line. Places, not names: a table of pointers would cost a relocation
+/// each at every start of the binary.
+const CANONICAL: [u8; 65] = {
+    assert!(SIGNALS.len() < 256, "places must fit a u8");
+    let mut by_number = [0u8; 65];
+    let mut k = 0;
+    while k < SIGNALS.len() {
+        let (_, n, kind) = SIGNALS[k];
+        if kind == NAME && n >= 0 && (n as usize) < by_number.len() && by_number[n as usize] == 0 {
+            by_number[n as usize] = (k + 1) as u8;
+        }
+        k += 1;
+    }
+    by_number
+};
 
 /// The name supervisord prints in its log lines: `SIGTERM`, or `signal 40`
 /// for a number without a name.
@@ -101,6 +120,17 @@ mod tests {
         assert_eq!(by_name("SIGIOT"), Some(6));
         assert_eq!(by_name("SIG_SETMASK"), Some(2));
         assert_eq!(by_name("SIGFOO"), None);
+    }
+
+    #[test]
+    fn canonical_by_number_is_the_tables_first_name() {
+        for sig in -2..=70 {
+            let scanned = SIGNALS
+                .iter()
+                .find(|(_, n, kind)| *n == sig && *kind == NAME)
+                .map(|(name, _, _)| *name);
+            assert_eq!(canonical(sig), scanned, "signal {sig}");
+        }
     }
 
     /// Every number 1–31 has exactly one canonical name.

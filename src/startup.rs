@@ -5,7 +5,7 @@
 
 use crate::cli::Opts;
 use crate::config::{self, Config, LoadOptions};
-use crate::log::{Level, Logger};
+use crate::log::{Level, Line, Logger};
 use crate::output::open::{open_for_write, How};
 use crate::signals::SignalFd;
 use crate::supervisor::Supervisor;
@@ -97,7 +97,10 @@ pub fn supervise(argv0: &str, opts: &Opts) -> i32 {
         logfile: log_file_path(&cfg.supervisord.logfile).map(|p| p.display().to_string()),
     };
     let pidfile = write_pidfile(&cfg.supervisord.pidfile, pid, &mut logger);
-    logger.log(Level::Info, &format!("rinit started with pid {pid}"));
+    logger.log(
+        Level::Info,
+        &Line::new().s("rinit started with pid ").n(pid).done(),
+    );
     Supervisor::new(cfg, env, logger, sig, pidfile)
         .with_control(control, facts)
         .with_reload(reloader(argv0, opts))
@@ -235,7 +238,7 @@ fn write_pidfile(path: &str, pid: i32, logger: &mut Logger) -> Option<String> {
         return None;
     }
     let written = open_for_write(Path::new(path), How::Truncate, true)
-        .and_then(|mut f| f.write_all(format!("{pid}\n").as_bytes()));
+        .and_then(|mut f| f.write_all(Line::new().n(pid).s("\n").done().as_bytes()));
     match written {
         Ok(()) => Some(path.to_string()),
         Err(e) => {

@@ -11,7 +11,7 @@
 use crate::config::Config;
 use crate::environ::Environ;
 use crate::events::Event;
-use crate::log::{Level, Logger};
+use crate::log::{Level, Line, Logger};
 use crate::machine::{signal_name, Action, Millis, Process};
 use crate::output::Output;
 use crate::pollset::PollSet;
@@ -400,7 +400,11 @@ impl Supervisor {
                 // describing them are written: `docker stop` should not
                 // wait on rinit's own stdout.
                 self.logger.hold();
-                let msg = format!("received {} indicating exit request", signal_name(sig));
+                let msg = Line::new()
+                    .s("received ")
+                    .sig(sig)
+                    .s(" indicating exit request")
+                    .done();
                 self.logger.log(Level::Warn, &msg);
                 let now = self.now();
                 if let Some(sd) = self.shutdown.as_mut() {

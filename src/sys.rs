@@ -18,14 +18,15 @@ pub enum Exit {
 impl Exit {
     /// supervisord's `{status}` text in `exited:` and `stopped:` lines.
     pub fn describe(self) -> String {
+        self.describe_into(crate::log::Line::new()).done()
+    }
+
+    /// [`Exit::describe`] appended to a line being built.
+    pub fn describe_into(self, line: crate::log::Line) -> crate::log::Line {
         match self {
-            Exit::Code(c) => format!("exit status {c}"),
-            Exit::Signal { sig, core: false } => {
-                format!("terminated by {}", crate::signame::signal_name(sig))
-            }
-            Exit::Signal { sig, core: true } => {
-                format!("terminated by {} (core dumped)", crate::signame::signal_name(sig))
-            }
+            Exit::Code(c) => line.s("exit status ").n(c),
+            Exit::Signal { sig, core: false } => line.s("terminated by ").sig(sig),
+            Exit::Signal { sig, core: true } => line.s("terminated by ").sig(sig).s(" (core dumped)"),
         }
     }
 
@@ -262,10 +263,23 @@ pub fn set_foreground(tty: i32, pgid: i32) -> io::Result<()> {
 }
 
 /// The wall clock: seconds since the epoch and the nanoseconds past them.
+/// (0, 0) before the epoch, as `SystemTime::duration_since` would say; read
+/// with `clock_gettime` itself, which is all `SystemTime::now` does before
+/// checking and subtracting what the kernel already guarantees.
 pub fn now_realtime() -> (i64, u32) {
-    match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
-        Ok(d) => (i64::try_from(d.as_secs()).unwrap_or(i64::MAX), d.subsec_nanos()),
-        Err(_) => (0, 0),
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a live local the call writes one timespec into.
+    if unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) } != 0 {
+        return (0, 0);
+    }
+    // time_t is i64 on the targets rinit builds for.
+    #[allow(clippy::useless_conversion)]
+    match (i64::from(ts.tv_sec), u32::try_from(ts.tv_nsec)) {
+        (secs, Ok(nanos)) if secs >= 0 && nanos < 1_000_000_000 => (secs, nanos),
+        _ => (0, 0),
     }
 }
 
@@ -315,6 +329,19 @@ mod tests {
     fn stat_with_spaces_and_parens_in_comm() {
         let s = parse_stat("42 (a) b (c) S 7 42 42 0 -1 4194560 0").unwrap();
         assert_eq!((s.pid, s.state, s.ppid, s.pgrp), (42, 'S', 7, 42));
+    }
+
+    #[test]
+    fn now_realtime_is_the_system_time() {
+        let before = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
+        let (secs, nanos) = now_realtime();
+        let after = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
+        let now = std::time::Duration::new(secs as u64, nanos);
+        assert!(before <= now && now <= after, "{before:?} {now:?} {after:?}");
     }
 
     #[test]

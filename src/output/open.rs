@@ -35,8 +35,7 @@ pub enum How {
 /// `nonblock`, a FIFO or a terminal is opened `O_NONBLOCK` (a FIFO without
 /// a reader then fails with ENXIO instead of blocking PID 1 forever).
 pub fn open_for_write(path: &Path, how: How, nonblock: bool) -> io::Result<File> {
-    let target = resolve_safely(path)?;
-    let follow_last = in_proc(&target);
+    let (target, follow_last) = resolve(path)?;
     let mut flags = libc::O_CLOEXEC | libc::O_NOCTTY;
     if !follow_last {
         // The checked name must not have become a symlink since the check.
@@ -70,10 +69,47 @@ fn in_proc(p: &Path) -> bool {
     if p.starts_with("/proc/") {
         return true;
     }
-    p.parent()
-        .and_then(|d| std::fs::canonicalize(d).ok())
-        .is_some_and(|d| d.starts_with("/proc"))
+    p.parent().is_some_and(real_path_in_proc)
 }
+
+/// Whether the real path of directory `d` (the C library's `realpath`) is
+/// /proc or below it; false when it has none (missing, too long). Into
+/// buffers on the stack: `std::fs::canonicalize` has the C library
+/// allocate the result, copies it and frees it, which cost more than
+/// everything else about opening a file.
+fn real_path_in_proc(d: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let name = d.as_os_str().as_bytes();
+    // realpath refuses "" (ENOENT) and names of PATH_MAX bytes or more
+    // (ENAMETOOLONG); a NUL inside cannot be passed at all.
+    if name.is_empty() || name.len() >= PATH_MAX || name.contains(&0) {
+        return false;
+    }
+    // Not zeroed: 8 KiB of zeroes cost more than the call.
+    let mut c_name = std::mem::MaybeUninit::<[u8; PATH_MAX]>::uninit();
+    let mut real = std::mem::MaybeUninit::<[u8; PATH_MAX]>::uninit();
+    let c_name = c_name.as_mut_ptr().cast::<u8>();
+    let real = real.as_mut_ptr().cast::<libc::c_char>();
+    // SAFETY: `c_name` has room for `name` and a NUL (len < PATH_MAX), and
+    // does not overlap it; the NUL-terminated copy is then all realpath
+    // reads. `real` has the PATH_MAX bytes realpath may write, the
+    // terminating NUL included, and is read only after a success, which
+    // wrote a NUL-terminated name there. Both are live locals.
+    let real = unsafe {
+        std::ptr::copy_nonoverlapping(name.as_ptr(), c_name, name.len());
+        c_name.add(name.len()).write(0);
+        if libc::realpath(c_name.cast(), real).is_null() {
+            return false;
+        }
+        std::ffi::CStr::from_ptr(real).to_bytes()
+    };
+    // A real path has no `.`, `..` or doubled `/`: the component test
+    // `Path::starts_with("/proc")` is this byte test.
+    real == b"/proc" || real.starts_with(b"/proc/")
+}
+
+/// The longest name `realpath` takes and returns, NUL included.
+const PATH_MAX: usize = libc::PATH_MAX as usize;
 
 /// Why a symlink was not followed (the caller adds the path it opened).
 fn refused(link: &Path, uid: u32, dir: &Path) -> io::Error {
@@ -90,18 +126,24 @@ fn refused(link: &Path, uid: u32, dir: &Path) -> io::Error {
 /// Follow `path`'s last component through symlinks, refusing the links
 /// `fs.protected_symlinks` would refuse. Returns the name to open.
 pub fn resolve_safely(path: &Path) -> io::Result<PathBuf> {
+    resolve(path).map(|(p, _)| p)
+}
+
+/// [`resolve_safely`], and whether the name returned lies in /proc (then
+/// its last component is the kernel's to follow).
+fn resolve(path: &Path) -> io::Result<(PathBuf, bool)> {
     let mut p = path.to_path_buf();
     for _ in 0..40 {
         if in_proc(&p) {
-            return Ok(p);
+            return Ok((p, true));
         }
         let meta = match std::fs::symlink_metadata(&p) {
             Ok(m) => m,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(p),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((p, false)),
             Err(e) => return Err(e),
         };
         if !meta.file_type().is_symlink() {
-            return Ok(p);
+            return Ok((p, false));
         }
         let dir = match p.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -176,6 +218,23 @@ mod tests {
             PathBuf::from("/dev/fd/1")
         );
         assert!(open_for_write(Path::new("/dev/fd/2"), How::Append, true).is_ok());
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn in_proc_looks_through_directory_links() {
+        let d = tmp("inproc");
+        symlink("/proc", d.join("p")).unwrap();
+        symlink("/", d.join("root")).unwrap();
+        assert!(in_proc(&d.join("p/self")));
+        assert!(in_proc(&d.join("root/proc/self")));
+        assert!(in_proc(Path::new("/dev/fd/1")));
+        assert!(!in_proc(&d.join("root/procx/self")));
+        assert!(!in_proc(&d.join("missing/x")));
+        assert!(!in_proc(Path::new("relative.log")));
+        assert!(!in_proc(Path::new("/tmp/a.log")));
+        let long = format!("/{}/x", "a/".repeat(PATH_MAX));
+        assert!(!in_proc(Path::new(&long)));
         let _ = std::fs::remove_dir_all(&d);
     }
 

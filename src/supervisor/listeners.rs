@@ -110,7 +110,10 @@ impl Listeners {
                 self.io.push(None);
             }
         }
-        self.hub.publish(Event::process_group(true, &g.name), &mut log);
+        // Without a pool nobody hears it: its payload is not even built.
+        if !self.hub.is_empty() {
+            self.hub.publish(Event::process_group(true, &g.name), &mut log);
+        }
         emit(logger, log);
     }
 
