@@ -171,60 +171,15 @@ fn default_disposition(sig: libc::c_int) {
     };
     // SAFETY: `sa` is a live kernel sigaction with the layout above whose
     // handler is SIG_DFL (0); the old action is not asked for (null).
-    let _ = unsafe { rt_sigaction(sig, &sa) };
-}
-
-/// `rt_sigaction(sig, act, NULL, 8)` by the `syscall` instruction itself:
-/// the C library's variadic `syscall()` spends three times the
-/// instructions of the call on unpacking six arguments, 62 times at every
-/// start and in every child.
-///
-/// # Safety
-/// `act` must point to a live `KernelSigaction` whose handler is SIG_DFL
-/// or SIG_IGN (the kernel would run any other value as code).
-#[cfg(target_arch = "x86_64")]
-unsafe fn rt_sigaction(sig: libc::c_int, act: *const KernelSigaction) -> isize {
-    let ret: isize;
-    // SAFETY: the x86-64 Linux system call convention: number in rax,
-    // arguments in rdi, rsi, rdx, r10, result in rax; the instruction
-    // overwrites rcx and r11 only, uses no user stack, and the kernel
-    // restores the flags from r11. It reads the `act` the caller vouches
-    // for and writes no memory (no old action is asked for).
-    unsafe {
-        std::arch::asm!(
-            "syscall",
-            inlateout("rax") libc::SYS_rt_sigaction as isize => ret,
-            in("rdi") sig as isize,
-            in("rsi") act,
-            in("rdx") 0usize,
-            in("r10") KERNEL_SIGSET_SIZE,
-            lateout("rcx") _,
-            lateout("r11") _,
-            options(nostack, preserves_flags, readonly),
-        );
-    }
-    ret
-}
-
-/// [`rt_sigaction`] through the C library where the instruction is not
-/// spelt out here.
-///
-/// # Safety
-/// As for the x86-64 version.
-#[cfg(target_arch = "aarch64")]
-unsafe fn rt_sigaction(sig: libc::c_int, act: *const KernelSigaction) -> isize {
-    // SAFETY: `act` is live (the caller vouches for it); the old action is
-    // not asked for (null).
-    let r = unsafe {
+    let _ = unsafe {
         libc::syscall(
             libc::SYS_rt_sigaction,
             sig,
-            act,
+            &sa as *const KernelSigaction,
             std::ptr::null_mut::<KernelSigaction>(),
             KERNEL_SIGSET_SIZE,
         )
     };
-    r as isize
 }
 
 /// Where the kernel's layout is not known here: the C library's call, which
