@@ -20,7 +20,6 @@ use crate::signals::SignalFd;
 use crate::users::UserDb;
 use crate::{spawn, sys};
 use std::collections::HashMap;
-use std::time::Instant;
 
 /// At most this many forks per pass of the loop, so that signals, reaping
 /// and deadlines are served between batches of a burst (numprocs=10000
@@ -45,7 +44,8 @@ pub struct Supervisor {
     by_pid: HashMap<i32, usize>,
     logger: Logger,
     sig: SignalFd,
-    epoch: Instant,
+    /// The monotonic clock's reading at start-up (`sys::monotonic_millis`).
+    epoch: Millis,
     /// rinit's own environment, the base of every child's.
     base_env: Environ,
     shutdown: Option<Shutdown>,
@@ -91,7 +91,7 @@ impl Supervisor {
         pidfile: Option<String>,
     ) -> Supervisor {
         let listeners = Listeners::new(&config.groups, &config.supervisord.identifier, &mut logger);
-        let reloads = reload::Reloads::new(&config);
+        let reloads = reload::Reloads::new(&config.groups, config.supervisord);
         let mut procs = Vec::new();
         let mut group_priority = Vec::new();
         for g in config.groups {
@@ -115,7 +115,7 @@ impl Supervisor {
             by_pid: HashMap::new(),
             logger,
             sig,
-            epoch: Instant::now(),
+            epoch: crate::sys::monotonic_millis(),
             base_env: env,
             shutdown: None,
             pidfile,
@@ -160,7 +160,7 @@ impl Supervisor {
     }
 
     fn now(&self) -> Millis {
-        self.epoch.elapsed().as_millis() as Millis
+        crate::sys::monotonic_millis().saturating_sub(self.epoch)
     }
 
     /// Run until shutdown completes; returns rinit's exit status.

@@ -262,6 +262,24 @@ pub fn set_foreground(tty: i32, pgid: i32) -> io::Result<()> {
     }
 }
 
+/// The monotonic clock in milliseconds (`CLOCK_MONOTONIC`, what every
+/// deadline is measured on; 0 if it could not be read, which Linux never
+/// does). `Instant::elapsed` and `as_millis` cost twice as much, on a call
+/// the loop makes several times a pass.
+pub fn monotonic_millis() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a live local the call writes one timespec into.
+    if unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) } != 0 {
+        return 0;
+    }
+    let secs = u64::try_from(ts.tv_sec).unwrap_or(0);
+    let millis = u64::try_from(ts.tv_nsec).unwrap_or(0) / 1_000_000;
+    secs.saturating_mul(1000).saturating_add(millis)
+}
+
 /// The wall clock: seconds since the epoch and the nanoseconds past them.
 /// (0, 0) before the epoch, as `SystemTime::duration_since` would say; read
 /// with `clock_gettime` itself, which is all `SystemTime::now` does before

@@ -55,10 +55,12 @@ pub struct Reloads {
 }
 
 impl Reloads {
-    pub fn new(config: &Config) -> Reloads {
+    /// `supervisord` is the running `[supervisord]` section, kept (not
+    /// copied) to compare a reloaded one with.
+    pub fn new(groups: &[GroupConfig], supervisord: SupervisordConfig) -> Reloads {
         let mut applied = Vec::new();
         let mut next = 0;
-        for g in &config.groups {
+        for g in groups {
             let idx: Vec<usize> = (next..next + g.processes.len()).collect();
             next += g.processes.len();
             applied.push((g.name.clone(), fingerprint(g), idx));
@@ -69,7 +71,7 @@ impl Reloads {
             retired: vec![false; next],
             held: vec![false; next],
             waits: Vec::new(),
-            supervisord: Some(config.supervisord.clone()),
+            supervisord: Some(supervisord),
             pending: None,
         }
     }
