@@ -12,6 +12,14 @@
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Every disposition of this process is SIG_DFL: set once
+/// `SignalFd::install` has reset them (rinit installs no handler, it reads
+/// signals from the signalfd), cleared by any [`set_disposition`]. A child
+/// forked meanwhile inherits them clean and skips its own reset: 62 system
+/// calls in every child (docs/design.md, "Spawning").
+static ALL_DEFAULT: AtomicBool = AtomicBool::new(false);
 
 /// Highest signal number on Linux (SIGRTMAX).
 const MAX_SIGNAL: libc::c_int = 64;
@@ -30,6 +38,7 @@ impl SignalFd {
     /// reach the signalfd), block every signal, open the fd.
     pub fn install() -> io::Result<SignalFd> {
         reset_dispositions();
+        ALL_DEFAULT.store(true, Ordering::SeqCst);
         let mask = ALL_SIGNALS;
         // nix's SigSet is the C library's, which leaves out 32-34 (above).
         // SAFETY: `mask` is a live 8-byte kernel sigset the kernel only
@@ -131,6 +140,7 @@ pub fn stop_self(sig: libc::c_int) {
 /// Async-signal-safe: used in the forked child too. (nix's `sigaction`
 /// takes its `Signal` enum, which has no real-time signals.)
 pub fn set_disposition(sig: libc::c_int, handler: libc::sighandler_t) -> bool {
+    ALL_DEFAULT.store(false, Ordering::SeqCst);
     // SAFETY: an all-zero sigaction is a valid value; `handler` is SIG_DFL
     // or SIG_IGN (no function is installed), with an empty mask and no
     // flags; the old action is not asked for (null).
@@ -189,6 +199,14 @@ fn default_disposition(sig: libc::c_int) {
     let _ = set_disposition(sig, libc::SIG_DFL);
 }
 
+/// In a forked child: every signal back to its default action unless the
+/// parent's already are (async-signal-safe: an atomic load).
+pub fn reset_dispositions_if_needed() {
+    if !ALL_DEFAULT.load(Ordering::SeqCst) {
+        reset_dispositions();
+    }
+}
+
 /// Every signal back to its default action (async-signal-safe). Ignored
 /// signals survive `exec` (SIGPIPE and SIGXFSZ from the Rust runtime and
 /// supervisord's Python are the classic leak).
@@ -216,4 +234,18 @@ pub fn unblock_all() {
             KERNEL_SIGSET_SIZE,
         )
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A child skips its reset only while nothing has changed a
+    /// disposition since rinit's own reset.
+    #[test]
+    fn a_changed_disposition_makes_children_reset_theirs_again() {
+        ALL_DEFAULT.store(true, Ordering::SeqCst);
+        assert!(set_disposition(libc::SIGWINCH, libc::SIG_DFL));
+        assert!(!ALL_DEFAULT.load(Ordering::SeqCst));
+    }
 }

@@ -268,7 +268,7 @@ pub(super) fn drop_privileges(plan: &ChildPlan) {
 /// first, then process group and terminal, stdio, fds, identity, directory,
 /// umask, and the mask last.
 pub(super) fn run_child(plan: &ChildPlan) -> ! {
-    signals::reset_dispositions();
+    signals::reset_dispositions_if_needed();
     let own = nix::unistd::Pid::from_raw(0);
     if nix::unistd::setpgid(own, own).is_err() {
         child_fail_errno(plan, b"couldn't setpgid", b"");
