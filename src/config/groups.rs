@@ -61,7 +61,7 @@ impl Loader<'_> {
         }
         for section in sections
             .iter()
-            .filter(|s| s.starts_with("program:") && !excluded.contains(s.as_str()))
+            .filter(|s| s.starts_with("program:") && !excluded.contains(&***s))
         {
             let name = values::process_or_group_name(after_colon(section))
                 .map_err(|m| self.header_error(section, m))?;
@@ -72,7 +72,7 @@ impl Loader<'_> {
             groups.push(GroupConfig {
                 name,
                 kind: GroupKind::Program,
-                section: section.clone(),
+                section: section.to_string(),
                 programs: None,
                 priority,
                 listener: None,
@@ -85,7 +85,7 @@ impl Loader<'_> {
         let mut fcgi = Vec::new();
         for section in sections
             .iter()
-            .filter(|s| s.starts_with("fcgi-program:") && !excluded.contains(s.as_str()))
+            .filter(|s| s.starts_with("fcgi-program:") && !excluded.contains(&***s))
         {
             fcgi.push(self.fcgi_group(section)?);
         }
@@ -178,10 +178,7 @@ impl Loader<'_> {
             None => "supervisor.dispatchers:default_handler".to_string(),
         };
         let events_at = self.ini.get(section, "events").cloned();
-        let events_text = self
-            .get(section, "events", here)?
-            .map(|(v, _)| v)
-            .unwrap_or_default();
+        let events_text = self.text(section, "events", here)?.unwrap_or_default();
         let mut events: Vec<String> = values::list_of_strings(&events_text)
             .iter()
             .map(|e| e.to_uppercase())
@@ -245,7 +242,7 @@ impl Loader<'_> {
             }
             None => None,
         };
-        let socket_owner = self.get(section, "socket_owner", here)?.map(|(v, _)| v);
+        let socket_owner = self.text(section, "socket_owner", here)?;
         let socket_mode = match self.get(section, "socket_mode", here)? {
             Some((v, at)) => Some(
                 values::octal(&v).map_err(|_| fail(format!("Invalid socket_mode value {v}"), Some(&at)))?,

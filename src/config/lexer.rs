@@ -33,6 +33,7 @@ impl Hasher for Fnv {
 }
 
 type Index = HashMap<String, usize, BuildHasherDefault<Fnv>>;
+type SectionIndex = HashMap<Rc<str>, usize, BuildHasherDefault<Fnv>>;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -49,7 +50,9 @@ pub struct Value {
 /// 100,000th (docs/config.md, "Load time").
 #[derive(Debug, Clone, PartialEq)]
 pub struct Section {
-    pub name: String,
+    /// Shared with `Ini`'s index and with the loader's lists of sections
+    /// (a name is compared by address first, see `Ini::section`).
+    pub name: Rc<str>,
     /// Read-only outside this module: `set` keeps `index` in step with it.
     pub keys: Vec<(String, Value)>,
     index: Index,
@@ -62,16 +65,22 @@ pub struct Section {
     pub line: usize,
 }
 
-impl Default for Section {
-    fn default() -> Self {
+impl Section {
+    fn new(name: Rc<str>, file: Rc<Path>, line: usize) -> Self {
         Section {
-            name: String::new(),
+            name,
             keys: Vec::new(),
             index: Index::default(),
             mask: 0,
-            file: Rc::from(Path::new("")),
-            line: 0,
+            file,
+            line,
         }
+    }
+}
+
+impl Default for Section {
+    fn default() -> Self {
+        Section::new(Rc::from(""), Rc::from(Path::new("")), 0)
     }
 }
 
@@ -112,10 +121,18 @@ fn key_bit(key: &str) -> u64 {
 }
 
 impl Section {
+    /// Inline: the loader asks for some 40 keys per section with literal
+    /// names, most of them absent, and the mask test then folds to a
+    /// constant bit and one `and`.
+    #[inline]
     pub fn get(&self, key: &str) -> Option<&Value> {
         if self.mask & key_bit(key) == 0 {
             return None;
         }
+        self.lookup(key)
+    }
+
+    fn lookup(&self, key: &str) -> Option<&Value> {
         let i = self.position(key)?;
         self.keys.get(i).map(|(_, v)| v)
     }
@@ -161,8 +178,9 @@ pub struct Ini {
     pub defaults: Section,
     /// Read-only outside this module (see `index`).
     pub sections: Vec<Section>,
-    /// Section name → position in `sections`.
-    index: Index,
+    /// Section name → position in `sections`, once there are more than
+    /// `INDEX_FROM` of them (fewer are searched in order, like keys).
+    index: SectionIndex,
     /// The section found last: the loader asks for one section's keys in a
     /// row, and comparing a name is cheaper than hashing it.
     last: Cell<usize>,
@@ -186,30 +204,78 @@ pub struct ParseError {
 const DEFAULT_SECTION: &str = "DEFAULT";
 
 impl Ini {
+    #[inline(always)]
     pub fn section(&self, name: &str) -> Option<&Section> {
+        if let Some(s) = self.sections.get(self.last.get()) {
+            // The loader mostly passes a section's own name (a clone of the
+            // `Rc` from `section_names`): the same address is the same text.
+            if std::ptr::eq(&*s.name, name) {
+                return Some(s);
+            }
+        }
+        self.section_named(name)
+    }
+
+    fn section_named(&self, name: &str) -> Option<&Section> {
         if let Some(s) = self.sections.get(self.last.get()) {
             if same(&s.name, name) {
                 return Some(s);
             }
         }
-        let i = *self.index.get(name)?;
+        let i = self.find(name)?;
         self.last.set(i);
         self.sections.get(i)
+    }
+
+    fn find(&self, name: &str) -> Option<usize> {
+        if self.sections.len() <= INDEX_FROM {
+            self.sections.iter().position(|s| same(&s.name, name))
+        } else {
+            self.index.get(name).copied()
+        }
+    }
+
+    /// Append a section (its name is not there yet); returns its position.
+    fn add_section(&mut self, name: &str, file: Rc<Path>, line: usize) -> usize {
+        let name: Rc<str> = Rc::from(name);
+        let i = self.sections.len();
+        if i == INDEX_FROM {
+            self.index = self
+                .sections
+                .iter()
+                .enumerate()
+                .map(|(n, s)| (Rc::clone(&s.name), n))
+                .collect();
+        }
+        if i >= INDEX_FROM {
+            self.index.insert(Rc::clone(&name), i);
+        }
+        self.sections.push(Section::new(name, file, line));
+        i
     }
 
     pub fn has_section(&self, name: &str) -> bool {
         self.section(name).is_some()
     }
 
-    pub fn section_names(&self) -> Vec<String> {
-        self.sections.iter().map(|s| s.name.clone()).collect()
+    pub fn section_names(&self) -> Vec<Rc<str>> {
+        self.sections.iter().map(|s| Rc::clone(&s.name)).collect()
     }
 
     /// `parser.get(section, key)`: the section's own value, else `[DEFAULT]`'s.
+    #[inline]
     pub fn get(&self, section: &str, key: &str) -> Option<&Value> {
         self.section(section)
             .and_then(|s| s.get(key))
             .or_else(|| self.defaults.get(key))
+    }
+
+    /// Whether `get(section, key)` can find anything: `false` is certain.
+    /// Inline with a literal key, it costs a few instructions.
+    #[inline(always)]
+    pub fn may_have(&self, section: &str, key: &str) -> bool {
+        let bit = key_bit(key);
+        self.defaults.mask & bit != 0 || self.section(section).is_some_and(|s| s.mask & bit != 0)
     }
 
     /// `parser.options(section)`: `[DEFAULT]` keys first, then the section's.
@@ -235,7 +301,11 @@ impl Ini {
             },
         };
         let at = target.set(key, value);
-        self.dirty.push((section, at));
+        // A section added since the last `expand_here` is scanned whole by
+        // the next one: only `[DEFAULT]` and older sections need the list.
+        if section.is_none_or(|i| i < self.sections_before) {
+            self.dirty.push((section, at));
+        }
     }
 
     /// supervisord's `expand_here`: literal `%(here)s` text in every section
@@ -289,7 +359,12 @@ impl Ini {
             }
         }
         for (section, key) in dirty {
-            let Some(s) = section.and_then(|i| self.sections.get_mut(i)) else {
+            // A section from `old` on was scanned whole above: replacing
+            // again would expand a `here` that contains `%(here)s` twice.
+            let Some(s) = section
+                .filter(|i| *i < old)
+                .and_then(|i| self.sections.get_mut(i))
+            else {
                 continue;
             };
             if let Some((_, value)) = s.keys.get_mut(key) {
@@ -305,8 +380,30 @@ impl Ini {
     pub fn read(&mut self, text: &str, source: &Path) -> Result<(), ParseError> {
         let text = universal_newlines(text);
         let mut reader = Reader::new(self, source);
-        for (index, line) in text.split_inclusive('\n').enumerate() {
-            reader.line(index + 1, line)?;
+        // `split_inclusive('\n')`, a byte at a time (lines are short),
+        // noting on the way whether a line can hold a comment at all.
+        let mut rest: &str = &text;
+        let mut lineno = 0;
+        while !rest.is_empty() {
+            lineno += 1;
+            let mut end = rest.len();
+            let mut marked = false;
+            for (i, b) in rest.bytes().enumerate() {
+                match b {
+                    b'\n' => {
+                        end = i + 1;
+                        break;
+                    }
+                    b';' | b'#' => marked = true,
+                    _ => {}
+                }
+            }
+            // `end` follows a `\n` or is the end: a character boundary.
+            let Some((line, tail)) = rest.split_at_checked(end) else {
+                break;
+            };
+            reader.line(lineno, line, marked)?;
+            rest = tail;
         }
         reader.finish()
     }
@@ -326,7 +423,40 @@ pub use crate::pyrepr::py_isspace;
 
 /// `str.strip()` with Python's notion of whitespace.
 pub fn py_strip(s: &str) -> &str {
-    s.trim_matches(py_isspace)
+    py_trim_end(py_trim_start(s))
+}
+
+/// ASCII bytes `str.isspace()` is true for (`py_isspace` of an ASCII char).
+#[inline]
+fn ascii_space(b: u8) -> bool {
+    matches!(b, b'\t'..=b'\r' | 0x1c..=b' ')
+}
+
+/// `str.lstrip()`: ASCII bytes a byte at a time (nearly all text), by
+/// characters from a non-ASCII one on.
+#[inline]
+pub fn py_trim_start(s: &str) -> &str {
+    let b = s.as_bytes();
+    let start = b.iter().position(|c| !ascii_space(*c)).unwrap_or(b.len());
+    // Only ASCII bytes lie before `start`: a character boundary.
+    let rest = s.get(start..).unwrap_or("");
+    match b.get(start) {
+        Some(c) if !c.is_ascii() => rest.trim_start_matches(py_isspace),
+        _ => rest,
+    }
+}
+
+/// `str.rstrip()`, the same way from the end.
+#[inline]
+pub fn py_trim_end(s: &str) -> &str {
+    let b = s.as_bytes();
+    let end = b.iter().rposition(|c| !ascii_space(*c)).map_or(0, |i| i + 1);
+    // Only ASCII bytes lie from `end` on: a character boundary.
+    let head = s.get(..end).unwrap_or("");
+    match end.checked_sub(1).and_then(|i| b.get(i)) {
+        Some(c) if !c.is_ascii() => head.trim_end_matches(py_isspace),
+        _ => head,
+    }
 }
 
 /// Where one key's pieces are being collected (continuation lines).
@@ -363,12 +493,15 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn line(&mut self, lineno: usize, line: &str) -> Result<(), ParseError> {
-        let comment_start = comment_start(line);
-        let value = py_strip(match comment_start {
+    /// One line with its `\n`; `marked`: it has a `;` or a `#`.
+    fn line(&mut self, lineno: usize, line: &str, marked: bool) -> Result<(), ParseError> {
+        let comment_start = if marked { comment_start(line) } else { None };
+        let code = match comment_start {
             Some(i) => line.get(..i).unwrap_or(""),
             None => line,
-        });
+        };
+        let body = py_trim_start(code);
+        let value = py_trim_end(body);
         if value.is_empty() {
             // An empty line belongs to the value being collected, unless it
             // held a comment; trailing empties are dropped at the end.
@@ -379,7 +512,11 @@ impl<'a> Reader<'a> {
             }
             return Ok(());
         }
-        let indent = line.chars().take_while(|c| py_isspace(*c)).count();
+        // The line's leading whitespace, in characters: what `body` lost
+        // (`value` is not empty, so more than blanks follows it).
+        let indent = code
+            .get(..code.len() - body.len())
+            .map_or(0, |lead| lead.chars().count());
         if self.current.is_some() && indent > self.indent_level {
             if let Some(cur) = self.current.as_mut() {
                 cur.text.push('\n');
@@ -433,19 +570,9 @@ impl<'a> Reader<'a> {
             self.cursect = Some(None);
             return;
         }
-        let index = match self.ini.index.get(name) {
-            Some(&i) => i,
-            None => {
-                self.ini.sections.push(Section {
-                    name: name.to_string(),
-                    file: self.source.clone(),
-                    line: lineno,
-                    ..Section::default()
-                });
-                let i = self.ini.sections.len() - 1;
-                self.ini.index.insert(name.to_string(), i);
-                i
-            }
+        let index = match self.ini.find(name) {
+            Some(i) => i,
+            None => self.ini.add_section(name, self.source.clone(), lineno),
         };
         self.cursect = Some(Some(index));
     }
@@ -455,7 +582,7 @@ impl<'a> Reader<'a> {
         let Some(mut cur) = self.current.take() else {
             return;
         };
-        let kept = cur.text.trim_end_matches(py_isspace).len();
+        let kept = py_trim_end(&cur.text).len();
         cur.text.truncate(kept);
         let value = Value {
             text: cur.text,
@@ -537,8 +664,9 @@ fn section_header(value: &str) -> Option<&str> {
 
 /// `OPTCRE`: key up to the first `=` or `:`, both sides stripped.
 fn option_line(value: &str) -> Option<(&str, &str)> {
-    let at = value.find(['=', ':'])?;
-    let key = value.get(..at)?.trim_end_matches(py_isspace);
+    // Both delimiters are ASCII: a byte search finds the same place.
+    let at = value.bytes().position(|b| b == b'=' || b == b':')?;
+    let key = py_trim_end(value.get(..at)?);
     let val = py_strip(value.get(at + 1..)?);
     Some((key, val))
 }
@@ -551,6 +679,10 @@ mod tests {
         let mut ini = Ini::default();
         ini.read(text, Path::new("t.conf")).expect("parses");
         ini
+    }
+
+    fn names(ini: &Ini) -> Vec<String> {
+        ini.section_names().iter().map(|n| n.to_string()).collect()
     }
 
     fn val(ini: &Ini, s: &str, k: &str) -> Option<String> {
@@ -574,7 +706,7 @@ mod tests {
     #[test]
     fn section_names_verbatim() {
         let ini = parse("[ Program:X ]\na=1\n[x] trailing\nb=2\n");
-        assert_eq!(ini.section_names(), vec![" Program:X ", "x"]);
+        assert_eq!(names(&ini), vec![" Program:X ", "x"]);
     }
 
     #[test]
@@ -625,7 +757,7 @@ mod tests {
         let ini = parse("[s]\na=1\na=2\nb=1\n[t]\n[s]\nb=3\nc=4\n");
         assert_eq!(val(&ini, "s", "a").as_deref(), Some("2"));
         assert_eq!(val(&ini, "s", "b").as_deref(), Some("3"));
-        assert_eq!(ini.section_names(), vec!["s", "t"]);
+        assert_eq!(names(&ini), vec!["s", "t"]);
     }
 
     #[test]
@@ -707,7 +839,7 @@ mod tests {
             .iter()
             .map(|s| {
                 (
-                    s.name.clone(),
+                    s.name.to_string(),
                     s.keys.iter().map(|(k, v)| (k.clone(), v.text.clone())).collect(),
                 )
             })
@@ -806,5 +938,90 @@ mod tests {
         ] {
             assert_eq!(same(a, b), a == b, "{a} {b}");
         }
+    }
+
+    /// Texts mixing ASCII and Unicode blanks at both ends and inside.
+    fn blank_mixes() -> Vec<String> {
+        let pieces = [
+            "", " ", "\t", "\n", "\r\n", "\x0b", "\x0c", "\x1c", "\x1f", "\u{85}", "\u{a0}", "\u{2000}",
+            "\u{3000}", "x", "é", "a b", "\u{200b}", "\x1b", "#", "\u{feff}",
+        ];
+        let mut out = Vec::new();
+        for a in pieces {
+            for b in pieces {
+                for c in pieces {
+                    out.push(format!("{a}{b}{c}"));
+                    out.push(format!("{a}{b}k=v{c}"));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn byte_trims_are_python_strips() {
+        for t in blank_mixes() {
+            assert_eq!(py_strip(&t), t.trim_matches(py_isspace), "{t:?}");
+            assert_eq!(py_trim_start(&t), t.trim_start_matches(py_isspace), "{t:?}");
+            assert_eq!(py_trim_end(&t), t.trim_end_matches(py_isspace), "{t:?}");
+        }
+    }
+
+    /// The indentation of a line counts characters, Unicode blanks too:
+    /// a continuation line indented with one U+3000 is deeper than a key at
+    /// column 0 and shallower than two spaces.
+    #[test]
+    fn unicode_indentation() {
+        let ini = parse("[s]\na=1\n\u{3000}b\n  c=2\n\u{3000}\u{3000}\u{3000}d\n");
+        assert_eq!(val(&ini, "s", "a").as_deref(), Some("1\nb\nc=2\nd"));
+        let ini = parse("[s]\n\u{a0}a=1\n\u{2000} b\n\u{a0}c=2\n");
+        assert_eq!(val(&ini, "s", "a").as_deref(), Some("1\nb"));
+        assert_eq!(val(&ini, "s", "c").as_deref(), Some("2"));
+    }
+
+    /// Many sections: searched in order up to `INDEX_FROM`, indexed past it;
+    /// a repeated header merges into the first either way.
+    #[test]
+    fn sections_on_both_sides_of_the_index_threshold() {
+        let mut text = String::new();
+        for i in 0..30 {
+            text.push_str(&format!("[s{i}]\nk=v{i}\n"));
+        }
+        text.push_str("[s3]\nk2=again\n[s20]\nk2=again\n");
+        let ini = parse(&text);
+        assert_eq!(ini.sections.len(), 30);
+        for i in 0..30 {
+            assert_eq!(val(&ini, &format!("s{i}"), "k"), Some(format!("v{i}")));
+        }
+        assert_eq!(val(&ini, "s3", "k2").as_deref(), Some("again"));
+        assert_eq!(val(&ini, "s20", "k2").as_deref(), Some("again"));
+        assert!(ini.section("s30").is_none());
+        assert!(!ini.may_have("s30", "k"));
+        assert!(ini.may_have("s29", "k"));
+    }
+
+    /// supervisord replaces `%(here)s` once per value per file, even where
+    /// `here` itself contains `%(here)s` (the next file's pass replaces it
+    /// again, and only then).
+    #[test]
+    fn here_containing_here_is_replaced_once_per_pass() {
+        let files = [
+            ("/a/%(here)s", "[DEFAULT]\nd=%(here)s/d\n[a]\nx=%(here)s/x\n"),
+            (
+                "/b/%(here)s",
+                "[a]\ny=%(here)s/y\n[b]\nz=%(here)s\n[DEFAULT]\ne=%(here)s\n",
+            ),
+            ("/c", "[a]\nw=%(here)s\n"),
+        ];
+        let mut fast = Ini::default();
+        let mut slow = Ini::default();
+        for (here, text) in files {
+            fast.read(text, Path::new("f")).expect("parses");
+            slow.read(text, Path::new("f")).expect("parses");
+            fast.expand_here(here);
+            expand_here_full(&mut slow, here);
+            assert_eq!(texts(&fast), texts(&slow), "after {here}");
+        }
+        assert_eq!(val(&fast, "a", "x").as_deref(), Some("/a//b//c/x"));
     }
 }

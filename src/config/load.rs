@@ -280,13 +280,53 @@ impl<'a> Loader<'a> {
         self.parse_into(&text, &path)?;
         for section in self.ini.sections.iter().skip(before) {
             self.section_to_file
-                .insert(section.name.clone(), filename.to_string());
+                .insert(section.name.to_string(), filename.to_string());
         }
         Ok(())
     }
 
     /// `parser.saneget(section, key)`: the expanded value and where it was.
+    /// Most keys asked for are not set: that answer is inline (see
+    /// `Ini::may_have`), the rest out of line.
+    #[inline(always)]
     pub(crate) fn get(
+        &self,
+        section: &str,
+        key: &str,
+        extra: &[&dyn Scope],
+    ) -> Result<Option<(String, Value)>, ConfigError> {
+        if !self.ini.may_have(section, key) {
+            return Ok(None);
+        }
+        self.get_owned(section, key, extra)
+    }
+
+    /// `get` without where the value was.
+    #[inline(always)]
+    pub(crate) fn text(
+        &self,
+        section: &str,
+        key: &str,
+        extra: &[&dyn Scope],
+    ) -> Result<Option<String>, ConfigError> {
+        if !self.ini.may_have(section, key) {
+            return Ok(None);
+        }
+        self.text_owned(section, key, extra)
+    }
+
+    fn text_owned(
+        &self,
+        section: &str,
+        key: &str,
+        extra: &[&dyn Scope],
+    ) -> Result<Option<String>, ConfigError> {
+        Ok(self
+            .get_ref(section, key, extra)?
+            .map(|(text, _)| text.into_owned()))
+    }
+
+    fn get_owned(
         &self,
         section: &str,
         key: &str,
@@ -321,8 +361,23 @@ impl<'a> Loader<'a> {
 
     /// A typed option, the error pointing at the value; `default` is what
     /// `parse` gives for supervisord's default text, so that a missing key
-    /// (most keys of most sections) costs no parsing.
+    /// (most keys of most sections) costs no parsing, and no call.
+    #[inline(always)]
     pub(crate) fn typed<T>(
+        &self,
+        section: &str,
+        key: &str,
+        default: T,
+        extra: &[&dyn Scope],
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<T, ConfigError> {
+        if !self.ini.may_have(section, key) {
+            return Ok(default);
+        }
+        self.typed_set(section, key, default, extra, parse)
+    }
+
+    fn typed_set<T>(
         &self,
         section: &str,
         key: &str,
@@ -346,6 +401,9 @@ impl<'a> Loader<'a> {
         extra: &[&dyn Scope],
         parse: impl Fn(&str) -> Result<T, String>,
     ) -> Result<T, ConfigError> {
+        if !self.ini.may_have(section, key) {
+            return parse(default).map_err(|m| fail(m, None));
+        }
         match self.get_ref(section, key, extra)? {
             Some((text, value)) => parse(&text).map_err(|m| fail(m, Some(value))),
             None => parse(default).map_err(|m| fail(m, None)),
@@ -400,7 +458,7 @@ impl<'a> Loader<'a> {
             Some((v, at)) => Some(self.existing_directory(&v).map_err(|m| fail(m, Some(&at)))?),
             None => None,
         };
-        let user = self.get(s, "user", here)?.map(|(v, _)| v);
+        let user = self.text(s, "user", here)?;
         let umask = self.typed(s, "umask", 0o022, here, values::octal)?;
         let logfile = self.typed_text(s, "logfile", "supervisord.log", here, |v| {
             self.existing_dirpath(v)
@@ -414,8 +472,7 @@ impl<'a> Loader<'a> {
             self.existing_dirpath(v)
         })?;
         let identifier = self
-            .get(s, "identifier", here)?
-            .map(|(v, _)| v)
+            .text(s, "identifier", here)?
             .unwrap_or_else(|| "supervisor".into());
         let nodaemon = self.typed(s, "nodaemon", false, here, values::boolean)?;
         let silent = self.typed(s, "silent", false, here, values::boolean)?;

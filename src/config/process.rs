@@ -26,7 +26,8 @@ struct Common {
     redirect_stderr: bool,
     numprocs: i64,
     numprocs_start: i64,
-    environment: (String, Option<Value>),
+    /// Read without expansion (`do_expand=False`): expanded per instance.
+    environment: Option<Value>,
     stdout_capture_maxbytes: u64,
     stdout_events_enabled: bool,
     stderr_capture_maxbytes: u64,
@@ -34,7 +35,9 @@ struct Common {
     serverurl: Option<String>,
     user: Option<String>,
     umask: Option<u32>,
-    process_name: (String, Option<Value>),
+    /// The template checked by `process_or_group_name`, and where it was
+    /// set; `None`: supervisord's default, `%(program_name)s`.
+    process_name: Option<(String, Value)>,
     shutdown_on: ShutdownOn,
     output_prefix: bool,
 }
@@ -170,14 +173,14 @@ impl Loader<'_> {
         let redirect_stderr = self.typed(s, "redirect_stderr", false, names, values::boolean)?;
         let numprocs = self.typed(s, "numprocs", 1, names, values::integer)?;
         let numprocs_start = self.typed(s, "numprocs_start", 0, names, values::integer)?;
-        let environment = self.raw(section, "environment", "");
+        let environment = self.raw(section, "environment");
         let stdout_capture_maxbytes =
             self.typed(s, "stdout_capture_maxbytes", 0, names, values::byte_size)?;
         let stdout_events_enabled = self.typed(s, "stdout_events_enabled", false, names, values::boolean)?;
         let stderr_capture_maxbytes =
             self.typed(s, "stderr_capture_maxbytes", 0, names, values::byte_size)?;
         let stderr_events_enabled = self.typed(s, "stderr_events_enabled", false, names, values::boolean)?;
-        let serverurl = self.get(s, "serverurl", names)?.map(|(v, _)| v);
+        let serverurl = self.text(s, "serverurl", names)?;
         let serverurl = serverurl.filter(|v| !super::load::strip(v).eq_ignore_ascii_case("auto"));
         let user = match self.get(s, "user", names)? {
             Some((u, at)) => {
@@ -190,12 +193,22 @@ impl Loader<'_> {
             Some((u, at)) => Some(values::octal(&u).map_err(|m| fail(m, Some(&at)))?),
             None => None,
         };
-        let (template, template_at) = self.raw(section, "process_name", "%(program_name)s");
-        let template = values::process_or_group_name(&template).map_err(|m| fail(m, template_at.as_ref()))?;
-        if numprocs > 1 && !template.contains("%(process_num)") {
+        let process_name = match self.raw(section, "process_name") {
+            Some(at) => {
+                let template = values::process_or_group_name(&at.text).map_err(|m| fail(m, Some(&at)))?;
+                Some((template, at))
+            }
+            // The default passes `process_or_group_name` as it is.
+            None => None,
+        };
+        let template_at = process_name.as_ref().map(|(_, at)| at);
+        let numbered = process_name
+            .as_ref()
+            .is_some_and(|(template, _)| template.contains("%(process_num)"));
+        if numprocs > 1 && !numbered {
             return Err(fail(
                 "%(process_num) must be present within process_name when numprocs > 1",
-                template_at.as_ref().or(self.ini.get(section, "numprocs")),
+                template_at.or(self.ini.get(section, "numprocs")),
             ));
         }
         if stopasgroup && !killasgroup {
@@ -231,18 +244,18 @@ impl Loader<'_> {
             serverurl,
             user,
             umask,
-            process_name: (template, template_at),
+            process_name,
             shutdown_on,
             output_prefix,
         })
     }
 
     /// A value read without expansion (`do_expand=False`).
-    fn raw(&self, section: &str, key: &str, default: &str) -> (String, Option<Value>) {
-        match self.ini.get(section, key) {
-            Some(v) => (v.text.clone(), Some(v.clone())),
-            None => (default.to_string(), None),
+    fn raw(&self, section: &str, key: &str) -> Option<Value> {
+        if !self.ini.may_have(section, key) {
+            return None;
         }
+        self.ini.get(section, key).cloned()
     }
 
     fn instance(
@@ -259,15 +272,15 @@ impl Loader<'_> {
             names,
             program_env,
         } = scope;
-        let (env_text, env_at) = &c.environment;
         // No `environment` (most programs): nothing to expand or parse.
-        let environment = if env_text.is_empty() {
-            Vec::new()
-        } else {
-            let env_text = self
-                .expand(env_text, &[&*names, &fixed], || "environment".into())
-                .map_err(|m| fail(m, env_at.as_ref()))?;
-            values::environment(&env_text).map_err(|m| fail(m, env_at.as_ref()))?
+        let environment = match &c.environment {
+            Some(at) if !at.text.is_empty() => {
+                let env_text = self
+                    .expand(&at.text, &[&*names, &fixed], || "environment".into())
+                    .map_err(|m| fail(m, Some(at)))?;
+                values::environment(&env_text).map_err(|m| fail(m, Some(at)))?
+            }
+            _ => Vec::new(),
         };
         for (k, v) in &environment {
             let key = format!("ENV_{k}");
@@ -275,7 +288,7 @@ impl Loader<'_> {
             program_env.push(key);
         }
         let names: &[&dyn Scope] = &[&*names, &fixed];
-        let directory = self.get(section, "directory", names)?.map(|(v, _)| v);
+        let directory = self.text(section, "directory", names)?;
         let stdout = self.stream(section, "stdout", names)?;
         let mut stderr = self.stream(section, "stderr", names)?;
         if c.redirect_stderr {
@@ -290,7 +303,7 @@ impl Loader<'_> {
                 other => other.clone(),
             };
         }
-        let Some((command, _)) = self.get(section, "command", names)? else {
+        let Some(command) = self.text(section, "command", names)? else {
             return Err(fail(
                 format!("program section {section} does not specify a command"),
                 None,
@@ -298,10 +311,13 @@ impl Loader<'_> {
         };
         let name = match (&c.process_name, fixed.program_name) {
             // The default `%(program_name)s` expands to the name itself.
-            ((_, None), Some(program_name)) => program_name.to_string(),
-            ((template, template_at), _) => self
+            (None, Some(program_name)) => program_name.to_string(),
+            (Some((template, at)), _) => self
                 .expand(template, names, || "process_name".into())
-                .map_err(|m| fail(m, template_at.as_ref()))?,
+                .map_err(|m| fail(m, Some(at)))?,
+            (None, None) => self
+                .expand("%(program_name)s", names, || "process_name".into())
+                .map_err(|m| fail(m, None))?,
         };
         let to_u32 = |n: i64, key: &str| {
             u32::try_from(n).map_err(|_| {

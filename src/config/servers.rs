@@ -20,8 +20,8 @@ impl Loader<'_> {
     }
 
     fn credentials(&self, section: &str) -> Result<(Option<String>, Option<String>), ConfigError> {
-        let username = self.get(section, "username", &[])?.map(|(v, _)| v);
-        let password = self.get(section, "password", &[])?.map(|(v, _)| v);
+        let username = self.text(section, "username", &[])?;
+        let password = self.text(section, "password", &[])?;
         if username.is_some() != password.is_some() {
             return Err(fail(
                 format!(
