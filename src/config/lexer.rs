@@ -59,7 +59,7 @@ pub struct Section {
     /// One bit per `key_bit` of the keys stored: the loader asks each
     /// section for some 40 keys and finds few, and an unset bit answers
     /// "absent" without comparing any name.
-    mask: u64,
+    mask: u128,
     /// Where the header was first seen (for messages about the section).
     pub file: Rc<Path>,
     pub line: usize,
@@ -87,7 +87,7 @@ impl Default for Section {
 /// String equality eight bytes at a time: the loader compares short names
 /// millions of times, and musl's `memcmp` goes byte by byte.
 #[inline]
-fn same(a: &str, b: &str) -> bool {
+pub(super) fn same(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
     if a.len() != b.len() {
         return false;
@@ -106,18 +106,20 @@ fn same(a: &str, b: &str) -> bool {
 /// hashing, and most sections are that small.
 const INDEX_FROM: usize = 8;
 
-/// A key's bit in `Section::mask`, from its length and end bytes (the
-/// known keys mostly differ there).
+/// A key's bit in `Section::mask`: its length and the bytes at 0, 3, 7
+/// and the end (where the known keys differ: `stdout_`/`stderr_`,
+/// `capture`/`logfile`/`events`/`syslog`), mixed by one multiplication.
+/// The factor was searched for: the keys of a program-like section all
+/// get different bits, and so do `[supervisord]`'s
+/// (`lint::tests::known_keys_have_their_own_bits`), so a key that is not
+/// set is nearly always answered by the mask alone.
 #[inline]
-fn key_bit(key: &str) -> u64 {
+pub(super) fn key_bit(key: &str) -> u128 {
     let b = key.as_bytes();
-    let (first, last) = (b.first().copied().unwrap_or(0), b.last().copied().unwrap_or(0));
-    let h = b
-        .len()
-        .wrapping_mul(5)
-        .wrapping_add(usize::from(first))
-        .wrapping_add(usize::from(last).wrapping_mul(3));
-    1u64 << (h & 63)
+    let last = b.len().saturating_sub(1);
+    let at = |i: usize| u64::from(b.get(i.min(last)).copied().unwrap_or(0));
+    let features = (b.len() as u64) | at(0) << 8 | at(last) << 16 | at(3) << 24 | at(7) << 32;
+    1u128 << (features.wrapping_mul(0x5381_a7b3_867a_d8c5) >> 57)
 }
 
 impl Section {
@@ -181,9 +183,11 @@ pub struct Ini {
     /// Section name → position in `sections`, once there are more than
     /// `INDEX_FROM` of them (fewer are searched in order, like keys).
     index: SectionIndex,
-    /// The section found last: the loader asks for one section's keys in a
-    /// row, and comparing a name is cheaper than hashing it.
+    /// The section found last, and the one before: the loader asks for one
+    /// section's keys in a row (now and then one of `[supervisord]`'s), and
+    /// comparing a name is cheaper than hashing it.
     last: Cell<usize>,
+    prev: Cell<usize>,
     /// Values stored since the last `expand_here` (`None` = `[DEFAULT]`),
     /// and how many sections existed then: `expand_here` only needs to look
     /// at what changed, not at every value after every included file.
@@ -217,12 +221,21 @@ impl Ini {
     }
 
     fn section_named(&self, name: &str) -> Option<&Section> {
-        if let Some(s) = self.sections.get(self.last.get()) {
+        let (last, prev) = (self.last.get(), self.prev.get());
+        if let Some(s) = self.sections.get(last) {
             if same(&s.name, name) {
                 return Some(s);
             }
         }
+        if let Some(s) = self.sections.get(prev) {
+            if std::ptr::eq(&*s.name, name) || same(&s.name, name) {
+                self.last.set(prev);
+                self.prev.set(last);
+                return Some(s);
+            }
+        }
         let i = self.find(name)?;
+        self.prev.set(last);
         self.last.set(i);
         self.sections.get(i)
     }
@@ -380,24 +393,13 @@ impl Ini {
     pub fn read(&mut self, text: &str, source: &Path) -> Result<(), ParseError> {
         let text = universal_newlines(text);
         let mut reader = Reader::new(self, source);
-        // `split_inclusive('\n')`, a byte at a time (lines are short),
-        // noting on the way whether a line can hold a comment at all.
+        // `split_inclusive('\n')`, noting on the way whether a line can
+        // hold a comment at all.
         let mut rest: &str = &text;
         let mut lineno = 0;
         while !rest.is_empty() {
             lineno += 1;
-            let mut end = rest.len();
-            let mut marked = false;
-            for (i, b) in rest.bytes().enumerate() {
-                match b {
-                    b'\n' => {
-                        end = i + 1;
-                        break;
-                    }
-                    b';' | b'#' => marked = true,
-                    _ => {}
-                }
-            }
+            let (end, marked) = line_end(rest.as_bytes());
             // `end` follows a `\n` or is the end: a character boundary.
             let Some((line, tail)) = rest.split_at_checked(end) else {
                 break;
@@ -543,7 +545,7 @@ impl<'a> Reader<'a> {
             });
         }
         match option_line(value) {
-            Some((key, val)) => {
+            Some((key, val, lower)) => {
                 if key.is_empty() {
                     self.errors.push((lineno, line.to_string()));
                 }
@@ -551,7 +553,9 @@ impl<'a> Reader<'a> {
                 self.current = Some(Current {
                     section: self.cursect.flatten(),
                     // `optionxform` is `str.lower()`; ASCII keys take the quick way.
-                    key: if key.is_ascii() {
+                    key: if lower {
+                        key.to_owned()
+                    } else if key.is_ascii() {
                         key.to_ascii_lowercase()
                     } else {
                         key.to_lowercase()
@@ -612,6 +616,45 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Where the first line of `text` ends (after its `\n`, else at the end),
+/// and whether it has a `;` or a `#` (only then can it hold a comment).
+/// Eight bytes at a time: the lexer looks at every byte of the file here.
+fn line_end(text: &[u8]) -> (usize, bool) {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    // The high bit of each byte of `w` equal to `b`, and possibly of bytes
+    // above such a byte (a borrow): the lowest bit set is always exact.
+    let hits = |w: u64, b: u8| {
+        let x = w ^ (LO * u64::from(b));
+        x.wrapping_sub(LO) & !x & HI
+    };
+    let mut marked = false;
+    let mut chunks = text.chunks_exact(8);
+    let mut base = 0;
+    for chunk in &mut chunks {
+        let w = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+        let newline = hits(w, b'\n');
+        let marks = hits(w, b';') | hits(w, b'#');
+        if newline != 0 {
+            // Bits below the newline's byte; a mark there is real (a false
+            // one only sits above a real one).
+            let before = (newline & newline.wrapping_neg()) - 1;
+            let at = newline.trailing_zeros() as usize / 8;
+            return (base + at + 1, marked || marks & before != 0);
+        }
+        marked |= marks != 0;
+        base += 8;
+    }
+    for (i, b) in chunks.remainder().iter().enumerate() {
+        match b {
+            b'\n' => return (base + i + 1, marked),
+            b';' | b'#' => marked = true,
+            _ => {}
+        }
+    }
+    (text.len(), marked)
+}
+
 /// Where the comment of a raw line starts, configparser's way: inline
 /// prefixes are searched round by round (one more occurrence of each prefix
 /// per round) and only count at column 0 or after whitespace; a line whose
@@ -656,19 +699,31 @@ fn section_header(value: &str) -> Option<&str> {
     let rest = value.strip_prefix('[')?;
     let close = rest.rfind(']')?;
     let name = rest.get(..close)?;
-    if name.is_empty() || name.contains('\n') {
+    // `.+` matches no `\n`, and a line has none but its last character,
+    // which the strip removed.
+    if name.is_empty() {
         return None;
     }
     Some(name)
 }
 
-/// `OPTCRE`: key up to the first `=` or `:`, both sides stripped.
-fn option_line(value: &str) -> Option<(&str, &str)> {
+/// `OPTCRE`: key up to the first `=` or `:`, both sides stripped; and
+/// whether the key is ASCII without capitals (`str.lower()` keeps it).
+fn option_line(value: &str) -> Option<(&str, &str, bool)> {
     // Both delimiters are ASCII: a byte search finds the same place.
-    let at = value.bytes().position(|b| b == b'=' || b == b':')?;
+    let mut lower = true;
+    let mut delimiter = None;
+    for (i, b) in value.bytes().enumerate() {
+        if b == b'=' || b == b':' {
+            delimiter = Some(i);
+            break;
+        }
+        lower &= b.is_ascii() && !b.is_ascii_uppercase();
+    }
+    let at = delimiter?;
     let key = py_trim_end(value.get(..at)?);
     let val = py_strip(value.get(at + 1..)?);
-    Some((key, val))
+    Some((key, val, lower))
 }
 
 #[cfg(test)]

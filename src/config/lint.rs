@@ -1,7 +1,7 @@
 //! rinit's own findings that supervisord keeps silent about: unknown keys
 //! (with the closest known key) and sections supervisord ignores.
 
-use super::lexer::Ini;
+use super::lexer::{same, Ini};
 
 const PROGRAM_KEYS: &[&str] = &[
     "command",
@@ -67,28 +67,30 @@ const UNIX_KEYS: &[&str] = &["file", "chmod", "chown", "username", "password"];
 const INET_KEYS: &[&str] = &["port", "username", "password"];
 const CTL_KEYS: &[&str] = &["serverurl", "username", "password", "prompt", "history_file"];
 
-/// The keys a section understands; `None` for sections whose keys are free
+type Keys = &'static [&'static str];
+
+/// The keys a section understands, in two lists (the program keys and a
+/// section kind's own); `None` for sections whose keys are free
 /// (`[rpcinterface:x]` extras, `[ctlplugin:x]`) or that supervisord ignores.
-fn known_keys(section: &str) -> Option<Vec<&'static str>> {
-    let with = |extra: &[&'static str]| PROGRAM_KEYS.iter().chain(extra).copied().collect();
+fn known_keys(section: &str) -> Option<(Keys, Keys)> {
     if section.starts_with("program:") {
-        Some(PROGRAM_KEYS.to_vec())
+        Some((PROGRAM_KEYS, &[]))
     } else if section.starts_with("eventlistener:") {
-        Some(with(LISTENER_KEYS))
+        Some((PROGRAM_KEYS, LISTENER_KEYS))
     } else if section.starts_with("fcgi-program:") {
-        Some(with(FCGI_KEYS))
+        Some((PROGRAM_KEYS, FCGI_KEYS))
     } else if section.starts_with("group:") {
-        Some(GROUP_KEYS.to_vec())
+        Some((GROUP_KEYS, &[]))
     } else if section == "supervisord" {
-        Some(SUPERVISORD_KEYS.to_vec())
+        Some((SUPERVISORD_KEYS, &[]))
     } else if section == "include" {
-        Some(INCLUDE_KEYS.to_vec())
+        Some((INCLUDE_KEYS, &[]))
     } else if section.starts_with("unix_http_server") {
-        Some(UNIX_KEYS.to_vec())
+        Some((UNIX_KEYS, &[]))
     } else if section.starts_with("inet_http_server") {
-        Some(INET_KEYS.to_vec())
+        Some((INET_KEYS, &[]))
     } else if section == "supervisorctl" {
-        Some(CTL_KEYS.to_vec())
+        Some((CTL_KEYS, &[]))
     } else {
         None
     }
@@ -126,13 +128,14 @@ pub fn unknown_keys(ini: &Ini) -> Vec<String> {
             ));
             continue;
         }
-        let Some(known) = known_keys(&section.name) else {
+        let Some((known, own)) = known_keys(&section.name) else {
             continue;
         };
         for (key, value) in &section.keys {
-            if known.contains(&key.as_str()) {
+            if known.iter().chain(own).any(|k| same(k, key)) {
                 continue;
             }
+            let known: Vec<&str> = known.iter().chain(own).copied().collect();
             let mut line = format!(
                 "{}:{}: unknown key '{}' in [{}]",
                 value.file.display(),
@@ -206,6 +209,33 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn distinct_bits(keys: &[&str]) {
+        let mut seen = std::collections::HashMap::new();
+        for k in keys {
+            let bit = crate::config::lexer::key_bit(k);
+            if let Some(other) = seen.insert(bit, *k) {
+                assert_eq!(other, *k, "{other} and {k} share a mask bit");
+            }
+        }
+    }
+
+    /// `lexer::key_bit`'s factor keeps the keys one section is asked for
+    /// apart: a key that is not set then costs no search.
+    #[test]
+    fn known_keys_have_their_own_bits() {
+        let program_like: Vec<&str> = PROGRAM_KEYS
+            .iter()
+            .chain(LISTENER_KEYS)
+            .chain(FCGI_KEYS)
+            .copied()
+            .collect();
+        distinct_bits(&program_like);
+        distinct_bits(SUPERVISORD_KEYS);
+        for keys in [GROUP_KEYS, INCLUDE_KEYS, UNIX_KEYS, INET_KEYS, CTL_KEYS] {
+            distinct_bits(keys);
+        }
+    }
 
     #[test]
     fn suggestions() {

@@ -58,6 +58,9 @@ pub(crate) struct Loader<'a> {
     /// `%(here)s` of the main file (shared: a section's names borrow it
     /// while the loader is borrowed mutably).
     pub(crate) here: Rc<str>,
+    /// `[supervisord]`'s own name (see `Ini::section`), once it is known
+    /// to exist.
+    pub(crate) supervisord: Rc<str>,
     /// `[supervisord] environment`, whose keys become `ENV_*` names over
     /// the process environment's (see `environ`).
     pub(crate) env_overrides: Vec<(String, String)>,
@@ -84,6 +87,7 @@ impl<'a> Loader<'a> {
             ini: Ini::default(),
             configfile: String::new(),
             here: Rc::from(""),
+            supervisord: Rc::from("supervisord"),
             env_overrides: Vec::new(),
             section_to_file: HashMap::new(),
             warnings: Vec::new(),
@@ -149,9 +153,10 @@ impl<'a> Loader<'a> {
     fn run(&mut self, source: &MainSource) -> Result<Config, ConfigError> {
         self.read_main(source)?;
         self.read_includes()?;
-        if !self.ini.has_section("supervisord") {
+        let Some(supervisord) = self.ini.section("supervisord") else {
             return Err(fail(".ini file does not include supervisord section", None));
-        }
+        };
+        self.supervisord = Rc::clone(&supervisord.name);
         let mut supervisord = self.supervisord_section()?;
         let rpcinterfaces = self.rpcinterfaces()?;
         let (mut groups, mut fcgi_groups) = self.process_groups()?;
@@ -447,7 +452,7 @@ impl<'a> Loader<'a> {
     fn supervisord_section(&mut self) -> Result<SupervisordConfig, ConfigError> {
         let here = self.here_scope();
         let here: &[&dyn Scope] = &[&here];
-        let s = "supervisord";
+        let s = &*Rc::clone(&self.supervisord);
         let minfds = self.typed(s, "minfds", 1024, here, |v| {
             values::integer_in::<u64>(v, "minfds")
         })?;
@@ -524,7 +529,7 @@ impl<'a> Loader<'a> {
     /// `[supervisord] environment`: expanded twice (the second time with
     /// `host_node_name`), then its keys become `ENV_*` names for later sections.
     fn supervisord_environment(&mut self) -> Result<Vec<(String, String)>, ConfigError> {
-        let (text, at) = match self.get("supervisord", "environment", &[&self.here_scope()])? {
+        let (text, at) = match self.get(&self.supervisord, "environment", &[&self.here_scope()])? {
             Some((t, v)) => (t, Some(v)),
             None => return Ok(Vec::new()),
         };
@@ -571,7 +576,7 @@ impl<'a> Loader<'a> {
     /// user must exist, logfile/pidfile become absolute normalized paths.
     fn realize_supervisord(&self, s: &mut SupervisordConfig) -> Result<(), ConfigError> {
         if let Some(user) = &s.user {
-            let at = self.ini.get("supervisord", "user");
+            let at = self.ini.get(&self.supervisord, "user");
             self.check_user(user).map_err(|m| fail(m, at))?;
         }
         if s.logfile != "syslog" {

@@ -220,7 +220,7 @@ impl Loader<'_> {
         let shutdown_on = self.typed(s, "shutdown_on", ShutdownOn::Never, names, values::shutdown_on)?;
         // rinit's extension (docs/output.md): `[supervisord] output_prefix`
         // is the default of every program's.
-        let prefix_all = self.typed("supervisord", "output_prefix", false, names, values::boolean)?;
+        let prefix_all = self.typed(&self.supervisord, "output_prefix", false, names, values::boolean)?;
         let output_prefix = self.typed(s, "output_prefix", prefix_all, names, values::boolean)?;
         Ok(Common {
             priority,
