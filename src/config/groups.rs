@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use super::expand::{Fixed, Scope};
-use super::load::{after_colon, fail, normalize_path, Loader};
+use super::load::{after_colon, fail, Loader};
 use super::model::*;
 use super::values;
 use super::ConfigError;
@@ -72,7 +72,8 @@ impl Loader<'_> {
             groups.push(GroupConfig {
                 name,
                 kind: GroupKind::Program,
-                section: section.to_string(),
+                // Not `to_string`: for an `Rc<str>` that goes through `Display`.
+                section: String::from(&**section),
                 programs: None,
                 priority,
                 listener: None,
@@ -296,7 +297,7 @@ impl Loader<'_> {
                     crate::pyrepr::repr(path)
                 ));
             }
-            let path = normalize_path(path, self.home());
+            let path = self.normalize_path(path);
             return Ok((format!("unix://{path}"), Some(mode.unwrap_or(0o700))));
         }
         if has_owner || mode.is_some() {

@@ -5,6 +5,7 @@
 //! read into it one after the other, repeated sections merge and the last
 //! value of a key wins, exactly as `parser.read()` does for `[include]`.
 
+use std::borrow::Cow;
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -32,7 +33,11 @@ impl Hasher for Fnv {
     }
 }
 
-type Index = HashMap<String, usize, BuildHasherDefault<Fnv>>;
+type Index = HashMap<Key, usize, BuildHasherDefault<Fnv>>;
+
+/// An option's name: a known key's `'static` text (nearly all; see
+/// `lint::known_key`), else its own copy.
+pub type Key = Cow<'static, str>;
 type SectionIndex = HashMap<Rc<str>, usize, BuildHasherDefault<Fnv>>;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -54,7 +59,7 @@ pub struct Section {
     /// (a name is compared by address first, see `Ini::section`).
     pub name: Rc<str>,
     /// Read-only outside this module: `set` keeps `index` in step with it.
-    pub keys: Vec<(String, Value)>,
+    pub keys: Vec<(Key, Value)>,
     index: Index,
     /// One bit per `key_bit` of the keys stored: the loader asks each
     /// section for some 40 keys and finds few, and an unset bit answers
@@ -106,20 +111,54 @@ pub(super) fn same(a: &str, b: &str) -> bool {
 /// hashing, and most sections are that small.
 const INDEX_FROM: usize = 8;
 
-/// A key's bit in `Section::mask`: its length and the bytes at 0, 3, 7
-/// and the end (where the known keys differ: `stdout_`/`stderr_`,
-/// `capture`/`logfile`/`events`/`syslog`), mixed by one multiplication.
-/// The factor was searched for: the keys of a program-like section all
-/// get different bits, and so do `[supervisord]`'s
-/// (`lint::tests::known_keys_have_their_own_bits`), so a key that is not
-/// set is nearly always answered by the mask alone.
+/// A key's slot (0–127), its bit in `Section::mask`: its length and the
+/// bytes at 0, 3, 7 and the end (where the known keys differ: `stdout_`/
+/// `stderr_`, `capture`/`logfile`/`events`/`syslog`), mixed by one
+/// multiplication. The factor was searched for: the keys of a program-like
+/// section all get different slots, and so do `[supervisord]`'s (`lint`
+/// builds its tables on that at compile time), so a key that is not set is
+/// nearly always answered by the mask alone.
 #[inline]
-pub(super) fn key_bit(key: &str) -> u128 {
+pub(super) const fn key_slot(key: &str) -> u32 {
+    // The byte at `i`, or the last one for a shorter key (0 for "").
+    const fn at(b: &[u8], i: usize) -> u64 {
+        if i < b.len() {
+            b[i] as u64
+        } else if let Some(last) = b.last() {
+            *last as u64
+        } else {
+            0
+        }
+    }
     let b = key.as_bytes();
-    let last = b.len().saturating_sub(1);
-    let at = |i: usize| u64::from(b.get(i.min(last)).copied().unwrap_or(0));
-    let features = (b.len() as u64) | at(0) << 8 | at(last) << 16 | at(3) << 24 | at(7) << 32;
-    1u128 << (features.wrapping_mul(0x5381_a7b3_867a_d8c5) >> 57)
+    let features =
+        (b.len() as u64) | at(b, 0) << 8 | at(b, usize::MAX) << 16 | at(b, 3) << 24 | at(b, 7) << 32;
+    (features.wrapping_mul(0x5381_a7b3_867a_d8c5) >> 57) as u32
+}
+
+#[inline]
+fn key_bit(key: &str) -> u128 {
+    1u128 << key_slot(key)
+}
+
+/// `optionxform` (`str.lower()`) of a key, and its `key_bit`; `lower`:
+/// it is ASCII without capitals already. A known key costs no allocation.
+fn option_name(key: &str, lower: bool) -> (Key, u128) {
+    if !lower {
+        let key = if key.is_ascii() {
+            key.to_ascii_lowercase()
+        } else {
+            key.to_lowercase()
+        };
+        let bit = key_bit(&key);
+        return (Cow::Owned(key), bit);
+    }
+    let slot = key_slot(key);
+    let key = match super::lint::known_key(key, slot) {
+        Some(known) => Cow::Borrowed(known),
+        None => Cow::Owned(key.to_owned()),
+    };
+    (key, 1u128 << slot)
 }
 
 impl Section {
@@ -148,8 +187,9 @@ impl Section {
     }
 
     /// Store `value`; returns the key's position.
-    fn set(&mut self, key: String, value: Value) -> usize {
-        let maybe_present = self.mask & key_bit(&key) != 0;
+    /// `bit` is the key's `key_bit`.
+    fn set(&mut self, key: Key, bit: u128, value: Value) -> usize {
+        let maybe_present = self.mask & bit != 0;
         if let Some(i) = maybe_present.then(|| self.position(&key)).flatten() {
             if let Some(slot) = self.keys.get_mut(i) {
                 slot.1 = value;
@@ -168,7 +208,7 @@ impl Section {
         if i >= INDEX_FROM {
             self.index.insert(key.clone(), i);
         }
-        self.mask |= key_bit(&key);
+        self.mask |= bit;
         self.keys.push((key, value));
         i
     }
@@ -242,7 +282,9 @@ impl Ini {
 
     fn find(&self, name: &str) -> Option<usize> {
         if self.sections.len() <= INDEX_FROM {
-            self.sections.iter().position(|s| same(&s.name, name))
+            self.sections
+                .iter()
+                .position(|s| std::ptr::eq(&*s.name, name) || same(&s.name, name))
         } else {
             self.index.get(name).copied()
         }
@@ -293,11 +335,11 @@ impl Ini {
 
     /// `parser.options(section)`: `[DEFAULT]` keys first, then the section's.
     pub fn options(&self, section: &str) -> Vec<String> {
-        let mut out: Vec<String> = self.defaults.keys.iter().map(|(k, _)| k.clone()).collect();
+        let mut out: Vec<String> = self.defaults.keys.iter().map(|(k, _)| k.to_string()).collect();
         if let Some(s) = self.section(section) {
             for (k, _) in &s.keys {
                 if self.defaults.get(k).is_none() {
-                    out.push(k.clone());
+                    out.push(k.to_string());
                 }
             }
         }
@@ -305,7 +347,7 @@ impl Ini {
     }
 
     /// Store a value and remember it for the next `expand_here`.
-    fn set(&mut self, section: Option<usize>, key: String, value: Value) {
+    fn set(&mut self, section: Option<usize>, key: Key, bit: u128, value: Value) {
         let target = match section {
             None => &mut self.defaults,
             Some(i) => match self.sections.get_mut(i) {
@@ -313,7 +355,7 @@ impl Ini {
                 None => return,
             },
         };
-        let at = target.set(key, value);
+        let at = target.set(key, bit, value);
         // A section added since the last `expand_here` is scanned whole by
         // the next one: only `[DEFAULT]` and older sections need the list.
         if section.is_none_or(|i| i < self.sections_before) {
@@ -341,7 +383,7 @@ impl Ini {
             .collect();
         // Defaults with `%(here)s`, and whether they were stored since the
         // last call (then old sections get them too).
-        let here_defaults: Vec<(&String, &Value, bool)> = self
+        let here_defaults: Vec<(&Key, &Value, bool)> = self
             .defaults
             .keys
             .iter()
@@ -360,7 +402,7 @@ impl Ini {
                 if (new || *fresh) && section.get(key).is_none() {
                     let mut v = (*value).clone();
                     v.text = v.text.replace(HERE, here);
-                    section.set((*key).clone(), v);
+                    section.set((*key).clone(), key_bit(key), v);
                 }
             }
             if new {
@@ -464,7 +506,8 @@ pub fn py_trim_end(s: &str) -> &str {
 /// Where one key's pieces are being collected (continuation lines).
 struct Current {
     section: Option<usize>, // None = [DEFAULT]
-    key: String,
+    /// The name and its `key_bit`.
+    key: (Key, u128),
     /// The pieces joined by `\n` as they come (what `'\n'.join` gives).
     text: String,
     line: usize,
@@ -552,14 +595,7 @@ impl<'a> Reader<'a> {
                 self.flush();
                 self.current = Some(Current {
                     section: self.cursect.flatten(),
-                    // `optionxform` is `str.lower()`; ASCII keys take the quick way.
-                    key: if lower {
-                        key.to_owned()
-                    } else if key.is_ascii() {
-                        key.to_ascii_lowercase()
-                    } else {
-                        key.to_lowercase()
-                    },
+                    key: option_name(key, lower),
                     text: val.to_string(),
                     line: lineno,
                 });
@@ -593,7 +629,8 @@ impl<'a> Reader<'a> {
             file: self.source.clone(),
             line: cur.line,
         };
-        self.ini.set(cur.section, cur.key, value);
+        let (key, bit) = cur.key;
+        self.ini.set(cur.section, key, bit, value);
     }
 
     fn finish(mut self) -> Result<(), ParseError> {
@@ -616,31 +653,55 @@ impl<'a> Reader<'a> {
     }
 }
 
+// Eight bytes at a time (the lexer looks at every byte of the file):
+// a byte's flag is its high bit in a word of eight little-endian bytes.
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+fn word(chunk: &[u8]) -> u64 {
+    u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]))
+}
+
+/// The flag of each byte of `w` equal to `b`, and possibly of bytes above
+/// such a byte (a borrow): the lowest flag is always exact.
+#[inline]
+fn hits(w: u64, b: u8) -> u64 {
+    let x = w ^ (LO * u64::from(b));
+    x.wrapping_sub(LO) & !x & HI
+}
+
+/// The flags below the lowest one of `found` (all when there is none).
+#[inline]
+fn below_first(found: u64) -> u64 {
+    (found & found.wrapping_neg()).wrapping_sub(1)
+}
+
+/// The flag of each byte of `w` that is not ASCII or is an ASCII capital.
+#[inline]
+fn not_lower(w: u64) -> u64 {
+    // Each byte of `low` is at most 0x7f: adding 0x3f or 0x25 cannot carry
+    // into the next byte, and sets the flag from `A` on and past `Z`.
+    let low = w & !HI;
+    let from_a = low + LO * 0x3f;
+    let past_z = low + LO * 0x25;
+    (w | (from_a & !past_z)) & HI
+}
+
 /// Where the first line of `text` ends (after its `\n`, else at the end),
 /// and whether it has a `;` or a `#` (only then can it hold a comment).
-/// Eight bytes at a time: the lexer looks at every byte of the file here.
 fn line_end(text: &[u8]) -> (usize, bool) {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    // The high bit of each byte of `w` equal to `b`, and possibly of bytes
-    // above such a byte (a borrow): the lowest bit set is always exact.
-    let hits = |w: u64, b: u8| {
-        let x = w ^ (LO * u64::from(b));
-        x.wrapping_sub(LO) & !x & HI
-    };
     let mut marked = false;
     let mut chunks = text.chunks_exact(8);
     let mut base = 0;
     for chunk in &mut chunks {
-        let w = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+        let w = word(chunk);
         let newline = hits(w, b'\n');
         let marks = hits(w, b';') | hits(w, b'#');
         if newline != 0 {
-            // Bits below the newline's byte; a mark there is real (a false
-            // one only sits above a real one).
-            let before = (newline & newline.wrapping_neg()) - 1;
+            // A mark below the newline is real (a false one only sits above
+            // a real one).
             let at = newline.trailing_zeros() as usize / 8;
-            return (base + at + 1, marked || marks & before != 0);
+            return (base + at + 1, marked || marks & below_first(newline) != 0);
         }
         marked |= marks != 0;
         base += 8;
@@ -711,19 +772,34 @@ fn section_header(value: &str) -> Option<&str> {
 /// whether the key is ASCII without capitals (`str.lower()` keeps it).
 fn option_line(value: &str) -> Option<(&str, &str, bool)> {
     // Both delimiters are ASCII: a byte search finds the same place.
-    let mut lower = true;
-    let mut delimiter = None;
-    for (i, b) in value.bytes().enumerate() {
-        if b == b'=' || b == b':' {
-            delimiter = Some(i);
-            break;
-        }
-        lower &= b.is_ascii() && !b.is_ascii_uppercase();
-    }
-    let at = delimiter?;
+    let (at, lower) = delimiter(value.as_bytes())?;
     let key = py_trim_end(value.get(..at)?);
     let val = py_strip(value.get(at + 1..)?);
     Some((key, val, lower))
+}
+
+/// The first `=` or `:` of `b`, and whether the bytes before it are ASCII
+/// without capitals.
+fn delimiter(b: &[u8]) -> Option<(usize, bool)> {
+    let mut lower = true;
+    let mut chunks = b.chunks_exact(8);
+    let mut base = 0;
+    for chunk in &mut chunks {
+        let w = word(chunk);
+        let found = hits(w, b'=') | hits(w, b':');
+        lower &= not_lower(w) & below_first(found) == 0;
+        if found != 0 {
+            return Some((base + found.trailing_zeros() as usize / 8, lower));
+        }
+        base += 8;
+    }
+    for (i, c) in chunks.remainder().iter().enumerate() {
+        if *c == b'=' || *c == b':' {
+            return Some((base + i, lower));
+        }
+        lower &= c.is_ascii() && !c.is_ascii_uppercase();
+    }
+    None
 }
 
 #[cfg(test)]
@@ -878,7 +954,7 @@ mod tests {
                 if section.get(key).is_none() && value.text.contains(HERE) {
                     let mut v = value.clone();
                     v.text = v.text.replace(HERE, here);
-                    section.set(key.clone(), v);
+                    section.set(key.clone(), key_bit(key), v);
                 }
             }
             for (_, value) in section.keys.iter_mut() {
@@ -895,7 +971,10 @@ mod tests {
             .map(|s| {
                 (
                     s.name.to_string(),
-                    s.keys.iter().map(|(k, v)| (k.clone(), v.text.clone())).collect(),
+                    s.keys
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.text.clone()))
+                        .collect(),
                 )
             })
             .collect()
@@ -1078,5 +1157,36 @@ mod tests {
             assert_eq!(texts(&fast), texts(&slow), "after {here}");
         }
         assert_eq!(val(&fast, "a", "x").as_deref(), Some("/a//b//c/x"));
+    }
+
+    /// The word-wide scans agree with byte-by-byte ones at every offset.
+    #[test]
+    fn word_scans_match_byte_scans() {
+        let alphabet: &[u8] = b"aZ=:;#\n \x80\xc3\xa9AzM_@[`{";
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..20_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let len = (seed % 40) as usize;
+            let bytes: Vec<u8> = (0..len)
+                .map(|i| alphabet[((seed >> (i % 50)) as usize + i * 7) % alphabet.len()])
+                .collect();
+            let end = bytes
+                .iter()
+                .position(|b| *b == b'\n')
+                .map_or(bytes.len(), |i| i + 1);
+            let marked = bytes[..end].iter().any(|b| *b == b';' || *b == b'#');
+            assert_eq!(line_end(&bytes), (end, marked), "{bytes:?}");
+            let want = bytes.iter().position(|b| *b == b'=' || *b == b':').map(|at| {
+                (
+                    at,
+                    bytes[..at]
+                        .iter()
+                        .all(|c| c.is_ascii() && !c.is_ascii_uppercase()),
+                )
+            });
+            assert_eq!(delimiter(&bytes), want, "{bytes:?}");
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! rinit's own findings that supervisord keeps silent about: unknown keys
 //! (with the closest known key) and sections supervisord ignores.
 
-use super::lexer::{same, Ini};
+use super::lexer::{key_slot, same, Ini};
 
 const PROGRAM_KEYS: &[&str] = &[
     "command",
@@ -69,28 +69,122 @@ const CTL_KEYS: &[&str] = &["serverurl", "username", "password", "prompt", "hist
 
 type Keys = &'static [&'static str];
 
-/// The keys a section understands, in two lists (the program keys and a
-/// section kind's own); `None` for sections whose keys are free
+/// The keys one kind of section understands, in two lists (the program keys
+/// and the kind's own), with a table from `lexer::key_slot` to the key
+/// there: checking a key is one look-up and one compare.
+struct Known {
+    main: Keys,
+    own: Keys,
+    /// 1 + the key's position in `main` then `own`; 0: no known key.
+    slots: [u8; 128],
+}
+
+impl Known {
+    /// At compile time: two known keys of one kind in the same slot stop
+    /// the build (the loader's mask relies on them being apart too).
+    const fn new(main: Keys, own: Keys) -> Known {
+        let mut slots = [0u8; 128];
+        let mut n = 0;
+        while n < main.len() + own.len() {
+            let key = if n < main.len() {
+                main[n]
+            } else {
+                own[n - main.len()]
+            };
+            let slot = key_slot(key) as usize;
+            assert!(slots[slot] == 0, "two known keys share a key slot");
+            slots[slot] = (n + 1) as u8;
+            n += 1;
+        }
+        Known { main, own, slots }
+    }
+
+    fn has(&self, key: &str) -> bool {
+        let at = self.slots.get(key_slot(key) as usize).copied().unwrap_or(0);
+        let Some(n) = usize::from(at).checked_sub(1) else {
+            return false;
+        };
+        let known = match n.checked_sub(self.main.len()) {
+            None => self.main.get(n),
+            Some(i) => self.own.get(i),
+        };
+        known.is_some_and(|k| same(k, key))
+    }
+
+    fn all(&self) -> Vec<&'static str> {
+        self.main.iter().chain(self.own).copied().collect()
+    }
+}
+
+static PROGRAM: Known = Known::new(PROGRAM_KEYS, &[]);
+static LISTENER: Known = Known::new(PROGRAM_KEYS, LISTENER_KEYS);
+static FCGI: Known = Known::new(PROGRAM_KEYS, FCGI_KEYS);
+static GROUP: Known = Known::new(GROUP_KEYS, &[]);
+static SUPERVISORD: Known = Known::new(SUPERVISORD_KEYS, &[]);
+static INCLUDE: Known = Known::new(INCLUDE_KEYS, &[]);
+static UNIX: Known = Known::new(UNIX_KEYS, &[]);
+static INET: Known = Known::new(INET_KEYS, &[]);
+static CTL: Known = Known::new(CTL_KEYS, &[]);
+
+/// Every known key by its `key_slot`: the lexer stores a known key as
+/// this `'static` text instead of a copy of its own. Where two kinds' keys
+/// share a slot the first list wins: the program and `[supervisord]` keys
+/// all have theirs.
+static BY_SLOT: [&str; 128] = {
+    let lists = [
+        PROGRAM_KEYS,
+        SUPERVISORD_KEYS,
+        LISTENER_KEYS,
+        FCGI_KEYS,
+        GROUP_KEYS,
+        INCLUDE_KEYS,
+        UNIX_KEYS,
+        INET_KEYS,
+        CTL_KEYS,
+    ];
+    let mut table = [""; 128];
+    let mut l = 0;
+    while l < lists.len() {
+        let mut i = 0;
+        while i < lists[l].len() {
+            let slot = key_slot(lists[l][i]) as usize;
+            if table[slot].is_empty() {
+                table[slot] = lists[l][i];
+            }
+            i += 1;
+        }
+        l += 1;
+    }
+    table
+};
+
+/// `key` as a known key's `'static` text, if it is one.
+#[inline]
+pub(super) fn known_key(key: &str, slot: u32) -> Option<&'static str> {
+    BY_SLOT.get(slot as usize).copied().filter(|k| same(k, key))
+}
+
+/// The keys a section understands; `None` for sections whose keys are free
 /// (`[rpcinterface:x]` extras, `[ctlplugin:x]`) or that supervisord ignores.
-fn known_keys(section: &str) -> Option<(Keys, Keys)> {
+fn known_keys(section: &str) -> Option<&'static Known> {
     if section.starts_with("program:") {
-        Some((PROGRAM_KEYS, &[]))
+        Some(&PROGRAM)
     } else if section.starts_with("eventlistener:") {
-        Some((PROGRAM_KEYS, LISTENER_KEYS))
+        Some(&LISTENER)
     } else if section.starts_with("fcgi-program:") {
-        Some((PROGRAM_KEYS, FCGI_KEYS))
+        Some(&FCGI)
     } else if section.starts_with("group:") {
-        Some((GROUP_KEYS, &[]))
+        Some(&GROUP)
     } else if section == "supervisord" {
-        Some((SUPERVISORD_KEYS, &[]))
+        Some(&SUPERVISORD)
     } else if section == "include" {
-        Some((INCLUDE_KEYS, &[]))
+        Some(&INCLUDE)
     } else if section.starts_with("unix_http_server") {
-        Some((UNIX_KEYS, &[]))
+        Some(&UNIX)
     } else if section.starts_with("inet_http_server") {
-        Some((INET_KEYS, &[]))
+        Some(&INET)
     } else if section == "supervisorctl" {
-        Some((CTL_KEYS, &[]))
+        Some(&CTL)
     } else {
         None
     }
@@ -128,14 +222,14 @@ pub fn unknown_keys(ini: &Ini) -> Vec<String> {
             ));
             continue;
         }
-        let Some((known, own)) = known_keys(&section.name) else {
+        let Some(known) = known_keys(&section.name) else {
             continue;
         };
         for (key, value) in &section.keys {
-            if known.iter().chain(own).any(|k| same(k, key)) {
+            if known.has(key) {
                 continue;
             }
-            let known: Vec<&str> = known.iter().chain(own).copied().collect();
+            let known = known.all();
             let mut line = format!(
                 "{}:{}: unknown key '{}' in [{}]",
                 value.file.display(),
@@ -210,31 +304,39 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
 mod tests {
     use super::*;
 
-    fn distinct_bits(keys: &[&str]) {
-        let mut seen = std::collections::HashMap::new();
-        for k in keys {
-            let bit = crate::config::lexer::key_bit(k);
-            if let Some(other) = seen.insert(bit, *k) {
-                assert_eq!(other, *k, "{other} and {k} share a mask bit");
-            }
+    #[test]
+    fn known_keys_are_shared() {
+        for key in PROGRAM_KEYS.iter().chain(SUPERVISORD_KEYS).chain(LISTENER_KEYS) {
+            assert_eq!(known_key(key, key_slot(key)), Some(*key));
         }
+        assert_eq!(known_key("commandx", key_slot("commandx")), None);
+        assert_eq!(known_key("Command", key_slot("Command")), None);
+        assert_eq!(known_key("", key_slot("")), None);
     }
 
-    /// `lexer::key_bit`'s factor keeps the keys one section is asked for
-    /// apart: a key that is not set then costs no search.
+    /// Every known key is found in its table, and nothing else is.
     #[test]
-    fn known_keys_have_their_own_bits() {
-        let program_like: Vec<&str> = PROGRAM_KEYS
-            .iter()
-            .chain(LISTENER_KEYS)
-            .chain(FCGI_KEYS)
-            .copied()
-            .collect();
-        distinct_bits(&program_like);
-        distinct_bits(SUPERVISORD_KEYS);
-        for keys in [GROUP_KEYS, INCLUDE_KEYS, UNIX_KEYS, INET_KEYS, CTL_KEYS] {
-            distinct_bits(keys);
+    fn known_tables() {
+        for known in [
+            &PROGRAM,
+            &LISTENER,
+            &FCGI,
+            &GROUP,
+            &SUPERVISORD,
+            &INCLUDE,
+            &UNIX,
+            &INET,
+            &CTL,
+        ] {
+            for key in known.all() {
+                assert!(known.has(key), "{key}");
+                assert!(!known.has(&format!("{key}x")), "{key}x");
+                assert!(!known.has(&key[1..]), "{key}");
+            }
+            assert!(!known.has(""));
         }
+        assert!(LISTENER.has("events") && !PROGRAM.has("events"));
+        assert!(FCGI.has("socket_mode") && FCGI.has("command") && !LISTENER.has("socket_mode"));
     }
 
     #[test]

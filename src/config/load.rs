@@ -82,12 +82,14 @@ pub(crate) fn fail(message: impl Into<String>, at: Option<&Value>) -> ConfigErro
 
 impl<'a> Loader<'a> {
     fn new(opts: &'a LoadOptions) -> Self {
+        // Placeholders until the main file is read: one allocation for both.
+        let empty: Rc<str> = Rc::from("");
         Loader {
             opts,
             ini: Ini::default(),
             configfile: String::new(),
-            here: Rc::from(""),
-            supervisord: Rc::from("supervisord"),
+            here: Rc::clone(&empty),
+            supervisord: empty,
             env_overrides: Vec::new(),
             section_to_file: HashMap::new(),
             warnings: Vec::new(),
@@ -397,29 +399,32 @@ impl<'a> Loader<'a> {
     }
 
     /// `typed` for a default that depends on the host (a path that must
-    /// exist): the default text goes through `parse` too.
-    pub(crate) fn typed_text<T>(
+    /// exist): the default text goes through `parse` too. `default` is made
+    /// only when the key is not set.
+    pub(crate) fn typed_text<'d, T>(
         &self,
         section: &str,
         key: &str,
-        default: &str,
+        default: impl FnOnce() -> Cow<'d, str>,
         extra: &[&dyn Scope],
         parse: impl Fn(&str) -> Result<T, String>,
     ) -> Result<T, ConfigError> {
-        if !self.ini.may_have(section, key) {
-            return parse(default).map_err(|m| fail(m, None));
-        }
-        match self.get_ref(section, key, extra)? {
+        let found = if self.ini.may_have(section, key) {
+            self.get_ref(section, key, extra)?
+        } else {
+            None
+        };
+        match found {
             Some((text, value)) => parse(&text).map_err(|m| fail(m, Some(value))),
-            None => parse(default).map_err(|m| fail(m, None)),
+            None => parse(&default()).map_err(|m| fail(m, None)),
         }
     }
 
     /// `existing_dirpath()`: the parent directory must exist (host checks).
     pub(crate) fn existing_dirpath(&self, v: &str) -> Result<String, String> {
-        let nv = paths::expanduser(v, self.home());
-        let dir = paths::dirname(&nv);
-        if dir.is_empty() || !self.opts.host_checks || paths::is_dir(&dir) {
+        let nv = self.expanduser(v);
+        let dir = paths::dirname_str(&nv);
+        if dir.is_empty() || !self.opts.host_checks || paths::is_dir(dir) {
             return Ok(nv);
         }
         Err(format!(
@@ -429,11 +434,30 @@ impl<'a> Loader<'a> {
 
     /// `existing_directory()`.
     pub(crate) fn existing_directory(&self, v: &str) -> Result<String, String> {
-        let nv = paths::expanduser(v, self.home());
+        let nv = self.expanduser(v);
         if !self.opts.host_checks || paths::is_dir(&nv) {
             return Ok(nv);
         }
         Err(format!("{v} is not an existing directory"))
+    }
+
+    /// `os.path.expanduser(v)`: `$HOME` is looked up only for a `~`.
+    pub(crate) fn expanduser(&self, v: &str) -> String {
+        if v.starts_with('~') {
+            paths::expanduser(v, self.home())
+        } else {
+            v.to_string()
+        }
+    }
+
+    /// `normalize_path()`: `normpath(abspath(expanduser(v)))`.
+    pub(crate) fn normalize_path(&self, v: &str) -> String {
+        let nv = self.expanduser(v);
+        if paths::is_normal_absolute(&nv) {
+            nv
+        } else {
+            paths::abspath(&nv)
+        }
     }
 
     pub(crate) fn check_user(&self, user: &str) -> Result<(), String> {
@@ -465,25 +489,37 @@ impl<'a> Loader<'a> {
         };
         let user = self.text(s, "user", here)?;
         let umask = self.typed(s, "umask", 0o022, here, values::octal)?;
-        let logfile = self.typed_text(s, "logfile", "supervisord.log", here, |v| {
-            self.existing_dirpath(v)
-        })?;
+        let logfile = self.typed_text(
+            s,
+            "logfile",
+            || "supervisord.log".into(),
+            here,
+            |v| self.existing_dirpath(v),
+        )?;
         let logfile_maxbytes = self.typed(s, "logfile_maxbytes", 50 << 20, here, values::byte_size)?;
         let logfile_backups = self.typed(s, "logfile_backups", 10, here, |v| {
             values::integer_in::<u32>(v, "logfile_backups")
         })?;
         let loglevel = self.typed(s, "loglevel", "info".into(), here, values::logging_level)?;
-        let pidfile = self.typed_text(s, "pidfile", "supervisord.pid", here, |v| {
-            self.existing_dirpath(v)
-        })?;
+        let pidfile = self.typed_text(
+            s,
+            "pidfile",
+            || "supervisord.pid".into(),
+            here,
+            |v| self.existing_dirpath(v),
+        )?;
         let identifier = self
             .text(s, "identifier", here)?
             .unwrap_or_else(|| "supervisor".into());
         let nodaemon = self.typed(s, "nodaemon", false, here, values::boolean)?;
         let silent = self.typed(s, "silent", false, here, values::boolean)?;
-        let tempdir = self.tempdir();
-        let childlogdir =
-            self.typed_text(s, "childlogdir", &tempdir, here, |v| self.existing_directory(v))?;
+        let childlogdir = self.typed_text(
+            s,
+            "childlogdir",
+            || self.tempdir().into(),
+            here,
+            |v| self.existing_directory(v),
+        )?;
         let nocleanup = self.typed(s, "nocleanup", false, here, values::boolean)?;
         let strip_ansi = self.typed(s, "strip_ansi", false, here, values::boolean)?;
         let environment = self.supervisord_environment()?;
@@ -580,9 +616,9 @@ impl<'a> Loader<'a> {
             self.check_user(user).map_err(|m| fail(m, at))?;
         }
         if s.logfile != "syslog" {
-            s.logfile = normalize_path(&s.logfile, self.home());
+            s.logfile = self.normalize_path(&s.logfile);
         }
-        s.pidfile = normalize_path(&s.pidfile, self.home());
+        s.pidfile = self.normalize_path(&s.pidfile);
         Ok(())
     }
 
@@ -609,11 +645,6 @@ impl<'a> Loader<'a> {
         }
         e
     }
-}
-
-/// `normalize_path()`: `normpath(abspath(expanduser(v)))`.
-pub(crate) fn normalize_path(v: &str, home: Option<&str>) -> String {
-    paths::abspath(&paths::expanduser(v, home))
 }
 
 /// What opening an included file found.
@@ -719,7 +750,11 @@ fn fallback_serverurl(servers: &[ServerConfig]) -> Option<String> {
 
 /// The part after the first `:` of a section name.
 pub(crate) fn after_colon(section: &str) -> &str {
-    section.split_once(':').map_or("", |(_, n)| n)
+    // `:` is ASCII: the byte after it starts a character.
+    match section.bytes().position(|b| b == b':') {
+        Some(i) => section.get(i + 1..).unwrap_or(""),
+        None => "",
+    }
 }
 
 pub(crate) fn strip(s: &str) -> &str {

@@ -46,12 +46,10 @@ pub fn normpath(p: &str) -> String {
     if p.is_empty() {
         return ".".into();
     }
-    // Most paths are normal already (absolute, no empty, `.` or `..`
-    // component): one scan and one copy instead of a split and a join.
-    if let Some(rest) = p.strip_prefix('/') {
-        if rest.is_empty() || rest.split('/').all(|c| !matches!(c, "" | "." | "..")) {
-            return p.to_string();
-        }
+    // Most paths are normal already: one scan and one copy instead of a
+    // split and a join.
+    if is_normal_absolute(p) {
+        return p.to_string();
     }
     let initial = if p.starts_with("//") && !p.starts_with("///") {
         "//"
@@ -82,6 +80,31 @@ pub fn normpath(p: &str) -> String {
     }
 }
 
+/// An absolute path without an empty, `.` or `..` component: what
+/// `normpath` and `abspath` give back as it is.
+pub fn is_normal_absolute(p: &str) -> bool {
+    let Some(rest) = p.strip_prefix('/') else {
+        return false;
+    };
+    if rest.is_empty() {
+        return true;
+    }
+    // The current component's length, and how many of its bytes are dots.
+    let (mut len, mut dots) = (0usize, 0usize);
+    for b in rest.bytes() {
+        if b == b'/' {
+            if len == dots && len <= 2 {
+                return false;
+            }
+            (len, dots) = (0, 0);
+        } else {
+            len += 1;
+            dots += usize::from(b == b'.');
+        }
+    }
+    !(len == dots && len <= 2)
+}
+
 /// `os.path.abspath` (against the current directory).
 pub fn abspath(p: &str) -> String {
     if p.starts_with('/') {
@@ -95,16 +118,21 @@ pub fn abspath(p: &str) -> String {
 
 /// `os.path.dirname`.
 pub fn dirname(p: &str) -> String {
+    dirname_str(p).to_string()
+}
+
+/// `os.path.dirname`, borrowed from `p`.
+pub fn dirname_str(p: &str) -> &str {
     match p.rfind('/') {
         Some(i) => {
             let head = p.get(..=i).unwrap_or("");
-            if head.chars().all(|c| c == '/') {
-                head.to_string()
+            if head.bytes().all(|c| c == b'/') {
+                head
             } else {
-                head.trim_end_matches('/').to_string()
+                head.trim_end_matches('/')
             }
         }
-        None => String::new(),
+        None => "",
     }
 }
 
@@ -371,6 +399,29 @@ mod tests {
         assert_eq!(glob(&format!("{d}/.*.conf")), vec![format!("{d}/.h.conf")]);
         assert!(glob(&format!("{d}/nope/*.conf")).is_empty());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The byte scan says what the split by `/` says.
+    #[test]
+    fn normal_absolute_paths() {
+        let parts = ["", ".", "..", "...", "a", ".a", "a.", "..a", "é"];
+        let mut all = vec![String::new(), "a".to_string()];
+        for x in parts {
+            for y in parts {
+                for z in parts {
+                    all.push(format!("/{x}"));
+                    all.push(format!("/{x}/{y}"));
+                    all.push(format!("/{x}/{y}/{z}"));
+                    all.push(format!("{x}/{y}"));
+                }
+            }
+        }
+        for p in all {
+            let split = p
+                .strip_prefix('/')
+                .is_some_and(|r| r.is_empty() || r.split('/').all(|c| !matches!(c, "" | "." | "..")));
+            assert_eq!(is_normal_absolute(&p), split, "{p}");
+        }
     }
 
     #[test]

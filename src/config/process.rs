@@ -22,7 +22,8 @@ struct Common {
     stopwaitsecs: u64,
     stopasgroup: bool,
     killasgroup: bool,
-    exitcodes: Vec<i32>,
+    /// `None`: not set, supervisord's default `0`.
+    exitcodes: Option<Vec<i32>>,
     redirect_stderr: bool,
     numprocs: i64,
     numprocs_start: i64,
@@ -107,7 +108,8 @@ impl Loader<'_> {
         // the `ENV_*` names: an instance sees the previous instance's program
         // variables, except where the process environment (re-applied at the
         // start of each instance in supervisord) has the same name.
-        let mut out = Vec::new();
+        // At most `MAX_NUMPROCS` (checked above).
+        let mut out = Vec::with_capacity(usize::try_from(numprocs).unwrap_or(0));
         // supervisord's `range(numprocs_start, numprocs + numprocs_start)`:
         // counted from 0 so that a start near i64::MAX still gives its
         // instances; one whose number would pass i64::MAX is refused.
@@ -169,7 +171,7 @@ impl Loader<'_> {
         })?;
         let stopasgroup = self.typed(s, "stopasgroup", false, names, values::boolean)?;
         let killasgroup = self.typed(s, "killasgroup", stopasgroup, names, values::boolean)?;
-        let exitcodes = self.typed(s, "exitcodes", vec![0], names, values::exit_codes)?;
+        let exitcodes = self.typed(s, "exitcodes", None, names, |v| values::exit_codes(v).map(Some))?;
         let redirect_stderr = self.typed(s, "redirect_stderr", false, names, values::boolean)?;
         let numprocs = self.typed(s, "numprocs", 1, names, values::integer)?;
         let numprocs_start = self.typed(s, "numprocs_start", 0, names, values::integer)?;
@@ -289,8 +291,8 @@ impl Loader<'_> {
         }
         let names: &[&dyn Scope] = &[&*names, &fixed];
         let directory = self.text(section, "directory", names)?;
-        let stdout = self.stream(section, "stdout", names)?;
-        let mut stderr = self.stream(section, "stderr", names)?;
+        let stdout = self.stream::<false>(section, names)?;
+        let mut stderr = self.stream::<true>(section, names)?;
         if c.redirect_stderr {
             if stderr.logfile.is_some() && stderr.logfile.as_deref() != Some("AUTO") {
                 self.warnings.push(format!(
@@ -341,7 +343,7 @@ impl Loader<'_> {
             startsecs: c.startsecs,
             startretries: c.startretries,
             autorestart: c.autorestart,
-            exitcodes: c.exitcodes.clone(),
+            exitcodes: c.exitcodes.clone().unwrap_or_else(|| vec![0]),
             stopsignal: c.stopsignal,
             stopwaitsecs: c.stopwaitsecs,
             stopasgroup: c.stopasgroup,
@@ -386,14 +388,20 @@ impl Loader<'_> {
         if !self.notes.contains(&note) {
             self.notes.push(note);
         }
-        super::paths::expanduser(path, self.home())
+        self.expanduser(path)
     }
 
     /// `{k}_logfile` (expanded twice), `_backups`, `_maxbytes`, `_syslog`,
     /// and supervisord's warnings about them.
-    fn stream(&mut self, section: &str, k: &str, names: &[&dyn Scope]) -> Result<Stream, ConfigError> {
+    /// `STDERR`: stderr's keys, else stdout's; a constant, so that the
+    /// checks for unset keys fold (`Ini::may_have`).
+    fn stream<const STDERR: bool>(
+        &mut self,
+        section: &str,
+        names: &[&dyn Scope],
+    ) -> Result<Stream, ConfigError> {
         // The key names, spelled out rather than formatted for every instance.
-        let (lf_key, backups_key, maxbytes_key, sy_key) = if k == "stdout" {
+        let (lf_key, backups_key, maxbytes_key, sy_key) = if !STDERR {
             (
                 "stdout_logfile",
                 "stdout_logfile_backups",
