@@ -42,10 +42,90 @@ type SectionIndex = HashMap<Rc<str>, usize, BuildHasherDefault<Fnv>>;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
+/// A value's text: a piece of the text of the file it was read from
+/// (nearly every value: no copy of its own to make and free), or its own
+/// string once changed (continuation lines, `%(here)s`). Reads as a `str`.
+#[derive(Clone)]
+pub struct Text(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    Piece { file: Rc<str>, start: usize, end: usize },
+    Own(String),
+}
+
+impl Text {
+    /// `piece`, a piece of `file`'s text (else a copy of it).
+    fn piece(file: &Rc<str>, piece: &str) -> Text {
+        // Where `piece` starts in `file`: it lies inside the allocation or
+        // wholly outside it (allocations do not overlap), which `get` sees.
+        let start = (piece.as_ptr() as usize).checked_sub(file.as_ptr() as usize);
+        match start.and_then(|s| Some((s, s.checked_add(piece.len())?))) {
+            Some((start, end)) if file.get(start..end).is_some() => Text(Repr::Piece {
+                file: Rc::clone(file),
+                start,
+                end,
+            }),
+            _ => Text(Repr::Own(piece.to_owned())),
+        }
+    }
+
+    /// Join `newlines` line ends and `piece` to the text (a continuation
+    /// line): from here on it is a string of its own.
+    fn append(&mut self, newlines: usize, piece: &str) {
+        let mut own = match std::mem::replace(&mut self.0, Repr::Own(String::new())) {
+            Repr::Own(s) => s,
+            Repr::Piece { file, start, end } => file.get(start..end).unwrap_or("").to_owned(),
+        };
+        own.reserve(newlines.saturating_add(piece.len()));
+        own.extend(std::iter::repeat_n('\n', newlines));
+        own.push_str(piece);
+        self.0 = Repr::Own(own);
+    }
+
+    /// Keep the first `len` bytes (a character boundary).
+    fn truncate(&mut self, len: usize) {
+        match &mut self.0 {
+            Repr::Piece { start, end, .. } => *end = start.saturating_add(len).min(*end),
+            Repr::Own(s) => s.truncate(len),
+        }
+    }
+}
+
+impl std::ops::Deref for Text {
+    type Target = str;
+
+    #[inline]
+    fn deref(&self) -> &str {
+        match &self.0 {
+            Repr::Piece { file, start, end } => file.get(*start..*end).unwrap_or(""),
+            Repr::Own(s) => s,
+        }
+    }
+}
+
+impl From<String> for Text {
+    fn from(s: String) -> Text {
+        Text(Repr::Own(s))
+    }
+}
+
+impl PartialEq for Text {
+    fn eq(&self, other: &Text) -> bool {
+        **self == **other
+    }
+}
+
+impl std::fmt::Debug for Text {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&**self, f)
+    }
+}
+
 /// One option value with the place its key line was found.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Value {
-    pub text: String,
+    pub text: Text,
     pub file: Rc<Path>,
     pub line: usize,
 }
@@ -347,13 +427,11 @@ impl Ini {
     }
 
     /// Store a value and remember it for the next `expand_here`.
-    fn set(&mut self, section: Option<usize>, key: Key, bit: u128, value: Value) {
+    /// Returns the value's position in its section.
+    fn set(&mut self, section: Option<usize>, key: Key, bit: u128, value: Value) -> Option<usize> {
         let target = match section {
             None => &mut self.defaults,
-            Some(i) => match self.sections.get_mut(i) {
-                Some(s) => s,
-                None => return,
-            },
+            Some(i) => self.sections.get_mut(i)?,
         };
         let at = target.set(key, bit, value);
         // A section added since the last `expand_here` is scanned whole by
@@ -361,6 +439,15 @@ impl Ini {
         if section.is_none_or(|i| i < self.sections_before) {
             self.dirty.push((section, at));
         }
+        Some(at)
+    }
+
+    fn value_mut(&mut self, section: Option<usize>, at: usize) -> Option<&mut Value> {
+        let target = match section {
+            None => &mut self.defaults,
+            Some(i) => self.sections.get_mut(i)?,
+        };
+        target.keys.get_mut(at).map(|(_, v)| v)
     }
 
     /// supervisord's `expand_here`: literal `%(here)s` text in every section
@@ -401,14 +488,14 @@ impl Ini {
             for (key, value, fresh) in &here_defaults {
                 if (new || *fresh) && section.get(key).is_none() {
                     let mut v = (*value).clone();
-                    v.text = v.text.replace(HERE, here);
+                    v.text = v.text.replace(HERE, here).into();
                     section.set((*key).clone(), key_bit(key), v);
                 }
             }
             if new {
                 for (_, value) in section.keys.iter_mut() {
                     if value.text.contains(HERE) {
-                        value.text = value.text.replace(HERE, here);
+                        value.text = value.text.replace(HERE, here).into();
                     }
                 }
             }
@@ -424,7 +511,7 @@ impl Ini {
             };
             if let Some((_, value)) = s.keys.get_mut(key) {
                 if value.text.contains(HERE) {
-                    value.text = value.text.replace(HERE, here);
+                    value.text = value.text.replace(HERE, here).into();
                 }
             }
         }
@@ -433,11 +520,12 @@ impl Ini {
     /// Read one file's text into the store (`RawConfigParser._read`).
     /// `source` is the name configparser puts in its messages.
     pub fn read(&mut self, text: &str, source: &Path) -> Result<(), ParseError> {
-        let text = universal_newlines(text);
-        let mut reader = Reader::new(self, source);
+        // One shared copy of the text: the values are pieces of it.
+        let file: Rc<str> = Rc::from(universal_newlines(text).as_ref());
+        let mut reader = Reader::new(self, source, Rc::clone(&file));
         // `split_inclusive('\n')`, noting on the way whether a line can
         // hold a comment at all.
-        let mut rest: &str = &text;
+        let mut rest: &str = &file;
         let mut lineno = 0;
         while !rest.is_empty() {
             lineno += 1;
@@ -466,6 +554,7 @@ fn universal_newlines(text: &str) -> std::borrow::Cow<'_, str> {
 pub use crate::pyrepr::py_isspace;
 
 /// `str.strip()` with Python's notion of whitespace.
+#[inline]
 pub fn py_strip(s: &str) -> &str {
     py_trim_end(py_trim_start(s))
 }
@@ -503,36 +592,37 @@ pub fn py_trim_end(s: &str) -> &str {
     }
 }
 
-/// Where one key's pieces are being collected (continuation lines).
-struct Current {
-    section: Option<usize>, // None = [DEFAULT]
-    /// The name and its `key_bit`.
-    key: (Key, u128),
-    /// The pieces joined by `\n` as they come (what `'\n'.join` gives).
-    text: String,
-    line: usize,
-}
-
 /// The per-file state of `_read`.
 struct Reader<'a> {
     ini: &'a mut Ini,
     /// One shared copy of the file name for every value read from it.
     source: Rc<Path>,
+    /// The file's text, which the values are pieces of.
+    file: Rc<str>,
     /// `cursect`: None before any header; Some(None) is `[DEFAULT]`.
     cursect: Option<Option<usize>>,
-    current: Option<Current>,
+    /// Where the value being collected is stored (its section, `None` for
+    /// `[DEFAULT]`, and position), as configparser stores it at once:
+    /// continuation lines are joined to it there by `\n`.
+    current: Option<(Option<usize>, usize)>,
+    /// Empty lines since the value's last piece: each joins a `\n` to it,
+    /// but only if another piece follows (the `rstrip()` at the end drops
+    /// them otherwise), so they are counted rather than appended.
+    empty_lines: usize,
     /// True once an option line was seen in the current section (`optname`).
     indent_level: usize,
     errors: Vec<(usize, String)>,
 }
 
 impl<'a> Reader<'a> {
-    fn new(ini: &'a mut Ini, source: &Path) -> Self {
+    fn new(ini: &'a mut Ini, source: &Path, file: Rc<str>) -> Self {
         Reader {
             ini,
             source: Rc::from(source),
+            file,
             cursect: None,
             current: None,
+            empty_lines: 0,
             indent_level: 0,
             errors: Vec::new(),
         }
@@ -550,10 +640,8 @@ impl<'a> Reader<'a> {
         if value.is_empty() {
             // An empty line belongs to the value being collected, unless it
             // held a comment; trailing empties are dropped at the end.
-            if comment_start.is_none() {
-                if let Some(cur) = self.current.as_mut() {
-                    cur.text.push('\n');
-                }
+            if comment_start.is_none() && self.current.is_some() {
+                self.empty_lines += 1;
             }
             return Ok(());
         }
@@ -563,9 +651,9 @@ impl<'a> Reader<'a> {
             .get(..code.len() - body.len())
             .map_or(0, |lead| lead.chars().count());
         if self.current.is_some() && indent > self.indent_level {
-            if let Some(cur) = self.current.as_mut() {
-                cur.text.push('\n');
-                cur.text.push_str(value);
+            let newlines = std::mem::take(&mut self.empty_lines) + 1;
+            if let Some(text) = self.current_text() {
+                text.append(newlines, value);
             }
             return Ok(());
         }
@@ -593,12 +681,14 @@ impl<'a> Reader<'a> {
                     self.errors.push((lineno, line.to_string()));
                 }
                 self.flush();
-                self.current = Some(Current {
-                    section: self.cursect.flatten(),
-                    key: option_name(key, lower),
-                    text: val.to_string(),
+                let section = self.cursect.flatten();
+                let (key, bit) = option_name(key, lower);
+                let value = Value {
+                    text: Text::piece(&self.file, val),
+                    file: self.source.clone(),
                     line: lineno,
-                });
+                };
+                self.current = self.ini.set(section, key, bit, value).map(|at| (section, at));
             }
             None => self.errors.push((lineno, line.to_string())),
         }
@@ -617,20 +707,20 @@ impl<'a> Reader<'a> {
         self.cursect = Some(Some(index));
     }
 
-    /// Store the key being collected: pieces joined by `\n`, then `rstrip()`.
+    fn current_text(&mut self) -> Option<&mut Text> {
+        let (section, at) = self.current?;
+        self.ini.value_mut(section, at).map(|v| &mut v.text)
+    }
+
+    /// Finish the value being collected: `rstrip()` after the joins
+    /// (trailing empty lines were never joined).
     fn flush(&mut self) {
-        let Some(mut cur) = self.current.take() else {
-            return;
-        };
-        let kept = py_trim_end(&cur.text).len();
-        cur.text.truncate(kept);
-        let value = Value {
-            text: cur.text,
-            file: self.source.clone(),
-            line: cur.line,
-        };
-        let (key, bit) = cur.key;
-        self.ini.set(cur.section, key, bit, value);
+        if let Some(text) = self.current_text() {
+            let kept = py_trim_end(text).len();
+            text.truncate(kept);
+        }
+        self.current = None;
+        self.empty_lines = 0;
     }
 
     fn finish(mut self) -> Result<(), ParseError> {
@@ -817,7 +907,7 @@ mod tests {
     }
 
     fn val(ini: &Ini, s: &str, k: &str) -> Option<String> {
-        ini.get(s, k).map(|v| v.text.clone())
+        ini.get(s, k).map(|v| v.text.to_string())
     }
 
     #[test]
@@ -875,6 +965,16 @@ mod tests {
         let ini = parse("[s]\ncommand=a\n  b\n\n  c ; comment\n\n\nnext=1\n");
         assert_eq!(val(&ini, "s", "command").as_deref(), Some("a\nb\n\nc"));
         assert_eq!(val(&ini, "s", "next").as_deref(), Some("1"));
+    }
+
+    /// Empty lines join a value only when a continuation line follows; a
+    /// value read as a piece of the file becomes its own text then.
+    #[test]
+    fn empty_lines_join_only_before_a_continuation() {
+        let ini = parse("[s]\na=\n\n  b\nc=1\n\n\n[t]\nd=x\n\n; note\n\n  y\n\n");
+        assert_eq!(val(&ini, "s", "a").as_deref(), Some("\n\nb"));
+        assert_eq!(val(&ini, "s", "c").as_deref(), Some("1"));
+        assert_eq!(val(&ini, "t", "d").as_deref(), Some("x\n\n\ny"));
     }
 
     #[test]
@@ -942,7 +1042,7 @@ mod tests {
         ini.expand_here("/h");
         assert_eq!(val(&ini, "s", "a").as_deref(), Some("/h"));
         assert_eq!(val(&ini, "s", "d").as_deref(), Some("/h/x"));
-        assert_eq!(ini.defaults.get("d").map(|v| v.text.as_str()), Some("%(here)s/x"));
+        assert_eq!(ini.defaults.get("d").map(|v| &*v.text), Some("%(here)s/x"));
     }
 
     /// The full rescan supervisord does after every included file.
@@ -953,13 +1053,13 @@ mod tests {
             for (key, value) in &defaults {
                 if section.get(key).is_none() && value.text.contains(HERE) {
                     let mut v = value.clone();
-                    v.text = v.text.replace(HERE, here);
+                    v.text = v.text.replace(HERE, here).into();
                     section.set(key.clone(), key_bit(key), v);
                 }
             }
             for (_, value) in section.keys.iter_mut() {
                 if value.text.contains(HERE) {
-                    value.text = value.text.replace(HERE, here);
+                    value.text = value.text.replace(HERE, here).into();
                 }
             }
         }
@@ -973,7 +1073,7 @@ mod tests {
                     s.name.to_string(),
                     s.keys
                         .iter()
-                        .map(|(k, v)| (k.to_string(), v.text.clone()))
+                        .map(|(k, v)| (k.to_string(), v.text.to_string()))
                         .collect(),
                 )
             })

@@ -354,14 +354,15 @@ impl<'a> Loader<'a> {
         let Some(value) = self.ini.get(section, key) else {
             return Ok(None);
         };
+        let text: &str = &value.text;
         // Python's `text % names` leaves a string without `%` unchanged, and
         // most values have none.
-        if !value.text.contains('%') {
-            return Ok(Some((Cow::Borrowed(&value.text), value)));
+        if !text.contains('%') {
+            return Ok(Some((Cow::Borrowed(text), value)));
         }
         // `saneget`'s names: the caller's over `ENV_*`.
         let text = self
-            .expand(&value.text, extra, || format!("{section}.{key}"))
+            .expand(text, extra, || format!("{section}.{key}"))
             .map_err(|m| fail(m, Some(value)))?;
         Ok(Some((Cow::Owned(text), value)))
     }
