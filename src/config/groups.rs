@@ -2,10 +2,17 @@
 //! pools and `[fcgi-program:x]` (supervisord's `process_groups_from_parser`).
 
 use std::collections::HashSet;
+use std::hash::BuildHasherDefault;
+
+use super::lexer::Fnv;
+
+/// Sections a `[group:x]` took (no keyed hash: see `lexer::Fnv`).
+type Taken = HashSet<String, BuildHasherDefault<Fnv>>;
 
 use super::expand::{Fixed, Scope};
 use super::load::{after_colon, fail, Loader};
 use super::model::*;
+use super::process::GroupOf;
 use super::values;
 use super::ConfigError;
 
@@ -55,7 +62,7 @@ impl Loader<'_> {
     pub(crate) fn process_groups(&mut self) -> Result<Groups, ConfigError> {
         let sections = self.ini.section_names();
         let mut groups = Vec::new();
-        let mut excluded: HashSet<String> = HashSet::new();
+        let mut excluded = Taken::default();
         for section in sections.iter().filter(|s| s.starts_with("group:")) {
             groups.push(self.heterogeneous_group(section, &mut excluded)?);
         }
@@ -68,7 +75,7 @@ impl Loader<'_> {
             let priority = self.typed(section, "priority", 999, &[&self.here_scope()], |v| {
                 values::integer_in::<i32>(v, "priority")
             })?;
-            let processes = self.processes_from_section(section, &name)?;
+            let processes = self.processes_from_section(section, GroupOf::Own(&name))?;
             groups.push(GroupConfig {
                 name,
                 kind: GroupKind::Program,
@@ -97,7 +104,7 @@ impl Loader<'_> {
     fn heterogeneous_group(
         &mut self,
         section: &str,
-        excluded: &mut HashSet<String>,
+        excluded: &mut Taken,
     ) -> Result<GroupConfig, ConfigError> {
         let name =
             values::process_or_group_name(after_colon(section)).map_err(|m| self.header_error(section, m))?;
@@ -138,7 +145,7 @@ impl Loader<'_> {
             label = if has_p { program_section } else { fcgi_section };
             excluded.insert(label.clone());
             members.push(label.clone());
-            processes.extend(self.processes_from_section(&label, &name)?);
+            processes.extend(self.processes_from_section(&label, GroupOf::Named(&name))?);
         }
         Ok(GroupConfig {
             name,
@@ -206,7 +213,7 @@ impl Loader<'_> {
                 self.ini.get(section, "redirect_stderr"),
             ));
         }
-        let processes = self.processes_from_section(section, &pool)?;
+        let processes = self.processes_from_section(section, GroupOf::Named(&pool))?;
         Ok(GroupConfig {
             name: pool,
             kind: GroupKind::EventListener,
@@ -265,7 +272,7 @@ impl Loader<'_> {
         let (socket, socket_mode) = self
             .fcgi_socket(&socket, socket_owner.is_some(), socket_mode)
             .map_err(|m| fail(format!("{m} in [{section}] socket"), Some(&at)))?;
-        let processes = self.processes_from_section(section, &name)?;
+        let processes = self.processes_from_section(section, GroupOf::Own(&name))?;
         Ok(FcgiGroupConfig {
             group: GroupConfig {
                 name,

@@ -748,14 +748,14 @@ impl<'a> Reader<'a> {
 const LO: u64 = 0x0101_0101_0101_0101;
 const HI: u64 = 0x8080_8080_8080_8080;
 
-fn word(chunk: &[u8]) -> u64 {
+pub(super) fn word(chunk: &[u8]) -> u64 {
     u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]))
 }
 
 /// The flag of each byte of `w` equal to `b`, and possibly of bytes above
 /// such a byte (a borrow): the lowest flag is always exact.
 #[inline]
-fn hits(w: u64, b: u8) -> u64 {
+pub(super) fn hits(w: u64, b: u8) -> u64 {
     let x = w ^ (LO * u64::from(b));
     x.wrapping_sub(LO) & !x & HI
 }

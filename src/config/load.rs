@@ -5,11 +5,12 @@
 use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use super::expand::{expand_named, Env, Fixed, Scope};
-use super::lexer::{py_strip, Ini, Value};
+use super::lexer::{py_strip, Fnv, Ini, Value};
 use super::model::*;
 use super::paths;
 use super::values;
@@ -64,7 +65,7 @@ pub(crate) struct Loader<'a> {
     /// `[supervisord] environment`, whose keys become `ENV_*` names over
     /// the process environment's (see `environ`).
     pub(crate) env_overrides: Vec<(String, String)>,
-    pub(crate) section_to_file: HashMap<String, String>,
+    pub(crate) section_to_file: HashMap<String, String, BuildHasherDefault<Fnv>>,
     pub(crate) warnings: Vec<String>,
     pub(crate) infos: Vec<String>,
     pub(crate) notes: Vec<String>,
@@ -91,7 +92,7 @@ impl<'a> Loader<'a> {
             here: Rc::clone(&empty),
             supervisord: empty,
             env_overrides: Vec::new(),
-            section_to_file: HashMap::new(),
+            section_to_file: HashMap::default(),
             warnings: Vec::new(),
             infos: Vec::new(),
             notes: Vec::new(),
@@ -192,15 +193,20 @@ impl<'a> Loader<'a> {
     fn read_main(&mut self, source: &MainSource) -> Result<(), ConfigError> {
         match source {
             MainSource::File(path) => {
-                let shown = path.to_string_lossy().into_owned();
-                if !path.exists() {
-                    return Err(fail(format!("could not find config file {shown}"), None));
-                }
-                let text = read_text(path, &shown)?
-                    .ok_or_else(|| fail(format!("could not read config file {shown}"), None))?;
-                self.configfile = shown.clone();
-                let here = paths::dirname(&paths::abspath(&shown));
-                self.here = Rc::from(if here.is_empty() { "/" } else { &here });
+                let shown = match path.to_str() {
+                    Some(s) => s.to_owned(),
+                    None => path.to_string_lossy().into_owned(),
+                };
+                // Whether the file exists only matters for the message when
+                // it cannot be read.
+                let Some(text) = read_text(path, &shown)? else {
+                    let why = if path.exists() { "read" } else { "find" };
+                    return Err(fail(format!("could not {why} config file {shown}"), None));
+                };
+                let abs = paths::abspath(&shown);
+                let here = paths::dirname_str(&abs);
+                self.here = Rc::from(if here.is_empty() { "/" } else { here });
+                self.configfile = shown;
                 self.parse_into(&text, path)
             }
             MainSource::Fragment(piece) => {

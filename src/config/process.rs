@@ -61,19 +61,34 @@ struct Stream {
     syslog: bool,
 }
 
+/// The group a section's processes go in.
+#[derive(Clone, Copy)]
+pub(crate) enum GroupOf<'a> {
+    /// The section's own (`[program:x]`, `[fcgi-program:x]`): its name is
+    /// the program name, which the caller has checked already
+    /// (`values::process_or_group_name` of the part after the colon).
+    Own(&'a str),
+    /// Another one (`[group:g]`'s, an event listener pool's).
+    Named(&'a str),
+}
+
 impl Loader<'_> {
     /// All instances of a section, with supervisord's
     /// ` in section '…' (file: '…')` suffix on every error.
     pub(crate) fn processes_from_section(
         &mut self,
         section: &str,
-        group: &str,
+        group: GroupOf<'_>,
     ) -> Result<Vec<ProcessConfig>, ConfigError> {
         self.processes_inner(section, group)
             .map_err(|e| self.in_section(section, e))
     }
 
-    fn processes_inner(&mut self, section: &str, group: &str) -> Result<Vec<ProcessConfig>, ConfigError> {
+    fn processes_inner(
+        &mut self,
+        section: &str,
+        group: GroupOf<'_>,
+    ) -> Result<Vec<ProcessConfig>, ConfigError> {
         let header = self
             .ini
             .section(section)
@@ -82,7 +97,15 @@ impl Loader<'_> {
                 line: s.line,
             })
             .unwrap_or_default();
-        let program_name = values::process_or_group_name(after_colon(section)).map_err(|m| fail(m, None))?;
+        let (group, program_name) = match group {
+            GroupOf::Own(name) => (name, std::borrow::Cow::Borrowed(name)),
+            GroupOf::Named(group) => (
+                group,
+                values::process_or_group_name(after_colon(section))
+                    .map_err(|m| fail(m, None))?
+                    .into(),
+            ),
+        };
         // Borrowed from copies, not from `self`, which `instance` mutates.
         let (here, opts) = (std::rc::Rc::clone(&self.here), self.opts);
         let fixed = Fixed {
