@@ -213,7 +213,9 @@ fn recognised(section: &str) -> bool {
 pub fn unknown_keys(ini: &Ini) -> Vec<String> {
     let mut out = Vec::new();
     for section in &ini.sections {
-        if !recognised(&section.name) {
+        // A section with known keys is a recognised one.
+        let known = known_keys(&section.name);
+        if known.is_none() && !recognised(&section.name) {
             out.push(format!(
                 "{}:{}: section [{}] is not a supervisord section and is ignored",
                 section.file.display(),
@@ -222,7 +224,7 @@ pub fn unknown_keys(ini: &Ini) -> Vec<String> {
             ));
             continue;
         }
-        let Some(known) = known_keys(&section.name) else {
+        let Some(known) = known else {
             continue;
         };
         for (key, value) in &section.keys {

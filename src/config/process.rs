@@ -276,10 +276,15 @@ impl Loader<'_> {
     }
 
     /// A value read without expansion (`do_expand=False`).
+    #[inline(always)]
     fn raw(&self, section: &str, key: &str) -> Option<Value> {
         if !self.ini.may_have(section, key) {
             return None;
         }
+        self.raw_set(section, key)
+    }
+
+    fn raw_set(&self, section: &str, key: &str) -> Option<Value> {
         self.ini.get(section, key).cloned()
     }
 
