@@ -319,8 +319,8 @@ impl Loader<'_> {
         }
         let names: &[&dyn Scope] = &[&*names, &fixed];
         let directory = self.text(section, "directory", names)?;
-        let stdout = self.stream::<false>(section, names)?;
-        let mut stderr = self.stream::<true>(section, names)?;
+        let stdout = self.stream(section, false, names)?;
+        let mut stderr = self.stream(section, true, names)?;
         if c.redirect_stderr {
             if stderr.logfile.is_some() && stderr.logfile.as_deref() != Some("AUTO") {
                 self.warnings.push(format!(
@@ -421,15 +421,10 @@ impl Loader<'_> {
 
     /// `{k}_logfile` (expanded twice), `_backups`, `_maxbytes`, `_syslog`,
     /// and supervisord's warnings about them.
-    /// `STDERR`: stderr's keys, else stdout's; a constant, so that the
-    /// checks for unset keys fold (`Ini::may_have`).
-    fn stream<const STDERR: bool>(
-        &mut self,
-        section: &str,
-        names: &[&dyn Scope],
-    ) -> Result<Stream, ConfigError> {
+    /// `stderr`: stderr's keys, else stdout's.
+    fn stream(&mut self, section: &str, stderr: bool, names: &[&dyn Scope]) -> Result<Stream, ConfigError> {
         // The key names, spelled out rather than formatted for every instance.
-        let (lf_key, backups_key, maxbytes_key, sy_key) = if !STDERR {
+        let (lf_key, backups_key, maxbytes_key, sy_key) = if !stderr {
             (
                 "stdout_logfile",
                 "stdout_logfile_backups",
