@@ -141,6 +141,16 @@ pub fn py_isspace(c: char) -> bool {
 /// ints have no bound; a value past `i128` saturates there, which every
 /// caller treats as "too large" anyway. `None`: Python raises `ValueError`.
 pub fn py_int(s: &str, radix: u32) -> Option<i128> {
+    // Nearly every value is plain digits: no blank, sign, prefix or `_`,
+    // and few enough digits that no arithmetic can overflow.
+    let b = s.as_bytes();
+    let top = if radix == 8 { b'7' } else { b'9' };
+    if (1..=18).contains(&b.len()) && b.iter().all(|c| (b'0'..=top).contains(c)) {
+        let value = b
+            .iter()
+            .fold(0u64, |v, c| v * u64::from(radix) + u64::from(c - b'0'));
+        return Some(i128::from(value));
+    }
     let t = s.trim_matches(py_isspace);
     let (negative, body) = match t.as_bytes().first() {
         Some(b'-') => (true, t.get(1..)?),

@@ -2,10 +2,17 @@
 //! pools and `[fcgi-program:x]` (supervisord's `process_groups_from_parser`).
 
 use std::collections::HashSet;
+use std::hash::BuildHasherDefault;
+
+use super::lexer::Fnv;
+
+/// Sections a `[group:x]` took (no keyed hash: see `lexer::Fnv`).
+type Taken = HashSet<String, BuildHasherDefault<Fnv>>;
 
 use super::expand::{Fixed, Scope};
-use super::load::{after_colon, fail, normalize_path, Loader};
+use super::load::{after_colon, fail, Loader};
 use super::model::*;
+use super::process::GroupOf;
 use super::values;
 use super::ConfigError;
 
@@ -55,24 +62,25 @@ impl Loader<'_> {
     pub(crate) fn process_groups(&mut self) -> Result<Groups, ConfigError> {
         let sections = self.ini.section_names();
         let mut groups = Vec::new();
-        let mut excluded: HashSet<String> = HashSet::new();
+        let mut excluded = Taken::default();
         for section in sections.iter().filter(|s| s.starts_with("group:")) {
             groups.push(self.heterogeneous_group(section, &mut excluded)?);
         }
         for section in sections
             .iter()
-            .filter(|s| s.starts_with("program:") && !excluded.contains(s.as_str()))
+            .filter(|s| s.starts_with("program:") && !excluded.contains(&***s))
         {
             let name = values::process_or_group_name(after_colon(section))
                 .map_err(|m| self.header_error(section, m))?;
             let priority = self.typed(section, "priority", 999, &[&self.here_scope()], |v| {
                 values::integer_in::<i32>(v, "priority")
             })?;
-            let processes = self.processes_from_section(section, &name)?;
+            let processes = self.processes_from_section(section, GroupOf::Own(&name))?;
             groups.push(GroupConfig {
                 name,
                 kind: GroupKind::Program,
-                section: section.clone(),
+                // Not `to_string`: for an `Rc<str>` that goes through `Display`.
+                section: String::from(&**section),
                 programs: None,
                 priority,
                 listener: None,
@@ -85,7 +93,7 @@ impl Loader<'_> {
         let mut fcgi = Vec::new();
         for section in sections
             .iter()
-            .filter(|s| s.starts_with("fcgi-program:") && !excluded.contains(s.as_str()))
+            .filter(|s| s.starts_with("fcgi-program:") && !excluded.contains(&***s))
         {
             fcgi.push(self.fcgi_group(section)?);
         }
@@ -96,7 +104,7 @@ impl Loader<'_> {
     fn heterogeneous_group(
         &mut self,
         section: &str,
-        excluded: &mut HashSet<String>,
+        excluded: &mut Taken,
     ) -> Result<GroupConfig, ConfigError> {
         let name =
             values::process_or_group_name(after_colon(section)).map_err(|m| self.header_error(section, m))?;
@@ -137,7 +145,7 @@ impl Loader<'_> {
             label = if has_p { program_section } else { fcgi_section };
             excluded.insert(label.clone());
             members.push(label.clone());
-            processes.extend(self.processes_from_section(&label, &name)?);
+            processes.extend(self.processes_from_section(&label, GroupOf::Named(&name))?);
         }
         Ok(GroupConfig {
             name,
@@ -178,10 +186,7 @@ impl Loader<'_> {
             None => "supervisor.dispatchers:default_handler".to_string(),
         };
         let events_at = self.ini.get(section, "events").cloned();
-        let events_text = self
-            .get(section, "events", here)?
-            .map(|(v, _)| v)
-            .unwrap_or_default();
+        let events_text = self.text(section, "events", here)?.unwrap_or_default();
         let mut events: Vec<String> = values::list_of_strings(&events_text)
             .iter()
             .map(|e| e.to_uppercase())
@@ -208,7 +213,7 @@ impl Loader<'_> {
                 self.ini.get(section, "redirect_stderr"),
             ));
         }
-        let processes = self.processes_from_section(section, &pool)?;
+        let processes = self.processes_from_section(section, GroupOf::Named(&pool))?;
         Ok(GroupConfig {
             name: pool,
             kind: GroupKind::EventListener,
@@ -245,7 +250,7 @@ impl Loader<'_> {
             }
             None => None,
         };
-        let socket_owner = self.get(section, "socket_owner", here)?.map(|(v, _)| v);
+        let socket_owner = self.text(section, "socket_owner", here)?;
         let socket_mode = match self.get(section, "socket_mode", here)? {
             Some((v, at)) => Some(
                 values::octal(&v).map_err(|_| fail(format!("Invalid socket_mode value {v}"), Some(&at)))?,
@@ -267,7 +272,7 @@ impl Loader<'_> {
         let (socket, socket_mode) = self
             .fcgi_socket(&socket, socket_owner.is_some(), socket_mode)
             .map_err(|m| fail(format!("{m} in [{section}] socket"), Some(&at)))?;
-        let processes = self.processes_from_section(section, &name)?;
+        let processes = self.processes_from_section(section, GroupOf::Own(&name))?;
         Ok(FcgiGroupConfig {
             group: GroupConfig {
                 name,
@@ -299,7 +304,7 @@ impl Loader<'_> {
                     crate::pyrepr::repr(path)
                 ));
             }
-            let path = normalize_path(path, self.home());
+            let path = self.normalize_path(path);
             return Ok((format!("unix://{path}"), Some(mode.unwrap_or(0o700))));
         }
         if has_owner || mode.is_some() {

@@ -1,7 +1,7 @@
 //! rinit's own findings that supervisord keeps silent about: unknown keys
 //! (with the closest known key) and sections supervisord ignores.
 
-use super::lexer::Ini;
+use super::lexer::{key_slot, same, Ini};
 
 const PROGRAM_KEYS: &[&str] = &[
     "command",
@@ -67,28 +67,124 @@ const UNIX_KEYS: &[&str] = &["file", "chmod", "chown", "username", "password"];
 const INET_KEYS: &[&str] = &["port", "username", "password"];
 const CTL_KEYS: &[&str] = &["serverurl", "username", "password", "prompt", "history_file"];
 
+type Keys = &'static [&'static str];
+
+/// The keys one kind of section understands, in two lists (the program keys
+/// and the kind's own), with a table from `lexer::key_slot` to the key
+/// there: checking a key is one look-up and one compare.
+struct Known {
+    main: Keys,
+    own: Keys,
+    /// 1 + the key's position in `main` then `own`; 0: no known key.
+    slots: [u8; 128],
+}
+
+impl Known {
+    /// At compile time: two known keys of one kind in the same slot stop
+    /// the build (the loader's mask relies on them being apart too).
+    const fn new(main: Keys, own: Keys) -> Known {
+        let mut slots = [0u8; 128];
+        let mut n = 0;
+        while n < main.len() + own.len() {
+            let key = if n < main.len() {
+                main[n]
+            } else {
+                own[n - main.len()]
+            };
+            let slot = key_slot(key) as usize;
+            assert!(slots[slot] == 0, "two known keys share a key slot");
+            slots[slot] = (n + 1) as u8;
+            n += 1;
+        }
+        Known { main, own, slots }
+    }
+
+    fn has(&self, key: &str) -> bool {
+        let at = self.slots.get(key_slot(key) as usize).copied().unwrap_or(0);
+        let Some(n) = usize::from(at).checked_sub(1) else {
+            return false;
+        };
+        let known = match n.checked_sub(self.main.len()) {
+            None => self.main.get(n),
+            Some(i) => self.own.get(i),
+        };
+        known.is_some_and(|k| same(k, key))
+    }
+
+    fn all(&self) -> Vec<&'static str> {
+        self.main.iter().chain(self.own).copied().collect()
+    }
+}
+
+static PROGRAM: Known = Known::new(PROGRAM_KEYS, &[]);
+static LISTENER: Known = Known::new(PROGRAM_KEYS, LISTENER_KEYS);
+static FCGI: Known = Known::new(PROGRAM_KEYS, FCGI_KEYS);
+static GROUP: Known = Known::new(GROUP_KEYS, &[]);
+static SUPERVISORD: Known = Known::new(SUPERVISORD_KEYS, &[]);
+static INCLUDE: Known = Known::new(INCLUDE_KEYS, &[]);
+static UNIX: Known = Known::new(UNIX_KEYS, &[]);
+static INET: Known = Known::new(INET_KEYS, &[]);
+static CTL: Known = Known::new(CTL_KEYS, &[]);
+
+/// Every known key by its `key_slot`: the lexer stores a known key as
+/// this `'static` text instead of a copy of its own. Where two kinds' keys
+/// share a slot the first list wins: the program and `[supervisord]` keys
+/// all have theirs.
+static BY_SLOT: [&str; 128] = {
+    let lists = [
+        PROGRAM_KEYS,
+        SUPERVISORD_KEYS,
+        LISTENER_KEYS,
+        FCGI_KEYS,
+        GROUP_KEYS,
+        INCLUDE_KEYS,
+        UNIX_KEYS,
+        INET_KEYS,
+        CTL_KEYS,
+    ];
+    let mut table = [""; 128];
+    let mut l = 0;
+    while l < lists.len() {
+        let mut i = 0;
+        while i < lists[l].len() {
+            let slot = key_slot(lists[l][i]) as usize;
+            if table[slot].is_empty() {
+                table[slot] = lists[l][i];
+            }
+            i += 1;
+        }
+        l += 1;
+    }
+    table
+};
+
+/// `key` as a known key's `'static` text, if it is one.
+#[inline]
+pub(super) fn known_key(key: &str, slot: u32) -> Option<&'static str> {
+    BY_SLOT.get(slot as usize).copied().filter(|k| same(k, key))
+}
+
 /// The keys a section understands; `None` for sections whose keys are free
 /// (`[rpcinterface:x]` extras, `[ctlplugin:x]`) or that supervisord ignores.
-fn known_keys(section: &str) -> Option<Vec<&'static str>> {
-    let with = |extra: &[&'static str]| PROGRAM_KEYS.iter().chain(extra).copied().collect();
+fn known_keys(section: &str) -> Option<&'static Known> {
     if section.starts_with("program:") {
-        Some(PROGRAM_KEYS.to_vec())
+        Some(&PROGRAM)
     } else if section.starts_with("eventlistener:") {
-        Some(with(LISTENER_KEYS))
+        Some(&LISTENER)
     } else if section.starts_with("fcgi-program:") {
-        Some(with(FCGI_KEYS))
+        Some(&FCGI)
     } else if section.starts_with("group:") {
-        Some(GROUP_KEYS.to_vec())
+        Some(&GROUP)
     } else if section == "supervisord" {
-        Some(SUPERVISORD_KEYS.to_vec())
+        Some(&SUPERVISORD)
     } else if section == "include" {
-        Some(INCLUDE_KEYS.to_vec())
+        Some(&INCLUDE)
     } else if section.starts_with("unix_http_server") {
-        Some(UNIX_KEYS.to_vec())
+        Some(&UNIX)
     } else if section.starts_with("inet_http_server") {
-        Some(INET_KEYS.to_vec())
+        Some(&INET)
     } else if section == "supervisorctl" {
-        Some(CTL_KEYS.to_vec())
+        Some(&CTL)
     } else {
         None
     }
@@ -117,7 +213,9 @@ fn recognised(section: &str) -> bool {
 pub fn unknown_keys(ini: &Ini) -> Vec<String> {
     let mut out = Vec::new();
     for section in &ini.sections {
-        if !recognised(&section.name) {
+        // A section with known keys is a recognised one.
+        let known = known_keys(&section.name);
+        if known.is_none() && !recognised(&section.name) {
             out.push(format!(
                 "{}:{}: section [{}] is not a supervisord section and is ignored",
                 section.file.display(),
@@ -126,13 +224,14 @@ pub fn unknown_keys(ini: &Ini) -> Vec<String> {
             ));
             continue;
         }
-        let Some(known) = known_keys(&section.name) else {
+        let Some(known) = known else {
             continue;
         };
         for (key, value) in &section.keys {
-            if known.contains(&key.as_str()) {
+            if known.has(key) {
                 continue;
             }
+            let known = known.all();
             let mut line = format!(
                 "{}:{}: unknown key '{}' in [{}]",
                 value.file.display(),
@@ -206,6 +305,41 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn known_keys_are_shared() {
+        for key in PROGRAM_KEYS.iter().chain(SUPERVISORD_KEYS).chain(LISTENER_KEYS) {
+            assert_eq!(known_key(key, key_slot(key)), Some(*key));
+        }
+        assert_eq!(known_key("commandx", key_slot("commandx")), None);
+        assert_eq!(known_key("Command", key_slot("Command")), None);
+        assert_eq!(known_key("", key_slot("")), None);
+    }
+
+    /// Every known key is found in its table, and nothing else is.
+    #[test]
+    fn known_tables() {
+        for known in [
+            &PROGRAM,
+            &LISTENER,
+            &FCGI,
+            &GROUP,
+            &SUPERVISORD,
+            &INCLUDE,
+            &UNIX,
+            &INET,
+            &CTL,
+        ] {
+            for key in known.all() {
+                assert!(known.has(key), "{key}");
+                assert!(!known.has(&format!("{key}x")), "{key}x");
+                assert!(!known.has(&key[1..]), "{key}");
+            }
+            assert!(!known.has(""));
+        }
+        assert!(LISTENER.has("events") && !PROGRAM.has("events"));
+        assert!(FCGI.has("socket_mode") && FCGI.has("command") && !LISTENER.has("socket_mode"));
+    }
 
     #[test]
     fn suggestions() {

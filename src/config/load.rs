@@ -5,11 +5,12 @@
 use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use super::expand::{expand_named, Env, Fixed, Scope};
-use super::lexer::{py_strip, Ini, Value};
+use super::lexer::{py_strip, Fnv, Ini, Value};
 use super::model::*;
 use super::paths;
 use super::values;
@@ -58,10 +59,13 @@ pub(crate) struct Loader<'a> {
     /// `%(here)s` of the main file (shared: a section's names borrow it
     /// while the loader is borrowed mutably).
     pub(crate) here: Rc<str>,
+    /// `[supervisord]`'s own name (see `Ini::section`), once it is known
+    /// to exist.
+    pub(crate) supervisord: Rc<str>,
     /// `[supervisord] environment`, whose keys become `ENV_*` names over
     /// the process environment's (see `environ`).
     pub(crate) env_overrides: Vec<(String, String)>,
-    pub(crate) section_to_file: HashMap<String, String>,
+    pub(crate) section_to_file: HashMap<String, String, BuildHasherDefault<Fnv>>,
     pub(crate) warnings: Vec<String>,
     pub(crate) infos: Vec<String>,
     pub(crate) notes: Vec<String>,
@@ -79,13 +83,16 @@ pub(crate) fn fail(message: impl Into<String>, at: Option<&Value>) -> ConfigErro
 
 impl<'a> Loader<'a> {
     fn new(opts: &'a LoadOptions) -> Self {
+        // Placeholders until the main file is read: one allocation for both.
+        let empty: Rc<str> = Rc::from("");
         Loader {
             opts,
             ini: Ini::default(),
             configfile: String::new(),
-            here: Rc::from(""),
+            here: Rc::clone(&empty),
+            supervisord: empty,
             env_overrides: Vec::new(),
-            section_to_file: HashMap::new(),
+            section_to_file: HashMap::default(),
             warnings: Vec::new(),
             infos: Vec::new(),
             notes: Vec::new(),
@@ -146,9 +153,10 @@ impl<'a> Loader<'a> {
     fn run(&mut self, source: &MainSource) -> Result<Config, ConfigError> {
         self.read_main(source)?;
         self.read_includes()?;
-        if !self.ini.has_section("supervisord") {
+        let Some(supervisord) = self.ini.section("supervisord") else {
             return Err(fail(".ini file does not include supervisord section", None));
-        }
+        };
+        self.supervisord = Rc::clone(&supervisord.name);
         let mut supervisord = self.supervisord_section()?;
         let rpcinterfaces = self.rpcinterfaces()?;
         let (mut groups, mut fcgi_groups) = self.process_groups()?;
@@ -182,15 +190,20 @@ impl<'a> Loader<'a> {
     fn read_main(&mut self, source: &MainSource) -> Result<(), ConfigError> {
         match source {
             MainSource::File(path) => {
-                let shown = path.to_string_lossy().into_owned();
-                if !path.exists() {
-                    return Err(fail(format!("could not find config file {shown}"), None));
-                }
-                let text = read_text(path, &shown)?
-                    .ok_or_else(|| fail(format!("could not read config file {shown}"), None))?;
-                self.configfile = shown.clone();
-                let here = paths::dirname(&paths::abspath(&shown));
-                self.here = Rc::from(if here.is_empty() { "/" } else { &here });
+                let shown = match path.to_str() {
+                    Some(s) => s.to_owned(),
+                    None => path.to_string_lossy().into_owned(),
+                };
+                // Whether the file exists only matters for the message when
+                // it cannot be read.
+                let Some(text) = read_text(path, &shown)? else {
+                    let why = if path.exists() { "read" } else { "find" };
+                    return Err(fail(format!("could not {why} config file {shown}"), None));
+                };
+                let abs = paths::abspath(&shown);
+                let here = paths::dirname_str(&abs);
+                self.here = Rc::from(if here.is_empty() { "/" } else { here });
+                self.configfile = shown;
                 self.parse_into(&text, path)
             }
             MainSource::Fragment(piece) => {
@@ -277,13 +290,53 @@ impl<'a> Loader<'a> {
         self.parse_into(&text, &path)?;
         for section in self.ini.sections.iter().skip(before) {
             self.section_to_file
-                .insert(section.name.clone(), filename.to_string());
+                .insert(section.name.to_string(), filename.to_string());
         }
         Ok(())
     }
 
     /// `parser.saneget(section, key)`: the expanded value and where it was.
+    /// Most keys asked for are not set: that answer is inline (see
+    /// `Ini::may_have`), the rest out of line.
+    #[inline(always)]
     pub(crate) fn get(
+        &self,
+        section: &str,
+        key: &str,
+        extra: &[&dyn Scope],
+    ) -> Result<Option<(String, Value)>, ConfigError> {
+        if !self.ini.may_have(section, key) {
+            return Ok(None);
+        }
+        self.get_owned(section, key, extra)
+    }
+
+    /// `get` without where the value was.
+    #[inline(always)]
+    pub(crate) fn text(
+        &self,
+        section: &str,
+        key: &str,
+        extra: &[&dyn Scope],
+    ) -> Result<Option<String>, ConfigError> {
+        if !self.ini.may_have(section, key) {
+            return Ok(None);
+        }
+        self.text_owned(section, key, extra)
+    }
+
+    fn text_owned(
+        &self,
+        section: &str,
+        key: &str,
+        extra: &[&dyn Scope],
+    ) -> Result<Option<String>, ConfigError> {
+        Ok(self
+            .get_ref(section, key, extra)?
+            .map(|(text, _)| text.into_owned()))
+    }
+
+    fn get_owned(
         &self,
         section: &str,
         key: &str,
@@ -304,22 +357,38 @@ impl<'a> Loader<'a> {
         let Some(value) = self.ini.get(section, key) else {
             return Ok(None);
         };
+        let text: &str = &value.text;
         // Python's `text % names` leaves a string without `%` unchanged, and
         // most values have none.
-        if !value.text.contains('%') {
-            return Ok(Some((Cow::Borrowed(&value.text), value)));
+        if !text.contains('%') {
+            return Ok(Some((Cow::Borrowed(text), value)));
         }
         // `saneget`'s names: the caller's over `ENV_*`.
         let text = self
-            .expand(&value.text, extra, || format!("{section}.{key}"))
+            .expand(text, extra, || format!("{section}.{key}"))
             .map_err(|m| fail(m, Some(value)))?;
         Ok(Some((Cow::Owned(text), value)))
     }
 
     /// A typed option, the error pointing at the value; `default` is what
     /// `parse` gives for supervisord's default text, so that a missing key
-    /// (most keys of most sections) costs no parsing.
+    /// (most keys of most sections) costs no parsing, and no call.
+    #[inline(always)]
     pub(crate) fn typed<T>(
+        &self,
+        section: &str,
+        key: &str,
+        default: T,
+        extra: &[&dyn Scope],
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<T, ConfigError> {
+        if !self.ini.may_have(section, key) {
+            return Ok(default);
+        }
+        self.typed_set(section, key, default, extra, parse)
+    }
+
+    fn typed_set<T>(
         &self,
         section: &str,
         key: &str,
@@ -334,26 +403,32 @@ impl<'a> Loader<'a> {
     }
 
     /// `typed` for a default that depends on the host (a path that must
-    /// exist): the default text goes through `parse` too.
-    pub(crate) fn typed_text<T>(
+    /// exist): the default text goes through `parse` too. `default` is made
+    /// only when the key is not set.
+    pub(crate) fn typed_text<'d, T>(
         &self,
         section: &str,
         key: &str,
-        default: &str,
+        default: impl FnOnce() -> Cow<'d, str>,
         extra: &[&dyn Scope],
         parse: impl Fn(&str) -> Result<T, String>,
     ) -> Result<T, ConfigError> {
-        match self.get_ref(section, key, extra)? {
+        let found = if self.ini.may_have(section, key) {
+            self.get_ref(section, key, extra)?
+        } else {
+            None
+        };
+        match found {
             Some((text, value)) => parse(&text).map_err(|m| fail(m, Some(value))),
-            None => parse(default).map_err(|m| fail(m, None)),
+            None => parse(&default()).map_err(|m| fail(m, None)),
         }
     }
 
     /// `existing_dirpath()`: the parent directory must exist (host checks).
     pub(crate) fn existing_dirpath(&self, v: &str) -> Result<String, String> {
-        let nv = paths::expanduser(v, self.home());
-        let dir = paths::dirname(&nv);
-        if dir.is_empty() || !self.opts.host_checks || paths::is_dir(&dir) {
+        let nv = self.expanduser(v);
+        let dir = paths::dirname_str(&nv);
+        if dir.is_empty() || !self.opts.host_checks || paths::is_dir(dir) {
             return Ok(nv);
         }
         Err(format!(
@@ -363,11 +438,30 @@ impl<'a> Loader<'a> {
 
     /// `existing_directory()`.
     pub(crate) fn existing_directory(&self, v: &str) -> Result<String, String> {
-        let nv = paths::expanduser(v, self.home());
+        let nv = self.expanduser(v);
         if !self.opts.host_checks || paths::is_dir(&nv) {
             return Ok(nv);
         }
         Err(format!("{v} is not an existing directory"))
+    }
+
+    /// `os.path.expanduser(v)`: `$HOME` is looked up only for a `~`.
+    pub(crate) fn expanduser(&self, v: &str) -> String {
+        if v.starts_with('~') {
+            paths::expanduser(v, self.home())
+        } else {
+            v.to_string()
+        }
+    }
+
+    /// `normalize_path()`: `normpath(abspath(expanduser(v)))`.
+    pub(crate) fn normalize_path(&self, v: &str) -> String {
+        let nv = self.expanduser(v);
+        if paths::is_normal_absolute(&nv) {
+            nv
+        } else {
+            paths::abspath(&nv)
+        }
     }
 
     pub(crate) fn check_user(&self, user: &str) -> Result<(), String> {
@@ -386,7 +480,7 @@ impl<'a> Loader<'a> {
     fn supervisord_section(&mut self) -> Result<SupervisordConfig, ConfigError> {
         let here = self.here_scope();
         let here: &[&dyn Scope] = &[&here];
-        let s = "supervisord";
+        let s = &*Rc::clone(&self.supervisord);
         let minfds = self.typed(s, "minfds", 1024, here, |v| {
             values::integer_in::<u64>(v, "minfds")
         })?;
@@ -397,28 +491,39 @@ impl<'a> Loader<'a> {
             Some((v, at)) => Some(self.existing_directory(&v).map_err(|m| fail(m, Some(&at)))?),
             None => None,
         };
-        let user = self.get(s, "user", here)?.map(|(v, _)| v);
+        let user = self.text(s, "user", here)?;
         let umask = self.typed(s, "umask", 0o022, here, values::octal)?;
-        let logfile = self.typed_text(s, "logfile", "supervisord.log", here, |v| {
-            self.existing_dirpath(v)
-        })?;
+        let logfile = self.typed_text(
+            s,
+            "logfile",
+            || "supervisord.log".into(),
+            here,
+            |v| self.existing_dirpath(v),
+        )?;
         let logfile_maxbytes = self.typed(s, "logfile_maxbytes", 50 << 20, here, values::byte_size)?;
         let logfile_backups = self.typed(s, "logfile_backups", 10, here, |v| {
             values::integer_in::<u32>(v, "logfile_backups")
         })?;
         let loglevel = self.typed(s, "loglevel", "info".into(), here, values::logging_level)?;
-        let pidfile = self.typed_text(s, "pidfile", "supervisord.pid", here, |v| {
-            self.existing_dirpath(v)
-        })?;
+        let pidfile = self.typed_text(
+            s,
+            "pidfile",
+            || "supervisord.pid".into(),
+            here,
+            |v| self.existing_dirpath(v),
+        )?;
         let identifier = self
-            .get(s, "identifier", here)?
-            .map(|(v, _)| v)
+            .text(s, "identifier", here)?
             .unwrap_or_else(|| "supervisor".into());
         let nodaemon = self.typed(s, "nodaemon", false, here, values::boolean)?;
         let silent = self.typed(s, "silent", false, here, values::boolean)?;
-        let tempdir = self.tempdir();
-        let childlogdir =
-            self.typed_text(s, "childlogdir", &tempdir, here, |v| self.existing_directory(v))?;
+        let childlogdir = self.typed_text(
+            s,
+            "childlogdir",
+            || self.tempdir().into(),
+            here,
+            |v| self.existing_directory(v),
+        )?;
         let nocleanup = self.typed(s, "nocleanup", false, here, values::boolean)?;
         let strip_ansi = self.typed(s, "strip_ansi", false, here, values::boolean)?;
         let environment = self.supervisord_environment()?;
@@ -458,7 +563,7 @@ impl<'a> Loader<'a> {
     /// `[supervisord] environment`: expanded twice (the second time with
     /// `host_node_name`), then its keys become `ENV_*` names for later sections.
     fn supervisord_environment(&mut self) -> Result<Vec<(String, String)>, ConfigError> {
-        let (text, at) = match self.get("supervisord", "environment", &[&self.here_scope()])? {
+        let (text, at) = match self.get(&self.supervisord, "environment", &[&self.here_scope()])? {
             Some((t, v)) => (t, Some(v)),
             None => return Ok(Vec::new()),
         };
@@ -505,13 +610,13 @@ impl<'a> Loader<'a> {
     /// user must exist, logfile/pidfile become absolute normalized paths.
     fn realize_supervisord(&self, s: &mut SupervisordConfig) -> Result<(), ConfigError> {
         if let Some(user) = &s.user {
-            let at = self.ini.get("supervisord", "user");
+            let at = self.ini.get(&self.supervisord, "user");
             self.check_user(user).map_err(|m| fail(m, at))?;
         }
         if s.logfile != "syslog" {
-            s.logfile = normalize_path(&s.logfile, self.home());
+            s.logfile = self.normalize_path(&s.logfile);
         }
-        s.pidfile = normalize_path(&s.pidfile, self.home());
+        s.pidfile = self.normalize_path(&s.pidfile);
         Ok(())
     }
 
@@ -538,11 +643,6 @@ impl<'a> Loader<'a> {
         }
         e
     }
-}
-
-/// `normalize_path()`: `normpath(abspath(expanduser(v)))`.
-pub(crate) fn normalize_path(v: &str, home: Option<&str>) -> String {
-    paths::abspath(&paths::expanduser(v, home))
 }
 
 /// What opening an included file found.
@@ -648,7 +748,11 @@ fn fallback_serverurl(servers: &[ServerConfig]) -> Option<String> {
 
 /// The part after the first `:` of a section name.
 pub(crate) fn after_colon(section: &str) -> &str {
-    section.split_once(':').map_or("", |(_, n)| n)
+    // `:` is ASCII: the byte after it starts a character.
+    match section.bytes().position(|b| b == b':') {
+        Some(i) => section.get(i + 1..).unwrap_or(""),
+        None => "",
+    }
 }
 
 pub(crate) fn strip(s: &str) -> &str {

@@ -46,12 +46,10 @@ pub fn normpath(p: &str) -> String {
     if p.is_empty() {
         return ".".into();
     }
-    // Most paths are normal already (absolute, no empty, `.` or `..`
-    // component): one scan and one copy instead of a split and a join.
-    if let Some(rest) = p.strip_prefix('/') {
-        if rest.is_empty() || rest.split('/').all(|c| !matches!(c, "" | "." | "..")) {
-            return p.to_string();
-        }
+    // Most paths are normal already: one scan and one copy instead of a
+    // split and a join.
+    if is_normal_absolute(p) {
+        return p.to_string();
     }
     let initial = if p.starts_with("//") && !p.starts_with("///") {
         "//"
@@ -82,6 +80,63 @@ pub fn normpath(p: &str) -> String {
     }
 }
 
+/// An absolute path without an empty, `.` or `..` component: what
+/// `normpath` and `abspath` give back as it is.
+pub fn is_normal_absolute(p: &str) -> bool {
+    let Some(rest) = p.strip_prefix('/') else {
+        return false;
+    };
+    if rest.is_empty() {
+        return true;
+    }
+    // Without a `/` before a `/` or a `.` (nearly every path), only a
+    // trailing `/` can make an empty component.
+    if !slash_before_slash_or_dot(p.as_bytes()) {
+        return !rest.ends_with('/');
+    }
+    // The current component's length, and how many of its bytes are dots.
+    let (mut len, mut dots) = (0usize, 0usize);
+    for b in rest.bytes() {
+        if b == b'/' {
+            if len == dots && len <= 2 {
+                return false;
+            }
+            (len, dots) = (0, 0);
+        } else {
+            len += 1;
+            dots += usize::from(b == b'.');
+        }
+    }
+    !(len == dots && len <= 2)
+}
+
+/// Whether a `/` is followed by a `/` or a `.` somewhere in `b`, eight
+/// bytes at a time. A flag `hits` sets wrongly sits on a `.` or a `/` just
+/// above a real `/` or `.`: it can only find a pair where there is one.
+fn slash_before_slash_or_dot(b: &[u8]) -> bool {
+    use super::lexer::{hits, word};
+    // The flag of the previous word's last byte being `/`, moved to byte 0.
+    let mut carry = 0u64;
+    let mut chunks = b.chunks_exact(8);
+    for chunk in &mut chunks {
+        let w = word(chunk);
+        let slash = hits(w, b'/');
+        let either = slash | hits(w, b'.');
+        if ((slash << 8) | carry) & either != 0 {
+            return true;
+        }
+        carry = slash >> 56;
+    }
+    let mut after_slash = carry != 0;
+    for c in chunks.remainder() {
+        if after_slash && (*c == b'/' || *c == b'.') {
+            return true;
+        }
+        after_slash = *c == b'/';
+    }
+    false
+}
+
 /// `os.path.abspath` (against the current directory).
 pub fn abspath(p: &str) -> String {
     if p.starts_with('/') {
@@ -95,17 +150,22 @@ pub fn abspath(p: &str) -> String {
 
 /// `os.path.dirname`.
 pub fn dirname(p: &str) -> String {
-    match p.rfind('/') {
-        Some(i) => {
-            let head = p.get(..=i).unwrap_or("");
-            if head.chars().all(|c| c == '/') {
-                head.to_string()
-            } else {
-                head.trim_end_matches('/').to_string()
-            }
-        }
-        None => String::new(),
-    }
+    dirname_str(p).to_string()
+}
+
+/// `os.path.dirname`, borrowed from `p`.
+pub fn dirname_str(p: &str) -> &str {
+    // `/` is ASCII: byte positions next to it are character boundaries.
+    let b = p.as_bytes();
+    let Some(last) = b.iter().rposition(|c| *c == b'/') else {
+        return "";
+    };
+    // The head keeps its trailing slashes only if it is nothing else.
+    let end = b
+        .get(..last)
+        .and_then(|head| head.iter().rposition(|c| *c != b'/'))
+        .map_or(last + 1, |i| i + 1);
+    p.get(..end).unwrap_or("")
 }
 
 /// `os.path.join(a, b)` for two parts.
@@ -371,6 +431,45 @@ mod tests {
         assert_eq!(glob(&format!("{d}/.*.conf")), vec![format!("{d}/.h.conf")]);
         assert!(glob(&format!("{d}/nope/*.conf")).is_empty());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The byte scan says what the split by `/` says.
+    #[test]
+    fn normal_absolute_paths() {
+        let parts = [
+            "", ".", "..", "...", "a", ".a", "a.", "..a", "é", "abcdefg", "x.conf.d",
+        ];
+        let mut all = vec![String::new(), "a".to_string()];
+        for x in parts {
+            for y in parts {
+                for z in parts {
+                    all.push(format!("/{x}"));
+                    all.push(format!("/{x}/{y}"));
+                    all.push(format!("/{x}/{y}/{z}"));
+                    all.push(format!("{x}/{y}"));
+                }
+            }
+        }
+        for p in all
+            .iter()
+            .flat_map(|p| [p.clone(), format!("/{p}//"), format!("//{p}")])
+        {
+            // `os.path.dirname` as Python writes it: the head up to the last
+            // `/`, stripped of its trailing slashes unless it is all slashes.
+            let head = p.rfind('/').map_or("", |i| &p[..=i]);
+            let want = if head.chars().all(|c| c == '/') {
+                head
+            } else {
+                head.trim_end_matches('/')
+            };
+            assert_eq!(dirname_str(&p), want, "{p}");
+        }
+        for p in all {
+            let split = p
+                .strip_prefix('/')
+                .is_some_and(|r| r.is_empty() || r.split('/').all(|c| !matches!(c, "" | "." | "..")));
+            assert_eq!(is_normal_absolute(&p), split, "{p}");
+        }
     }
 
     #[test]

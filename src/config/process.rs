@@ -22,11 +22,13 @@ struct Common {
     stopwaitsecs: u64,
     stopasgroup: bool,
     killasgroup: bool,
-    exitcodes: Vec<i32>,
+    /// `None`: not set, supervisord's default `0`.
+    exitcodes: Option<Vec<i32>>,
     redirect_stderr: bool,
     numprocs: i64,
     numprocs_start: i64,
-    environment: (String, Option<Value>),
+    /// Read without expansion (`do_expand=False`): expanded per instance.
+    environment: Option<Value>,
     stdout_capture_maxbytes: u64,
     stdout_events_enabled: bool,
     stderr_capture_maxbytes: u64,
@@ -34,7 +36,9 @@ struct Common {
     serverurl: Option<String>,
     user: Option<String>,
     umask: Option<u32>,
-    process_name: (String, Option<Value>),
+    /// The template checked by `process_or_group_name`, and where it was
+    /// set; `None`: supervisord's default, `%(program_name)s`.
+    process_name: Option<(String, Value)>,
     shutdown_on: ShutdownOn,
     output_prefix: bool,
 }
@@ -57,19 +61,34 @@ struct Stream {
     syslog: bool,
 }
 
+/// The group a section's processes go in.
+#[derive(Clone, Copy)]
+pub(crate) enum GroupOf<'a> {
+    /// The section's own (`[program:x]`, `[fcgi-program:x]`): its name is
+    /// the program name, which the caller has checked already
+    /// (`values::process_or_group_name` of the part after the colon).
+    Own(&'a str),
+    /// Another one (`[group:g]`'s, an event listener pool's).
+    Named(&'a str),
+}
+
 impl Loader<'_> {
     /// All instances of a section, with supervisord's
     /// ` in section '…' (file: '…')` suffix on every error.
     pub(crate) fn processes_from_section(
         &mut self,
         section: &str,
-        group: &str,
+        group: GroupOf<'_>,
     ) -> Result<Vec<ProcessConfig>, ConfigError> {
         self.processes_inner(section, group)
             .map_err(|e| self.in_section(section, e))
     }
 
-    fn processes_inner(&mut self, section: &str, group: &str) -> Result<Vec<ProcessConfig>, ConfigError> {
+    fn processes_inner(
+        &mut self,
+        section: &str,
+        group: GroupOf<'_>,
+    ) -> Result<Vec<ProcessConfig>, ConfigError> {
         let header = self
             .ini
             .section(section)
@@ -78,7 +97,15 @@ impl Loader<'_> {
                 line: s.line,
             })
             .unwrap_or_default();
-        let program_name = values::process_or_group_name(after_colon(section)).map_err(|m| fail(m, None))?;
+        let (group, program_name) = match group {
+            GroupOf::Own(name) => (name, std::borrow::Cow::Borrowed(name)),
+            GroupOf::Named(group) => (
+                group,
+                values::process_or_group_name(after_colon(section))
+                    .map_err(|m| fail(m, None))?
+                    .into(),
+            ),
+        };
         // Borrowed from copies, not from `self`, which `instance` mutates.
         let (here, opts) = (std::rc::Rc::clone(&self.here), self.opts);
         let fixed = Fixed {
@@ -104,7 +131,8 @@ impl Loader<'_> {
         // the `ENV_*` names: an instance sees the previous instance's program
         // variables, except where the process environment (re-applied at the
         // start of each instance in supervisord) has the same name.
-        let mut out = Vec::new();
+        // At most `MAX_NUMPROCS` (checked above).
+        let mut out = Vec::with_capacity(usize::try_from(numprocs).unwrap_or(0));
         // supervisord's `range(numprocs_start, numprocs + numprocs_start)`:
         // counted from 0 so that a start near i64::MAX still gives its
         // instances; one whose number would pass i64::MAX is refused.
@@ -166,18 +194,18 @@ impl Loader<'_> {
         })?;
         let stopasgroup = self.typed(s, "stopasgroup", false, names, values::boolean)?;
         let killasgroup = self.typed(s, "killasgroup", stopasgroup, names, values::boolean)?;
-        let exitcodes = self.typed(s, "exitcodes", vec![0], names, values::exit_codes)?;
+        let exitcodes = self.typed(s, "exitcodes", None, names, |v| values::exit_codes(v).map(Some))?;
         let redirect_stderr = self.typed(s, "redirect_stderr", false, names, values::boolean)?;
         let numprocs = self.typed(s, "numprocs", 1, names, values::integer)?;
         let numprocs_start = self.typed(s, "numprocs_start", 0, names, values::integer)?;
-        let environment = self.raw(section, "environment", "");
+        let environment = self.raw(section, "environment");
         let stdout_capture_maxbytes =
             self.typed(s, "stdout_capture_maxbytes", 0, names, values::byte_size)?;
         let stdout_events_enabled = self.typed(s, "stdout_events_enabled", false, names, values::boolean)?;
         let stderr_capture_maxbytes =
             self.typed(s, "stderr_capture_maxbytes", 0, names, values::byte_size)?;
         let stderr_events_enabled = self.typed(s, "stderr_events_enabled", false, names, values::boolean)?;
-        let serverurl = self.get(s, "serverurl", names)?.map(|(v, _)| v);
+        let serverurl = self.text(s, "serverurl", names)?;
         let serverurl = serverurl.filter(|v| !super::load::strip(v).eq_ignore_ascii_case("auto"));
         let user = match self.get(s, "user", names)? {
             Some((u, at)) => {
@@ -190,12 +218,22 @@ impl Loader<'_> {
             Some((u, at)) => Some(values::octal(&u).map_err(|m| fail(m, Some(&at)))?),
             None => None,
         };
-        let (template, template_at) = self.raw(section, "process_name", "%(program_name)s");
-        let template = values::process_or_group_name(&template).map_err(|m| fail(m, template_at.as_ref()))?;
-        if numprocs > 1 && !template.contains("%(process_num)") {
+        let process_name = match self.raw(section, "process_name") {
+            Some(at) => {
+                let template = values::process_or_group_name(&at.text).map_err(|m| fail(m, Some(&at)))?;
+                Some((template, at))
+            }
+            // The default passes `process_or_group_name` as it is.
+            None => None,
+        };
+        let template_at = process_name.as_ref().map(|(_, at)| at);
+        let numbered = process_name
+            .as_ref()
+            .is_some_and(|(template, _)| template.contains("%(process_num)"));
+        if numprocs > 1 && !numbered {
             return Err(fail(
                 "%(process_num) must be present within process_name when numprocs > 1",
-                template_at.as_ref().or(self.ini.get(section, "numprocs")),
+                template_at.or(self.ini.get(section, "numprocs")),
             ));
         }
         if stopasgroup && !killasgroup {
@@ -207,7 +245,7 @@ impl Loader<'_> {
         let shutdown_on = self.typed(s, "shutdown_on", ShutdownOn::Never, names, values::shutdown_on)?;
         // rinit's extension (docs/output.md): `[supervisord] output_prefix`
         // is the default of every program's.
-        let prefix_all = self.typed("supervisord", "output_prefix", false, names, values::boolean)?;
+        let prefix_all = self.typed(&self.supervisord, "output_prefix", false, names, values::boolean)?;
         let output_prefix = self.typed(s, "output_prefix", prefix_all, names, values::boolean)?;
         Ok(Common {
             priority,
@@ -231,18 +269,23 @@ impl Loader<'_> {
             serverurl,
             user,
             umask,
-            process_name: (template, template_at),
+            process_name,
             shutdown_on,
             output_prefix,
         })
     }
 
     /// A value read without expansion (`do_expand=False`).
-    fn raw(&self, section: &str, key: &str, default: &str) -> (String, Option<Value>) {
-        match self.ini.get(section, key) {
-            Some(v) => (v.text.clone(), Some(v.clone())),
-            None => (default.to_string(), None),
+    #[inline(always)]
+    fn raw(&self, section: &str, key: &str) -> Option<Value> {
+        if !self.ini.may_have(section, key) {
+            return None;
         }
+        self.raw_set(section, key)
+    }
+
+    fn raw_set(&self, section: &str, key: &str) -> Option<Value> {
+        self.ini.get(section, key).cloned()
     }
 
     fn instance(
@@ -259,15 +302,15 @@ impl Loader<'_> {
             names,
             program_env,
         } = scope;
-        let (env_text, env_at) = &c.environment;
         // No `environment` (most programs): nothing to expand or parse.
-        let environment = if env_text.is_empty() {
-            Vec::new()
-        } else {
-            let env_text = self
-                .expand(env_text, &[&*names, &fixed], || "environment".into())
-                .map_err(|m| fail(m, env_at.as_ref()))?;
-            values::environment(&env_text).map_err(|m| fail(m, env_at.as_ref()))?
+        let environment = match &c.environment {
+            Some(at) if !at.text.is_empty() => {
+                let env_text = self
+                    .expand(&at.text, &[&*names, &fixed], || "environment".into())
+                    .map_err(|m| fail(m, Some(at)))?;
+                values::environment(&env_text).map_err(|m| fail(m, Some(at)))?
+            }
+            _ => Vec::new(),
         };
         for (k, v) in &environment {
             let key = format!("ENV_{k}");
@@ -275,9 +318,9 @@ impl Loader<'_> {
             program_env.push(key);
         }
         let names: &[&dyn Scope] = &[&*names, &fixed];
-        let directory = self.get(section, "directory", names)?.map(|(v, _)| v);
-        let stdout = self.stream(section, "stdout", names)?;
-        let mut stderr = self.stream(section, "stderr", names)?;
+        let directory = self.text(section, "directory", names)?;
+        let stdout = self.stream(section, false, names)?;
+        let mut stderr = self.stream(section, true, names)?;
         if c.redirect_stderr {
             if stderr.logfile.is_some() && stderr.logfile.as_deref() != Some("AUTO") {
                 self.warnings.push(format!(
@@ -290,7 +333,7 @@ impl Loader<'_> {
                 other => other.clone(),
             };
         }
-        let Some((command, _)) = self.get(section, "command", names)? else {
+        let Some(command) = self.text(section, "command", names)? else {
             return Err(fail(
                 format!("program section {section} does not specify a command"),
                 None,
@@ -298,10 +341,13 @@ impl Loader<'_> {
         };
         let name = match (&c.process_name, fixed.program_name) {
             // The default `%(program_name)s` expands to the name itself.
-            ((_, None), Some(program_name)) => program_name.to_string(),
-            ((template, template_at), _) => self
+            (None, Some(program_name)) => program_name.to_string(),
+            (Some((template, at)), _) => self
                 .expand(template, names, || "process_name".into())
-                .map_err(|m| fail(m, template_at.as_ref()))?,
+                .map_err(|m| fail(m, Some(at)))?,
+            (None, None) => self
+                .expand("%(program_name)s", names, || "process_name".into())
+                .map_err(|m| fail(m, None))?,
         };
         let to_u32 = |n: i64, key: &str| {
             u32::try_from(n).map_err(|_| {
@@ -325,7 +371,7 @@ impl Loader<'_> {
             startsecs: c.startsecs,
             startretries: c.startretries,
             autorestart: c.autorestart,
-            exitcodes: c.exitcodes.clone(),
+            exitcodes: c.exitcodes.clone().unwrap_or_else(|| vec![0]),
             stopsignal: c.stopsignal,
             stopwaitsecs: c.stopwaitsecs,
             stopasgroup: c.stopasgroup,
@@ -370,14 +416,15 @@ impl Loader<'_> {
         if !self.notes.contains(&note) {
             self.notes.push(note);
         }
-        super::paths::expanduser(path, self.home())
+        self.expanduser(path)
     }
 
     /// `{k}_logfile` (expanded twice), `_backups`, `_maxbytes`, `_syslog`,
     /// and supervisord's warnings about them.
-    fn stream(&mut self, section: &str, k: &str, names: &[&dyn Scope]) -> Result<Stream, ConfigError> {
+    /// `stderr`: stderr's keys, else stdout's.
+    fn stream(&mut self, section: &str, stderr: bool, names: &[&dyn Scope]) -> Result<Stream, ConfigError> {
         // The key names, spelled out rather than formatted for every instance.
-        let (lf_key, backups_key, maxbytes_key, sy_key) = if k == "stdout" {
+        let (lf_key, backups_key, maxbytes_key, sy_key) = if !stderr {
             (
                 "stdout_logfile",
                 "stdout_logfile_backups",

@@ -2,7 +2,7 @@
 //! supervisord's `server_configs_from_parser`, not served by rinit.
 
 use super::expand::Scope;
-use super::load::{fail, normalize_path, strip, Loader};
+use super::load::{fail, strip, Loader};
 use super::model::ServerConfig;
 use super::{paths, values, ConfigError};
 
@@ -20,8 +20,8 @@ impl Loader<'_> {
     }
 
     fn credentials(&self, section: &str) -> Result<(Option<String>, Option<String>), ConfigError> {
-        let username = self.get(section, "username", &[])?.map(|(v, _)| v);
-        let password = self.get(section, "password", &[])?.map(|(v, _)| v);
+        let username = self.text(section, "username", &[])?;
+        let password = self.text(section, "password", &[])?;
         if username.is_some() != password.is_some() {
             return Err(fail(
                 format!(
@@ -58,7 +58,7 @@ impl Loader<'_> {
         let Some((file, _)) = self.get(section, "file", here)? else {
             return Err(fail(format!("section [{section}] has no file value"), None));
         };
-        let file = normalize_path(strip(&file), self.home());
+        let file = self.normalize_path(strip(&file));
         let (username, password) = self.credentials(section)?;
         let chown = match self.get(section, "chown", &[])? {
             Some((v, at)) => {

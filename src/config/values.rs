@@ -219,8 +219,10 @@ pub fn logging_level(s: &str) -> Result<String, String> {
 /// `process_or_group_name()`: trimmed, without blank, `:` or `/`.
 pub fn process_or_group_name(s: &str) -> Result<String, String> {
     let t = py_strip(s);
-    for c in [' ', ':', '/'] {
-        if t.contains(c) {
+    // One pass finds whether any of the three is there; the message names
+    // the first of them in this order that is.
+    if t.bytes().any(|b| matches!(b, b' ' | b':' | b'/')) {
+        if let Some(c) = [' ', ':', '/'].into_iter().find(|c| t.contains(*c)) {
             return Err(format!(
                 "Invalid name: {} because of character: {}",
                 repr(s),
