@@ -1388,6 +1388,38 @@ fn exec_failure_prints_supervisors_child_lines_and_exits_127() {
     );
 }
 
+/// A child's two failure lines are one write: rinit's own `spawned:` line,
+/// written right after the fork, once landed between them (flaky until the
+/// child, which no longer resets its signals first, failed sooner).
+#[test]
+fn child_failure_lines_are_not_split_by_rinits_own_lines() {
+    require!(Need::PidNamespaces);
+    let dir = TempDir::new("enoexec20");
+    let bad = dir.write("badbin", "\u{7f}ELF-not-really\n", true);
+    let conf = config(
+        &dir,
+        "",
+        &format!(
+            "[program:badbin]\ncommand={}\nstartretries=0\nnumprocs=20\nprocess_name=%(program_name)s_%(process_num)s\n",
+            bad.display()
+        ),
+    );
+    let mut r = Rinit::start(&dir, &conf);
+    assert_eq!(r.wait_exit(WAIT), 1, "FATAL → 1:\n{}", dump(&r));
+    let lines = r.lines();
+    let want = format!("supervisor: couldn't exec {}: ENOEXEC", bad.display());
+    let firsts: Vec<usize> = (0..lines.len()).filter(|&i| lines[i] == want).collect();
+    assert_eq!(firsts.len(), 20, "{}", dump(&r));
+    for i in firsts {
+        assert_eq!(
+            lines.get(i + 1).map(String::as_str),
+            Some("supervisor: child process was not spawned"),
+            "{}",
+            dump(&r)
+        );
+    }
+}
+
 #[test]
 fn only_autostart_false_programs_means_nothing_to_run_exit_0() {
     require!(Need::PidNamespaces);

@@ -77,10 +77,24 @@ pub(super) fn format_decimal(mut n: u32, buf: &mut [u8; 10]) -> &[u8] {
 pub(super) fn child_fail(plan: &ChildPlan, parts: &[&[u8]], code: i32) -> ! {
     match plan.voice {
         Voice::Supervisor => {
-            if !parts.is_empty() {
-                write_line(parts);
+            // Both lines in one write: between two, rinit's own `spawned:`
+            // line could land (the child now reaches exec, and fails, within
+            // microseconds of the fork).
+            const TAIL: &[u8] = b"supervisor: child process was not spawned\n";
+            let mut all: [&[u8]; 8] = [&[]; 8];
+            match all.get_mut(..parts.len()) {
+                Some(head) if parts.len() < 8 => {
+                    head.copy_from_slice(parts);
+                    if let Some(last) = all.get_mut(parts.len()) {
+                        *last = TAIL;
+                    }
+                    write_line(all.get(..=parts.len()).unwrap_or(&[TAIL]));
+                }
+                _ => {
+                    write_line(parts);
+                    write_line(&[TAIL]);
+                }
             }
-            write_line(&[b"supervisor: child process was not spawned\n"]);
             // SAFETY: _exit ends the process at once, without the atexit
             // handlers and stdio buffers that belong to the parent; nothing
             // after the fork relies on them.
