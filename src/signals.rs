@@ -231,14 +231,29 @@ fn not_default() -> Option<u64> {
         }
     }
     let status = buf.get(..len)?;
-    Some(status_mask(status, b"SigIgn:")? | status_mask(status, b"SigCgt:")?)
+    status_masks(status)
 }
 
-/// The hexadecimal mask on the `field` line of a /proc status text.
-fn status_mask(status: &[u8], field: &[u8]) -> Option<u64> {
-    let line = status.split(|&b| b == b'\n').find(|l| l.starts_with(field))?;
-    let hex = std::str::from_utf8(line.get(field.len()..)?).ok()?.trim();
-    u64::from_str_radix(hex, 16).ok()
+/// `SigIgn | SigCgt` of a /proc status text: the kernel writes the two
+/// lines one after the other (fs/proc/array.c), so one scan finds both.
+fn status_masks(status: &[u8]) -> Option<u64> {
+    let mut line = status;
+    while !line.starts_with(b"SigIgn:") {
+        line = line.get(memchr::memchr(b'\n', line)? + 1..)?;
+    }
+    let (ign, rest) = hex_field(line, b"SigIgn:")?;
+    let (cgt, _) = hex_field(rest, b"SigCgt:")?;
+    Some(ign | cgt)
+}
+
+/// The hexadecimal value of a `field` line at the start of `text`, and the
+/// text after that line.
+fn hex_field<'a>(text: &'a [u8], field: &[u8]) -> Option<(u64, &'a [u8])> {
+    let rest = text.strip_prefix(field)?;
+    let end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
+    let hex = std::str::from_utf8(rest.get(..end)?).ok()?.trim();
+    let value = u64::from_str_radix(hex, 16).ok()?;
+    Some((value, rest.get(end + 1..).unwrap_or_default()))
 }
 
 /// In a forked child: every signal back to its default action unless the
@@ -286,11 +301,11 @@ mod tests {
     /// disposition since rinit's own reset.
     #[test]
     fn status_masks_are_read_from_their_lines() {
-        let status = b"Name:\tx\nSigQ:\t0/1\nSigPnd:\t0000000000000000\nSigBlk:\tfffffffe7ffbfeff\nSigIgn:\t0000000000001000\nSigCgt:\t0000000180000a00\n";
-        assert_eq!(status_mask(status, b"SigIgn:"), Some(0x1000));
-        assert_eq!(status_mask(status, b"SigCgt:"), Some(0x1_8000_0a00));
-        assert_eq!(status_mask(status, b"SigXyz:"), None);
-        assert_eq!(status_mask(b"SigIgn:\tzz\n", b"SigIgn:"), None);
+        let status = b"Name:\tx\nSigQ:\t0/1\nSigPnd:\t0000000000000000\nSigBlk:\tfffffffe7ffbfeff\nSigIgn:\t0000000000001000\nSigCgt:\t0000000180000a00\nCapInh:\t0\n";
+        assert_eq!(status_masks(status), Some(0x1_8000_1a00));
+        assert_eq!(status_masks(b"Name:\tx\nSigIgn:\tzz\nSigCgt:\t0\n"), None);
+        assert_eq!(status_masks(b"Name:\tx\nSigIgn:\t1\nCapInh:\t0\n"), None);
+        assert_eq!(status_masks(b"Name:\tx\n"), None);
         assert_eq!(sig_bit(libc::SIGPIPE), 0x1000);
         assert_eq!(sig_bit(64), 1 << 63);
         assert_eq!(sig_bit(0), 0);
