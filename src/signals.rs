@@ -125,7 +125,7 @@ pub fn stop_self(sig: libc::c_int) {
     if !(1..=MAX_SIGNAL).contains(&sig) {
         return;
     }
-    let set: u64 = 1 << (sig - 1);
+    let set = sig_bit(sig);
     let mask = |how: libc::c_int| {
         // SAFETY: `set` is a live 8-byte kernel sigset the kernel only
         // reads; no old mask is asked for (null).

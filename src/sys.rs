@@ -262,22 +262,37 @@ pub fn set_foreground(tty: i32, pgid: i32) -> io::Result<()> {
     }
 }
 
-/// The monotonic clock in milliseconds (`CLOCK_MONOTONIC`, what every
-/// deadline is measured on; 0 if it could not be read, which Linux never
-/// does). `Instant::elapsed` and `as_millis` cost twice as much, on a call
-/// the loop makes several times a pass.
-pub fn monotonic_millis() -> u64 {
+/// `clock_gettime(clock)` as whole seconds and nanoseconds past them;
+/// `None` if the clock could not be read (Linux never fails these) or says
+/// something out of range (before the epoch).
+fn clock(clock: libc::clockid_t) -> Option<(i64, u32)> {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
     // SAFETY: `ts` is a live local the call writes one timespec into.
-    if unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) } != 0 {
-        return 0;
+    if unsafe { libc::clock_gettime(clock, &mut ts) } != 0 {
+        return None;
     }
-    let secs = u64::try_from(ts.tv_sec).unwrap_or(0);
-    let millis = u64::try_from(ts.tv_nsec).unwrap_or(0) / 1_000_000;
-    secs.saturating_mul(1000).saturating_add(millis)
+    // time_t is i64 on the targets rinit builds for.
+    #[allow(clippy::useless_conversion)]
+    match (i64::from(ts.tv_sec), u32::try_from(ts.tv_nsec)) {
+        (secs, Ok(nanos)) if secs >= 0 && nanos < 1_000_000_000 => Some((secs, nanos)),
+        _ => None,
+    }
+}
+
+/// The monotonic clock in milliseconds (`CLOCK_MONOTONIC`, what every
+/// deadline is measured on; 0 if it could not be read, which Linux never
+/// does). `Instant::elapsed` and `as_millis` cost twice as much, on a call
+/// the loop makes several times a pass.
+pub fn monotonic_millis() -> u64 {
+    clock(libc::CLOCK_MONOTONIC).map_or(0, |(secs, nanos)| {
+        u64::try_from(secs)
+            .unwrap_or(0)
+            .saturating_mul(1000)
+            .saturating_add(u64::from(nanos / 1_000_000))
+    })
 }
 
 /// The wall clock: seconds since the epoch and the nanoseconds past them.
@@ -285,20 +300,7 @@ pub fn monotonic_millis() -> u64 {
 /// with `clock_gettime` itself, which is all `SystemTime::now` does before
 /// checking and subtracting what the kernel already guarantees.
 pub fn now_realtime() -> (i64, u32) {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a live local the call writes one timespec into.
-    if unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) } != 0 {
-        return (0, 0);
-    }
-    // time_t is i64 on the targets rinit builds for.
-    #[allow(clippy::useless_conversion)]
-    match (i64::from(ts.tv_sec), u32::try_from(ts.tv_nsec)) {
-        (secs, Ok(nanos)) if secs >= 0 && nanos < 1_000_000_000 => (secs, nanos),
-        _ => (0, 0),
-    }
+    clock(libc::CLOCK_REALTIME).unwrap_or((0, 0))
 }
 
 /// Broken-down local time of `t` (seconds since the epoch), with TZ and
