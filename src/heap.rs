@@ -4,8 +4,10 @@
 //! child's `argv`/`envp`, a log record. musl's allocator spends about 200
 //! instructions on each `malloc` and `free`, which was a third of rinit's
 //! start-up (bench/README.md, "Start-up cost"). Here a small block comes
-//! from a free list per size class, or is cut from a 64 KiB region taken
-//! from the system allocator; a freed block goes back on its class's list.
+//! from a free list per size class, or is cut from a 64 KiB region; a freed
+//! block goes back on its class's list. The first region is a static in
+//! `.bss`, the others are `mmap`ed: start-up makes no system call for
+//! memory at all (musl's first `malloc` made four).
 //! Both are a few instructions. Requests above [`LARGEST`] bytes or aligned
 //! to more than 16 go to the system allocator unchanged (musl: `mmap` for
 //! the big buffers, which it gives back to the kernel on free).
@@ -29,8 +31,23 @@ const FINE_MAX: usize = 256;
 /// ... then four classes per power of two up to this size.
 pub const LARGEST: usize = 4096;
 const CLASSES: usize = FINE_MAX / GRAIN + 4 * 4;
-/// What one request to the system allocator brings.
+/// What one region holds.
 const REGION: usize = 64 * 1024;
+
+/// The first region: zero-filled `.bss`, so it costs no system call and,
+/// like an `mmap`ed one, a page of memory only once a block in it is used.
+/// Page-aligned, so that its blocks fill whole pages.
+#[repr(C, align(4096))]
+struct FirstRegion(UnsafeCell<[u8; REGION]>);
+
+// SAFETY: handed out once, by the swap on FIRST_REGION_TAKEN, and never
+// read or written here.
+unsafe impl Sync for FirstRegion {}
+
+static FIRST_REGION: FirstRegion = FirstRegion(UnsafeCell::new([0; REGION]));
+/// Set by the first allocator that takes FIRST_REGION (tests make heaps of
+/// their own). Apart from the region: beside it, it would cost a page.
+static FIRST_REGION_TAKEN: AtomicBool = AtomicBool::new(false);
 
 /// The class index and block size for a request, or `None` for one that
 /// goes to the system allocator. The common case, a small block, is inline
@@ -87,8 +104,7 @@ impl State {
         }
         if (self.end as usize).wrapping_sub(self.next as usize) < size {
             // The rest of the old region (less than one block) is left.
-            // SAFETY: REGION and GRAIN make a valid, non-zero layout.
-            let region = unsafe { System.alloc(Layout::from_size_align_unchecked(REGION, GRAIN)) };
+            let region = Self::new_region();
             if region.is_null() {
                 return region;
             }
@@ -100,6 +116,31 @@ impl State {
         // SAFETY: at least `size` bytes remain in the region (checked above).
         self.next = unsafe { block.add(size) };
         block
+    }
+
+    /// REGION bytes, GRAIN-aligned, for this allocator alone; null when the
+    /// kernel has no memory left (the caller's `alloc` then fails).
+    fn new_region() -> *mut u8 {
+        if !FIRST_REGION_TAKEN.swap(true, Ordering::Relaxed) {
+            return FIRST_REGION.0.get().cast();
+        }
+        // SAFETY: a fresh private anonymous mapping; no existing memory is
+        // touched. Page-aligned, so GRAIN-aligned.
+        let p = unsafe {
+            libc::mmap(
+                ptr::null_mut(),
+                REGION,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            ptr::null_mut()
+        } else {
+            p.cast()
+        }
     }
 
     /// # Safety
