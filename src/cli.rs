@@ -32,6 +32,19 @@ pub enum Mode {
     Version(String),
 }
 
+/// The basename of argv[0], once `main` has said it: syslog's tag.
+static PROGRAM_NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Called once by `main` with argv[0].
+pub fn set_program_name(argv0: &str) {
+    let _ = PROGRAM_NAME.set(base(argv0).to_string());
+}
+
+/// The basename of argv[0], or "rinit" before `main` set it (tests).
+pub fn program_name() -> &'static str {
+    PROGRAM_NAME.get().map_or("rinit", String::as_str)
+}
+
 /// True when invoked as `supervisord` (symlink or copy).
 pub fn is_supervisord_alias(argv0: &str) -> bool {
     Path::new(argv0).file_name().and_then(|n| n.to_str()) == Some("supervisord")

@@ -189,6 +189,54 @@ pub fn getpid() -> i32 {
 }
 
 /// Become the reaper of orphaned descendants when not PID 1.
+/// Opens /dev/null on whichever of fds 0-2 is closed, so that no file
+/// rinit opens later takes the place of stdin, stdout or stderr (std's
+/// start-up did this; rinit's `main` skips it).
+pub fn ensure_std_fds() {
+    let mut fds = [0, 1, 2].map(|fd| libc::pollfd {
+        fd,
+        events: 0,
+        revents: 0,
+    });
+    // SAFETY: `fds` is three valid pollfd entries; a zero timeout.
+    let polled = unsafe { libc::poll(fds.as_mut_ptr(), 3, 0) } >= 0;
+    for p in fds {
+        let closed = if polled {
+            p.revents & libc::POLLNVAL != 0
+        } else {
+            // SAFETY: F_GETFD only reads the descriptor's flags.
+            let flags = unsafe { libc::fcntl(p.fd, libc::F_GETFD) };
+            flags == -1
+        };
+        if closed {
+            // The lowest free number is this one. No CLOEXEC: it stands in
+            // for a standard stream, which children inherit too.
+            // SAFETY: a NUL-terminated path.
+            unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) };
+        }
+    }
+}
+
+/// The arguments libc passes to `main`, as strings (invalid UTF-8
+/// replaced, as the command line always was).
+///
+/// # Safety
+/// `argv` holds `argc` pointers to NUL-terminated strings that live as
+/// long as the process.
+pub unsafe fn c_args(argc: libc::c_int, argv: *const *const libc::c_char) -> Vec<String> {
+    use std::os::unix::ffi::OsStrExt;
+    let n = usize::try_from(argc).unwrap_or(0);
+    (0..n)
+        .map(|i| {
+            // SAFETY: i < argc, so `argv[i]` is one of the caller's strings.
+            let s = unsafe { std::ffi::CStr::from_ptr(*argv.add(i)) };
+            std::ffi::OsStr::from_bytes(s.to_bytes())
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect()
+}
+
 pub fn set_child_subreaper() -> io::Result<()> {
     Ok(nix::sys::prctl::set_child_subreaper(true)?)
 }

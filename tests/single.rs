@@ -129,6 +129,25 @@ fn death_by_signal_gives_128_plus_n() {
     }
 }
 
+/// rinit skips std's start-up (main.rs), which opened /dev/null on a
+/// closed fd 0-2. rinit does that itself: otherwise the first file it opens
+/// (/proc/self/status, then the signalfd) would take fd 0, and the child
+/// would start with no stdin at all.
+#[test]
+fn a_closed_stdin_at_start_reaches_the_child_as_dev_null() {
+    let out = Command::new("sh")
+        .args(["-c", "exec \"$0\" -- readlink /proc/self/fd/0 <&-", BIN])
+        .output()
+        .expect("run sh");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        (out.status.code(), text.trim()),
+        (Some(0), "/dev/null"),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn command_not_found_gives_127() {
     let (code, text) = run_single(&["/nonexistent/rinit-test-cmd"]);

@@ -16,10 +16,7 @@ pub struct Syslog {
 
 impl Syslog {
     pub fn new() -> Syslog {
-        let ident = std::env::args()
-            .next()
-            .and_then(|a| a.rsplit('/').next().map(str::to_string))
-            .unwrap_or_else(|| "rinit".to_string());
+        let ident = crate::cli::program_name().to_string();
         Syslog {
             sock: None,
             ident,
