@@ -101,14 +101,18 @@ pub fn supervise(argv0: &str, opts: &Opts) -> i32 {
         Level::Info,
         &Line::new().s("rinit started with pid ").n(pid).done(),
     );
-    Supervisor::new(cfg, env, logger, sig, pidfile)
-        .with_control(control, facts)
-        .with_reload(reloader(argv0, opts))
-        .run()
+    // Set in place, not by builder calls: each move of the 2 KiB
+    // supervisor was a copy in this frame, pages of stack touched at start.
+    let mut supervisor = Supervisor::new(cfg, env, logger, sig, pidfile);
+    supervisor.set_control(control, facts);
+    supervisor.set_reload(reloader(argv0, opts));
+    supervisor.run()
 }
 
 /// The config, and the environment it was read with: the one the programs
 /// start from (read once: a second read cost as much as the INI parse).
+/// Not inlined: its locals would stay on the stack under the event loop.
+#[inline(never)]
 fn load_config(argv0: &str, opts: &Opts) -> Result<(Config, crate::environ::Environ), i32> {
     // supervisord's two lines, with the place of the error in front of
     // its text (`Error: FILE:LINE: message`).

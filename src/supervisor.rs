@@ -82,7 +82,9 @@ pub struct Supervisor {
 impl Supervisor {
     /// Takes the config by value: with `numprocs=1000` a second copy of
     /// every process's settings would double rinit's memory. `env` is
-    /// rinit's own environment, the base of every child's.
+    /// rinit's own environment, the base of every child's. Not inlined:
+    /// its temporaries would stay on the stack under the whole event loop.
+    #[inline(never)]
     pub fn new(
         config: Config,
         env: Environ,
@@ -146,17 +148,15 @@ impl Supervisor {
     }
 
     /// How to read the configuration again on SIGHUP (docs/reload.md).
-    pub fn with_reload(mut self, load: reload::Loader) -> Supervisor {
+    pub fn set_reload(&mut self, load: reload::Loader) {
         self.reloads.set_loader(load);
-        self
     }
 
     /// Serve the control interface from the loop (docs/control.md).
-    pub fn with_control(mut self, server: Option<crate::ctl::Server>, facts: ControlFacts) -> Supervisor {
+    pub fn set_control(&mut self, server: Option<crate::ctl::Server>, facts: ControlFacts) {
         self.serving = server.is_some();
         self.control = server;
         self.ctl_facts = facts;
-        self
     }
 
     fn now(&self) -> Millis {

@@ -530,6 +530,10 @@ impl Server {
         }
     }
 
+    /// Not inlined: its 16 KiB buffer would otherwise sit in the event
+    /// loop's frame, whose pages are touched (stack probes) at start-up
+    /// even when no client ever connects.
+    #[inline(never)]
     fn read_conn(&mut self, ci: usize, now: Millis, ctl: &mut dyn Control) {
         let Some(c) = self.conns.get_mut(ci) else { return };
         let mut buf = [0u8; 16 * 1024];
