@@ -22,6 +22,7 @@ pub mod heap;
 pub mod log;
 pub mod machine;
 pub mod output;
+pub mod pidfile;
 pub mod pollset;
 pub mod pyrepr;
 pub mod reload;

@@ -1,12 +1,12 @@
 //! Config mode start-up, in supervisord's order (docs/design.md): signals
 //! first (so a `docker stop` during start-up is not lost), then the config,
 //! the privilege drop, rlimits, the activity log and its start-up messages,
-//! the pidfile, and finally the event loop.
+//! and the event loop, which forks the first programs and then writes the
+//! pidfile.
 
 use crate::cli::Opts;
 use crate::config::{self, Config, LoadOptions};
 use crate::log::{Level, Line, Logger};
-use crate::output::open::{open_for_write, How};
 use crate::signals::SignalFd;
 use crate::supervisor::Supervisor;
 use crate::{sys, users};
@@ -96,14 +96,15 @@ pub fn supervise(argv0: &str, opts: &Opts) -> i32 {
         identifier: cfg.supervisord.identifier.clone(),
         logfile: log_file_path(&cfg.supervisord.logfile).map(|p| p.display().to_string()),
     };
-    let pidfile = write_pidfile(&cfg.supervisord.pidfile, pid, &mut logger);
+    // The pidfile is written by the loop once the first programs are forked.
+    let pidfile = cfg.supervisord.pidfile.clone();
     logger.log(
         Level::Info,
         &Line::new().s("rinit started with pid ").n(pid).done(),
     );
     // Set in place, not by builder calls: each move of the 2 KiB
     // supervisor was a copy in this frame, pages of stack touched at start.
-    let mut supervisor = Supervisor::new(cfg, env, logger, sig, pidfile);
+    let mut supervisor = Supervisor::new(cfg, env, logger, sig, (pidfile, pid));
     supervisor.set_control(control, facts);
     supervisor.set_reload(reloader(argv0, opts));
     supervisor.run()
@@ -231,27 +232,4 @@ fn raise_limits(cfg: &Config) -> Vec<(Level, String)> {
         }
     }
     msgs
-}
-
-/// Returns the path to remove at exit, or None when it could not be written.
-/// Created 0644 whatever the umask, never through a planted symlink
-/// (docs/output.md, "Files and symlinks").
-fn write_pidfile(path: &str, pid: i32, logger: &mut Logger) -> Option<String> {
-    use std::io::Write;
-    if path.is_empty() {
-        return None;
-    }
-    let written = open_for_write(Path::new(path), How::Truncate, true)
-        .and_then(|mut f| f.write_all(Line::new().n(pid).s("\n").done().as_bytes()));
-    match written {
-        Ok(()) => Some(path.to_string()),
-        Err(e) => {
-            logger.log(Level::Crit, &format!("could not write pidfile {path}"));
-            if e.raw_os_error().is_none() {
-                // rinit's own refusal (a planted symlink): say why.
-                logger.log(Level::Warn, &format!("pidfile {path}: {e}"));
-            }
-            None
-        }
-    }
 }

@@ -49,6 +49,11 @@ pub struct Supervisor {
     /// rinit's own environment, the base of every child's.
     base_env: Environ,
     shutdown: Option<Shutdown>,
+    /// The pidfile's path and rinit's pid, until the first pass of the
+    /// loop has forked the first programs and writes it (docs/design.md,
+    /// "Start-up").
+    pidfile_due: Option<(String, i32)>,
+    /// The pidfile written, removed at exit.
     pidfile: Option<String>,
     /// The last reap found that rinit has no child at all.
     no_children: bool,
@@ -90,7 +95,7 @@ impl Supervisor {
         env: Environ,
         mut logger: Logger,
         sig: SignalFd,
-        pidfile: Option<String>,
+        pidfile: (String, i32),
     ) -> Supervisor {
         let listeners = Listeners::new(&config.groups, &config.supervisord.identifier, &mut logger);
         let reloads = reload::Reloads::new(&config.groups, config.supervisord);
@@ -120,7 +125,8 @@ impl Supervisor {
             epoch: crate::sys::monotonic_millis(),
             base_env: env,
             shutdown: None,
-            pidfile,
+            pidfile_due: Some(pidfile),
+            pidfile: None,
             no_children: false,
             spawn_budget: SPAWNS_PER_PASS,
             boot_next: 0,
@@ -172,6 +178,11 @@ impl Supervisor {
         loop {
             self.spawn_budget = SPAWNS_PER_PASS;
             self.boot_batch();
+            // Creating a file can cost a journal write: the first programs
+            // are not made to wait for it.
+            if let Some((path, pid)) = self.pidfile_due.take() {
+                self.pidfile = crate::pidfile::write(&path, pid, &mut self.logger);
+            }
             self.after_events();
             // Control: answer the deferred calls this pass completed.
             if let Some(c) = control.as_mut() {
@@ -628,7 +639,7 @@ impl Supervisor {
 
     fn remove_pidfile(&mut self) {
         if let Some(p) = &self.pidfile {
-            let _ = std::fs::remove_file(p);
+            crate::pidfile::remove(p);
         }
     }
 }

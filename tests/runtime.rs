@@ -111,6 +111,53 @@ fn start_follows_priority_with_exact_lines() {
     term_and_expect_0(&mut r);
 }
 
+/// The pidfile is written once the first programs are forked, not before
+/// (docs/design.md, "Start-up"): it holds rinit's pid, a failure to write
+/// it is logged after their `spawned:` lines and changes nothing else, and
+/// it is removed at exit.
+#[test]
+fn the_pidfile_is_written_after_the_first_spawn_and_removed_at_exit() {
+    require!(Need::PidNamespaces);
+    let (d, mut r) = start("pidfile", "", "[program:a]\ncommand=sleep 1000\n");
+    r.wait_rec("INFO spawned: 'a' with pid {N}", WAIT);
+    let pidfile = d.join("p.pid");
+    poll(WAIT, "the pidfile", || {
+        std::fs::read_to_string(&pidfile).ok().filter(|t| !t.is_empty())
+    });
+    assert_eq!(std::fs::read_to_string(&pidfile).unwrap(), "1\n");
+    term_and_expect_0(&mut r);
+    assert!(!pidfile.exists(), "the pidfile outlived rinit");
+
+    // A directory where the pidfile should be: EISDIR.
+    let dir = TempDir::new("pidfile-is-a-dir");
+    std::fs::create_dir(dir.join("p.pid")).unwrap();
+    let conf = format!(
+        "[supervisord]\nnodaemon=true\nlogfile=/dev/null\npidfile={}/p.pid\n\
+         [program:a]\ncommand=sleep 1000\n",
+        dir.path.display()
+    );
+    let mut r = Rinit::start(&dir, &conf);
+    r.wait_rec("CRIT could not write pidfile {*}", WAIT);
+    assert_sequence(
+        &r.lines(),
+        &[
+            "INFO rinit started{*}",
+            "INFO spawned: {*}",
+            "CRIT could not write pidfile {*}",
+        ],
+        &[
+            "INFO rinit started with pid 1",
+            "INFO spawned: 'a' with pid {N}",
+            &format!("CRIT could not write pidfile {}/p.pid", dir.path.display()),
+        ],
+    );
+    r.wait_rec(
+        "INFO success: a entered RUNNING state, process has stayed up for > than 1 seconds (startsecs)",
+        WAIT,
+    );
+    term_and_expect_0(&mut r);
+}
+
 #[test]
 fn sigkill_is_logged_not_expected_and_respawned() {
     require!(Need::PidNamespaces);
