@@ -488,6 +488,46 @@ fn pass_through_streams_are_not_captured() {
     assert_eq!(r.wait_exit(secs(15)), 0);
 }
 
+/// A program's stdout and stderr sent to rinit's own stderr and stdout:
+/// straight (both to one), swapped (each to the other, so that a `dup2`
+/// onto fd 1 would clobber the source of fd 2), and AUTO. Each child ends
+/// up with exactly the descriptors asked for, stdin on /dev/null.
+#[test]
+fn stdio_sources_that_are_rinits_own_fds_are_installed_in_any_order() {
+    require!(Need::PidNamespaces);
+    let d = TempDir::new("stdio-order");
+    let conf = config(
+        &d,
+        "",
+        "[program:auto]\ncommand=sleep 3600\n\
+         [program:both_err]\ncommand=sleep 3600\nstdout_logfile=/dev/stderr\nstderr_logfile=/dev/stderr\n\
+         [program:swapped]\ncommand=sleep 3600\nstdout_logfile=/dev/stderr\nstderr_logfile=/dev/stdout\n",
+    );
+    let mut r = Rinit::start(&d, &conf);
+    for n in ["auto", "both_err", "swapped"] {
+        r.wait_rec(&format!("INFO spawned: '{n}' with pid {{N}}"), WAIT);
+    }
+    let link = |pid: i32, fd: i32| {
+        std::fs::read_link(format!("/proc/{pid}/fd/{fd}"))
+            .unwrap()
+            .display()
+            .to_string()
+    };
+    let (out, err) = (link(r.host_pid, 1), link(r.host_pid, 2));
+    assert_ne!(out, err, "rinit's stdout and stderr must differ for this test");
+    for (name, want) in [
+        ("auto", [&out, &err]),
+        ("both_err", [&err, &err]),
+        ("swapped", [&err, &out]),
+    ] {
+        let pid = r.host_pid_of(name);
+        assert_eq!(link(pid, 0), "/dev/null", "{name}");
+        assert_eq!([&link(pid, 1), &link(pid, 2)], want, "{name}");
+    }
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait_exit(secs(15)), 0);
+}
+
 /// The WARN line rinit logs for a log file whose directory is missing.
 fn missing_dir_line(path: &Path, key: &str, name: &str, to: &str) -> String {
     format!(

@@ -136,11 +136,43 @@ pub(super) fn make_foreground(tty: RawFd) {
     let _ = signals::set_disposition(libc::SIGTTOU, libc::SIG_DFL);
 }
 
-/// Install the plan's fds as 0, 1, 2. Every source is first copied above 2,
-/// so that sources which are themselves 0-2 (swapped `/dev/stdout` and
-/// `/dev/stderr`, or a /dev/null that landed on fd 0 because rinit was
-/// started with stdin closed) are not clobbered by an earlier `dup2`.
+/// Install the plan's fds as 0, 1, 2. When no source is an fd 0-2 that an
+/// earlier `dup2` would overwrite (the usual case: sources above 2, or
+/// rinit's own stdout and stderr passed through), each goes straight to its
+/// place: one system call per fd, where the general way below takes three
+/// (musl's `F_DUPFD_CLOEXEC` adds an `F_SETFD`), and the child runs this
+/// before its `exec`, on the way to the first program.
 pub(super) fn install_stdio(plan: &ChildPlan) -> Result<(), ()> {
+    let [_, out, err] = plan.stdio;
+    if out == 0 || err == 0 || err == 1 {
+        return install_stdio_via_high_fds(plan);
+    }
+    for (target, &src) in plan.stdio.iter().enumerate() {
+        let target = target as RawFd;
+        let placed = if src == target {
+            // Already in place; it must not be close-on-exec (a /dev/null
+            // opened CLOEXEC that landed on a free fd 0).
+            nix::fcntl::fcntl(src, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty())).map(drop)
+        } else {
+            // dup2 clears FD_CLOEXEC on the target.
+            nix::unistd::dup2(src, target).map(drop)
+        };
+        match placed {
+            Ok(()) => {}
+            // rinit's own fd 1 or 2 is closed: give the child /dev/null.
+            Err(nix::errno::Errno::EBADF) => {
+                nix::unistd::dup2(plan.devnull, target).map_err(drop)?;
+            }
+            Err(_) => return Err(()),
+        }
+    }
+    Ok(())
+}
+
+/// [`install_stdio`] when sources are themselves 0-2 in an order that
+/// direct `dup2`s would clobber (swapped `/dev/stdout` and `/dev/stderr`):
+/// every source is first copied above 2.
+fn install_stdio_via_high_fds(plan: &ChildPlan) -> Result<(), ()> {
     use nix::errno::Errno;
     use nix::fcntl::{fcntl, FcntlArg::F_DUPFD_CLOEXEC};
     let mut high = [-1 as RawFd; 3];
