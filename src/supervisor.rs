@@ -178,9 +178,14 @@ impl Supervisor {
         loop {
             self.spawn_budget = SPAWNS_PER_PASS;
             self.boot_batch();
-            // Creating a file can cost a journal write: the first programs
-            // are not made to wait for it.
             if let Some((path, pid)) = self.pidfile_due.take() {
+                // The first programs are forked: creating the pidfile can
+                // take the kernel a millisecond, and a child the scheduler
+                // put on rinit's own CPU would wait for it. Let it run
+                // first (docs/design.md, "Start-up").
+                if self.spawn_budget < SPAWNS_PER_PASS {
+                    sys::yield_cpu();
+                }
                 self.pidfile = crate::pidfile::write(&path, pid, &mut self.logger);
             }
             self.after_events();

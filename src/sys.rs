@@ -188,6 +188,12 @@ pub fn getpid() -> i32 {
     nix::unistd::getpid().as_raw()
 }
 
+/// Give the CPU to another runnable task on it, if there is one.
+pub fn yield_cpu() {
+    // SAFETY: no arguments; it cannot fail on Linux.
+    unsafe { libc::sched_yield() };
+}
+
 /// Become the reaper of orphaned descendants when not PID 1.
 /// Opens /dev/null on whichever of fds 0-2 is closed, so that no file
 /// rinit opens later takes the place of stdin, stdout or stderr (std's
