@@ -61,3 +61,33 @@ fn bench_quick_runs_and_writes_results() {
     assert!(out.join("results.md").exists(), "results.md written");
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// The musl build links with src/hot-text.ld (src/build.rs): the code of
+/// start-up and the idle loop sits in one section at the start of the text,
+/// the benchmark's idle RSS depends on it (docs/design.md, "Memory"). A
+/// section far smaller than that code means the script's function names
+/// have drifted from the code: run bench/hot_text.py again.
+#[test]
+fn the_musl_binary_keeps_its_start_up_code_together() {
+    require!(Need::Cmd("readelf"));
+    let bin = env!("CARGO_BIN_EXE_rinit");
+    if !bin.contains("-musl/") {
+        println!("not a musl build ({bin}): linked without src/hot-text.ld");
+        return;
+    }
+    let out = Command::new("readelf")
+        .args(["-SW", bin])
+        .output()
+        .expect("readelf");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let size = text
+        .lines()
+        .find(|l| l.contains(".text.rinit_hot"))
+        .and_then(|l| l.split_whitespace().rev().nth(5))
+        .and_then(|hex| u64::from_str_radix(hex, 16).ok())
+        .unwrap_or_else(|| panic!("no .text.rinit_hot section in {bin}:\n{text}"));
+    assert!(
+        size >= 128 * 1024,
+        ".text.rinit_hot is {size} bytes: regenerate src/hot-text.ld"
+    );
+}
