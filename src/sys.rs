@@ -194,7 +194,6 @@ pub fn yield_cpu() {
     unsafe { libc::sched_yield() };
 }
 
-/// Become the reaper of orphaned descendants when not PID 1.
 /// Opens /dev/null on whichever of fds 0-2 is closed, so that no file
 /// rinit opens later takes the place of stdin, stdout or stderr (std's
 /// start-up did this; rinit's `main` skips it).
@@ -243,6 +242,7 @@ pub unsafe fn c_args(argc: libc::c_int, argv: *const *const libc::c_char) -> Vec
         .collect()
 }
 
+/// Become the reaper of orphaned descendants when not PID 1.
 pub fn set_child_subreaper() -> io::Result<()> {
     Ok(nix::sys::prctl::set_child_subreaper(true)?)
 }

@@ -69,14 +69,14 @@ fn in_proc(p: &Path) -> bool {
     if p.starts_with("/proc/") {
         return true;
     }
-    p.parent().is_some_and(real_path_in_proc)
+    p.parent().is_some_and(dir_on_procfs)
 }
 
 /// Whether directory `d`, links followed, is on a procfs mount: one
 /// `statfs`. (`realpath` and a name test asked the kernel once per path
 /// component and took 16 KiB of stack, four page faults at start-up.)
 /// False when it cannot be asked (missing, too long, empty).
-fn real_path_in_proc(d: &Path) -> bool {
+fn dir_on_procfs(d: &Path) -> bool {
     use nix::sys::statfs::{statfs, PROC_SUPER_MAGIC};
     !d.as_os_str().is_empty() && statfs(d).is_ok_and(|fs| fs.filesystem_type() == PROC_SUPER_MAGIC)
 }
