@@ -279,7 +279,10 @@ impl Capture {
         });
     }
 
-    /// Every line so far, both streams, in arrival order.
+    /// Every line so far, both streams, in arrival order. Two threads read
+    /// the two pipes, so the order is exact within a stream only: a line of
+    /// stderr can land anywhere among the stdout lines written near it.
+    /// Adjacency checks that involve stderr use `stream(Stream::Err)`.
     pub fn all(&self) -> Vec<String> {
         self.inner
             .0
